@@ -1,0 +1,50 @@
+"""One JSON encoding of states for every store that keeps bytes or text.
+
+Sharing the encoding keeps types faithful across providers (``1`` stays an
+int, ``1.0`` a float, timestamps keep their microseconds) and turns unreadable
+records into :class:`~beluga_workflow.errors.CorruptStateError` naming the id.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from beluga_workflow.errors import CorruptStateError
+from beluga_workflow.models import HistoryEvent, WorkflowState
+from beluga_workflow.validation import require_state
+
+__all__ = ["decode_event", "decode_state", "encode_event", "encode_state"]
+
+
+def encode_state(state: WorkflowState) -> bytes:
+    """Validate ``state`` and return its JSON encoding (UTF-8 bytes)."""
+    require_state(state)
+    return state.model_dump_json().encode()
+
+
+def decode_state(data: bytes | str, workflow_id: str) -> WorkflowState:
+    """Decode a stored record; ``workflow_id`` names it if it is unreadable."""
+    try:
+        return WorkflowState.model_validate_json(data)
+    except ValidationError as exc:
+        raise CorruptStateError(workflow_id, _summary(exc)) from exc
+
+
+def encode_event(event: HistoryEvent) -> bytes:
+    """JSON encoding of one history event (payloads must already be checked)."""
+    return event.model_dump_json().encode()
+
+
+def decode_event(data: bytes | str, workflow_id: str) -> HistoryEvent:
+    """Decode one stored history event of ``workflow_id``."""
+    try:
+        return HistoryEvent.model_validate_json(data)
+    except ValidationError as exc:
+        raise CorruptStateError(workflow_id, _summary(exc)) from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "record"
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"{location}: {first['msg']}{more}"

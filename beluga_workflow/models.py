@@ -1,0 +1,134 @@
+"""The data a store keeps: workflow states, their history, and list filters.
+
+Models are pydantic v2 models so that every store serializes them the same
+way (see :mod:`beluga_workflow.codec`). Timestamps are always timezone-aware
+and normalized to UTC, so a state read back from any store compares equal to
+the one saved. Payload fields accept any value at construction; whether it is
+a JSON value is checked by the store or executor call that takes it in, so the
+error appears where the payload entered.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EventType",
+    "HistoryEvent",
+    "Signal",
+    "WorkflowFilter",
+    "WorkflowState",
+    "WorkflowStatus",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, converted to UTC on validation. Naive datetimes are refused."""
+
+
+class WorkflowStatus(StrEnum):
+    """Where a workflow is in its life. Only ``running`` workflows are resumed."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the workflow can no longer make progress."""
+        return self is not WorkflowStatus.RUNNING
+
+
+class EventType(StrEnum):
+    """Kinds of history events. New kinds may be added; stores must keep unknown ones."""
+
+    WORKFLOW_STARTED = "workflow_started"
+    WORKFLOW_COMPLETED = "workflow_completed"
+    WORKFLOW_FAILED = "workflow_failed"
+    WORKFLOW_CANCELED = "workflow_canceled"
+    ACTIVITY_STARTED = "activity_started"
+    ACTIVITY_COMPLETED = "activity_completed"
+    ACTIVITY_FAILED = "activity_failed"
+    SIGNAL_RECEIVED = "signal_received"
+    TIMER_STARTED = "timer_started"
+    TIMER_FIRED = "timer_fired"
+
+
+class HistoryEvent(BaseModel):
+    """One recorded step of a workflow; the executor replays these after a crash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    type: EventType
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    activity_name: str | None = None
+    input: Any = None
+    result: Any = None
+    error: str | None = None
+    signal_name: str | None = None
+    signal_payload: Any = None
+    duration: float | None = Field(default=None, description="Seconds the step took.")
+    attempt: int | None = Field(default=None, description="Activity attempt number, from 1.")
+    fire_at: UtcDatetime | None = Field(default=None, description="When a timer is due.")
+
+
+class WorkflowState(BaseModel):
+    """Everything a store keeps about one workflow run.
+
+    ``workflow_name`` lets a new process find the function to replay after a
+    restart; ``version`` counts writes for stores with optimistic concurrency.
+    ``metadata`` holds JSON the engine needs (for example a timeout deadline).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str
+    run_id: str = ""
+    status: WorkflowStatus = WorkflowStatus.RUNNING
+    input: Any = None
+    result: Any = None
+    error: str | None = None
+    history: list[HistoryEvent] = Field(default_factory=list)
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
+    workflow_name: str | None = None
+    version: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowFilter(BaseModel):
+    """Which states :meth:`WorkflowStore.list` returns.
+
+    ``limit=0`` means no limit. A negative limit fails validation here, and a
+    store handed one anyway (``model_construct``) raises ``InvalidArgumentError``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    status: WorkflowStatus | None = None
+    limit: int = Field(default=0, ge=0)
+
+
+class Signal(BaseModel):
+    """A named message delivered to a running workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    payload: Any = None

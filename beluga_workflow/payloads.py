@@ -1,0 +1,59 @@
+"""JSON payload checks shared by every store and the executor.
+
+Payloads (workflow input and result, activity input and result, signal
+payloads) must be JSON values so that every store can persist them and give
+them back unchanged. Checking here, once, means a store never has to decide
+what to do with a ``set`` or a ``NaN``: it is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from beluga_workflow.errors import PayloadSerializationError
+
+__all__ = ["check_json_value"]
+
+
+def check_json_value(value: Any, where: str = "payload") -> None:
+    """Raise :class:`PayloadSerializationError` unless ``value`` is a JSON value.
+
+    Accepted: ``None``, ``bool``, ``int``, finite ``float``, ``str``, ``list``
+    and ``dict`` with ``str`` keys, nested to any depth. Tuples are refused
+    because they would come back as lists. ``where`` names the field in the
+    error so the caller sees which payload was wrong.
+    """
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if item is None or isinstance(item, (bool, int, str)):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise PayloadSerializationError(
+                    f"{path} is {item!r}, which is not a JSON value; "
+                    "use None or a string to represent it"
+                )
+            continue
+        if isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+            continue
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise PayloadSerializationError(
+                        f"{path} has a key {key!r} of type {type(key).__name__}; "
+                        "JSON object keys must be strings"
+                    )
+                stack.append((child, f"{path}[{key!r}]"))
+            continue
+        raise PayloadSerializationError(
+            f"{path} holds a {type(item).__name__} ({_short_repr(item)}), which is not a "
+            "JSON value; convert it to dict, list, str, int, float, bool or None"
+        )
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

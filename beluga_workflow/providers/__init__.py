@@ -1,0 +1,1 @@
+"""Stores shipped inside the core distribution."""

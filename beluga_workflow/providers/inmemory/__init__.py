@@ -1,0 +1,134 @@
+"""The in-memory store: the default, and the reference implementation for provider authors.
+
+State lives in a dict in this process and is lost when it exits. Every state
+going in or out is copied, so callers never share mutable objects with the
+store, and one lock makes it safe from many tasks and many threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from types import TracebackType
+from typing import Self
+
+from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError, StoreClosedError
+from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
+from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+
+__all__ = ["InMemoryStore"]
+
+
+class InMemoryStore:
+    """A :class:`~beluga_workflow.WorkflowStore` kept in process memory.
+
+    Also implements ``append`` (a step copies only the new events) and
+    ``compare_and_save`` (optimistic concurrency). Listing order is insertion
+    order of first save, which callers must not rely on.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, WorkflowState] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"InMemoryStore(states={len(self._states)}, closed={self._closed})"
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        stored = state.model_copy(deep=True)
+        with self._lock:
+            self._check_open()
+            self._states[state.workflow_id] = stored
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        with self._lock:
+            self._check_open()
+            stored = self._states.get(workflow_id)
+            return None if stored is None else stored.model_copy(deep=True)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        matches: list[WorkflowState] = []
+        with self._lock:
+            self._check_open()
+            for stored in self._states.values():
+                if wanted.status is not None and stored.status != wanted.status:
+                    continue
+                matches.append(stored.model_copy(deep=True))
+                if wanted.limit and len(matches) >= wanted.limit:
+                    break
+        return matches
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        with self._lock:
+            self._check_open()
+            self._states.pop(workflow_id, None)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        require_state(state)
+        if not 0 <= new_events <= len(state.history):
+            raise InvalidArgumentError(
+                f"new_events must be between 0 and {len(state.history)}, got {new_events}"
+            )
+        with self._lock:
+            self._check_open()
+            stored = self._states.get(state.workflow_id)
+            kept = len(state.history) - new_events
+            if stored is None or len(stored.history) != kept:
+                # The caller's view of the history is not ours: write it whole.
+                self._states[state.workflow_id] = state.model_copy(deep=True)
+                return
+            history = stored.history
+            history.extend(_copy_events(state.history[kept:]))
+            self._states[state.workflow_id] = _copy_without_history(state, history)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        require_state(state)
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        with self._lock:
+            self._check_open()
+            stored = self._states.get(state.workflow_id)
+            current = 0 if stored is None else stored.version
+            if current != expected_version:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} is at version {current}, "
+                    f"not the expected {expected_version}"
+                )
+            new_version = expected_version + 1
+            self._states[state.workflow_id] = state.model_copy(
+                update={"version": new_version}, deep=True
+            )
+            return new_version
+
+    async def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this InMemoryStore is closed")
+
+
+def _copy_events(events: list[HistoryEvent]) -> list[HistoryEvent]:
+    return [event.model_copy(deep=True) for event in events]
+
+
+def _copy_without_history(state: WorkflowState, history: list[HistoryEvent]) -> WorkflowState:
+    fields = {name: copy.deepcopy(value) for name, value in state if name != "history"}
+    return WorkflowState.model_construct(history=history, **fields)

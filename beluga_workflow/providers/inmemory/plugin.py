@@ -1,0 +1,22 @@
+"""Registers the in-memory store through the same entry point as every other provider."""
+
+from __future__ import annotations
+
+from beluga_workflow.capabilities import Capability
+from beluga_workflow.hookspecs import hookimpl
+from beluga_workflow.plugins.provider import StoreProvider
+
+
+@hookimpl
+def beluga_workflow_store_providers() -> list[StoreProvider]:
+    return [
+        StoreProvider(
+            name="inmemory",
+            factory="beluga_workflow.providers.inmemory.factory:create_store",
+            url_schemes=("memory",),
+            capabilities=frozenset(
+                {Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY}
+            ),
+            description="Process memory; lost on exit. The default, for development and tests.",
+        )
+    ]

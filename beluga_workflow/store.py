@@ -1,0 +1,89 @@
+"""The store protocol the executor talks to, and the optional abilities a store may add.
+
+A store is anything with these async methods; it need not inherit from
+anything. Optional abilities are separate small protocols, so the executor asks
+``isinstance(store, SupportsAppend)`` instead of knowing concrete classes, and
+falls back to :meth:`WorkflowStore.save` when a store lacks them.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+
+__all__ = ["SupportsAppend", "SupportsCompareAndSave", "WorkflowStore"]
+
+
+@runtime_checkable
+class WorkflowStore(Protocol):
+    """Persistence for workflow states (SPEC section 4 states the semantics).
+
+    Every method raises :class:`~beluga_workflow.errors.InvalidArgumentError`
+    for bad input before changing anything, and
+    :class:`~beluga_workflow.errors.StoreClosedError` after :meth:`close`.
+    """
+
+    async def save(self, state: WorkflowState) -> None:
+        """Store ``state``, replacing every field of any state with the same id."""
+        ...
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        """Return a copy of the stored state, or ``None`` if there is none."""
+        ...
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        """Return copies of the states matching ``filter`` (all when ``None``)."""
+        ...
+
+    async def delete(self, workflow_id: str) -> None:
+        """Remove the state; removing a missing id is a no-op."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. Idempotent; later operations raise ``StoreClosedError``."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class SupportsAppend(Protocol):
+    """A store that can persist one workflow step without rewriting the history.
+
+    Declared with the ``append_history`` capability.
+    """
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        """Persist ``state`` whose last ``new_events`` history events are new.
+
+        The caller guarantees that the stored history equals
+        ``state.history[:-new_events]`` (or ``state.history`` when
+        ``new_events`` is 0); the store writes the scalar fields and appends the
+        new events. The result must equal ``save(state)``.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsCompareAndSave(Protocol):
+    """A store with optimistic concurrency, declared as ``optimistic_concurrency``."""
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        """Save ``state`` only if the stored version equals ``expected_version``.
+
+        ``expected_version`` 0 means "no state is stored under this id". On
+        success the state is stored with ``version = expected_version + 1`` and
+        that number is returned; otherwise
+        :class:`~beluga_workflow.errors.ConcurrencyConflictError` is raised and
+        nothing changes.
+        """
+        ...

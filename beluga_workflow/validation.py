@@ -1,0 +1,59 @@
+"""Argument checks every store applies before touching its backend.
+
+Stores call these first so that bad input gets the same documented
+:class:`~beluga_workflow.errors.InvalidArgumentError` from every provider, and
+nothing is changed by a call that is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beluga_workflow.errors import InvalidArgumentError
+from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
+from beluga_workflow.payloads import check_json_value
+
+__all__ = ["require_filter", "require_state", "require_workflow_id"]
+
+
+def require_workflow_id(workflow_id: Any) -> str:
+    """Return ``workflow_id`` if it is a non-empty ``str``; raise otherwise."""
+    if not isinstance(workflow_id, str):
+        raise InvalidArgumentError(
+            f"workflow_id must be a str, got {type(workflow_id).__name__} ({workflow_id!r})"
+        )
+    if not workflow_id:
+        raise InvalidArgumentError("workflow_id must not be empty")
+    return workflow_id
+
+
+def require_filter(filter: Any) -> WorkflowFilter:
+    """Return a usable filter: ``None`` means everything; bad limits are refused."""
+    if filter is None:
+        return WorkflowFilter()
+    if not isinstance(filter, WorkflowFilter):
+        raise InvalidArgumentError(
+            f"filter must be a WorkflowFilter or None, got {type(filter).__name__}"
+        )
+    if not isinstance(filter.limit, int) or isinstance(filter.limit, bool) or filter.limit < 0:
+        raise InvalidArgumentError(
+            f"filter.limit must be an int >= 0 (0 means no limit), got {filter.limit!r}"
+        )
+    if filter.status is not None and not isinstance(filter.status, WorkflowStatus):
+        raise InvalidArgumentError(f"filter.status must be a WorkflowStatus, got {filter.status!r}")
+    return filter
+
+
+def require_state(state: Any) -> WorkflowState:
+    """Check a state before it is saved: its id and every payload it carries."""
+    if not isinstance(state, WorkflowState):
+        raise InvalidArgumentError(f"state must be a WorkflowState, got {type(state).__name__}")
+    require_workflow_id(state.workflow_id)
+    check_json_value(state.input, "state.input")
+    check_json_value(state.result, "state.result")
+    check_json_value(state.metadata, "state.metadata")
+    for index, event in enumerate(state.history):
+        check_json_value(event.input, f"state.history[{index}].input")
+        check_json_value(event.result, f"state.history[{index}].result")
+        check_json_value(event.signal_payload, f"state.history[{index}].signal_payload")
+    return state

@@ -1,0 +1,1 @@
+"""Reusable contract suite for beluga-workflow store providers."""

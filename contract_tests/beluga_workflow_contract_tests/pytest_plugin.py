@@ -1,0 +1,1 @@
+"""pytest plugin of the contract suite (options and fixtures only)."""
