@@ -1,6 +1,7 @@
 """beluga-workflow: an asyncio-first durable workflow engine with pluggable state stores."""
 
 from beluga_workflow.capabilities import Capability
+from beluga_workflow.config import open_store
 from beluga_workflow.errors import (
     BelugaWorkflowError,
     ConcurrencyConflictError,
@@ -25,6 +26,7 @@ from beluga_workflow.models import (
     WorkflowStatus,
 )
 from beluga_workflow.plugins.provider import StoreProvider
+from beluga_workflow.plugins.registry import StoreInfo, available_stores
 from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
 
 __version__ = "0.1.0"
@@ -45,6 +47,7 @@ __all__ = [
     "Signal",
     "StoreClosedError",
     "StoreError",
+    "StoreInfo",
     "StoreProvider",
     "StoreUnavailableError",
     "SupportsAppend",
@@ -54,5 +57,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowStore",
     "__version__",
+    "available_stores",
     "hookimpl",
+    "open_store",
 ]

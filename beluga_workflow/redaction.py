@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MASK", "redact_url"]
+__all__ = ["MASK", "redact_text", "redact_url"]
 
 MASK = "***"
 _TOKEN_SCHEMES = ("redis", "rediss", "nats", "tls")
 
-_DSN_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|sasl_plain_password|token)\s*=\s*('[^']*'|[^\s&#]+)")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sasl_plain_password)=)[^&#]*")
+_DSN_PASSWORD = re.compile(
+    r"(?i)\b(password|passwd|pwd|sasl_plain_password|token)\s*=\s*('[^']*'|[^\s&#]+)"
+)
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|token|secret|sasl_plain_password)=)[^&#]*"
+)
 
 
 def redact_url(url: str) -> str:
@@ -41,3 +46,9 @@ def redact_url(url: str) -> str:
     else:
         userinfo = f"{user}:{MASK}"
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{hostinfo}"))
+
+
+def redact_text(text: str) -> str:
+    """Mask secrets in every URL and ``password=`` pair found inside free text."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return _DSN_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
