@@ -12,7 +12,7 @@ library must not break listing the other providers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -36,3 +36,73 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:  # type: ignore[em
     a ``"module:callable"`` string (or a callable) that is imported only when a
     store is opened, so listing providers never imports a backend library.
     """
+
+
+# --- workflow lifecycle ------------------------------------------------------
+#
+# Called by the executor when something happens in a workflow, in this process
+# and for live events only: replaying a resumed workflow calls none of them.
+# Implementations must be quick and must not change the values they are given;
+# an exception raised by one is logged and never reaches the workflow. Any of
+# the arguments may be left out of an implementation's signature.
+
+
+@hookspec
+def beluga_workflow_on_workflow_start(
+    workflow_id: str, run_id: str, workflow_name: str, input: Any
+) -> None:
+    """A new workflow run was stored and its function is about to run (not on recovery)."""
+
+
+@hookspec
+def beluga_workflow_on_workflow_complete(
+    workflow_id: str, run_id: str, workflow_name: str, result: Any
+) -> None:
+    """A workflow returned and its result is stored."""
+
+
+@hookspec
+def beluga_workflow_on_workflow_fail(
+    workflow_id: str, run_id: str, workflow_name: str, error: str
+) -> None:
+    """A workflow failed (it raised, timed out or left its history) and is stored as failed."""
+
+
+@hookspec
+def beluga_workflow_on_workflow_cancel(workflow_id: str, run_id: str, workflow_name: str) -> None:
+    """A workflow was canceled and is stored as canceled."""
+
+
+@hookspec
+def beluga_workflow_on_activity_start(
+    workflow_id: str, run_id: str, activity_name: str, attempt: int, input: Any
+) -> None:
+    """An activity attempt is about to run (``attempt`` counts from 1)."""
+
+
+@hookspec
+def beluga_workflow_on_activity_complete(
+    workflow_id: str, run_id: str, activity_name: str, attempt: int, result: Any, duration: float
+) -> None:
+    """An activity attempt returned and its result is stored."""
+
+
+@hookspec
+def beluga_workflow_on_activity_retry(
+    workflow_id: str, run_id: str, activity_name: str, attempt: int, error: str, delay: float
+) -> None:
+    """An activity attempt failed and the next one runs after ``delay`` seconds."""
+
+
+@hookspec
+def beluga_workflow_on_activity_fail(
+    workflow_id: str, run_id: str, activity_name: str, attempt: int, error: str
+) -> None:
+    """An activity failed for good: its retry policy allows no further attempt."""
+
+
+@hookspec
+def beluga_workflow_on_signal(
+    workflow_id: str, run_id: str, signal_name: str, payload: Any
+) -> None:
+    """A signal for a workflow was stored (it is delivered to the workflow in order)."""
