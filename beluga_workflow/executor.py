@@ -1,0 +1,721 @@
+"""The durable executor: runs workflows, keeps their history in a store, resumes them after a crash.
+
+A workflow is an ``async def workflow(ctx, input)`` function. Its progress is
+recorded as history in the :class:`~beluga_workflow.store.WorkflowStore`
+before the workflow moves on, so a new process can call :meth:`Executor.recover`
+and resume every running workflow: recorded steps are replayed, not run again.
+The executor talks to the store through the protocol only; it appends new
+events when the store can (``SupportsAppend``) and compares versions when it
+can (``SupportsCompareAndSave``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from beluga_workflow.config import open_store
+from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
+from beluga_workflow.errors import (
+    BelugaWorkflowError,
+    ConcurrencyConflictError,
+    InvalidArgumentError,
+    PayloadSerializationError,
+    UnknownQueryError,
+    WorkflowAlreadyRunningError,
+    WorkflowError,
+    WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
+    WorkflowTimeoutError,
+)
+from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
+from beluga_workflow.history import (
+    DEFAULT_STORE_RETRY,
+    Journal,
+    format_error,
+    new_event,
+    write_with_retry,
+)
+from beluga_workflow.lifecycle import Lifecycle
+from beluga_workflow.models import (
+    EventType,
+    HistoryEvent,
+    Signal,
+    WorkflowFilter,
+    WorkflowState,
+    WorkflowStatus,
+    utc_now,
+)
+from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.payloads import check_json_value
+from beluga_workflow.replay import Replayer
+from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.validation import require_workflow_id
+
+__all__ = ["Executor", "RecoveryReport", "WorkflowFunction"]
+
+logger = logging.getLogger("beluga_workflow.executor")
+
+WorkflowFunction = Callable[[WorkflowContext, Any], Awaitable[Any]]
+"""``async def workflow(ctx: WorkflowContext, input) -> result``."""
+
+_DEADLINE = "deadline"
+"""``WorkflowState.metadata`` key: when a workflow with a timeout fails (ISO 8601, UTC)."""
+
+_STORED_UPDATE_ATTEMPTS = 10
+
+_TERMINAL_EVENTS = {
+    WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
+    WorkflowStatus.FAILED: EventType.WORKFLOW_FAILED,
+    WorkflowStatus.CANCELED: EventType.WORKFLOW_CANCELED,
+}
+
+
+@dataclass
+class RecoveryReport:
+    """What :meth:`Executor.recover` did: the runs it resumed and those it could not."""
+
+    resumed: list[WorkflowHandle] = field(default_factory=list)
+    not_resumed: dict[str, BelugaWorkflowError] = field(default_factory=dict)
+
+
+class Executor:
+    """Runs workflow functions durably on a store.
+
+    ``store`` is a store object, or anything :func:`~beluga_workflow.open_store`
+    accepts (a name, a URL, a mapping, a TOML path); ``None`` means
+    ``open_store()``: ``$BELUGA_WORKFLOW_STORE`` or else the in-memory store.
+    A store the executor opened is closed by :meth:`close`; a store object
+    passed in is left open. ``workflows`` are registered for :meth:`recover`.
+    ``hooks`` are objects with lifecycle hook implementations (see
+    :mod:`beluga_workflow.hookspecs`), called along with those of installed
+    plugins unless ``load_plugins`` is false. ``store_retry`` says how often a
+    failed store write is retried before the workflow stops (it stays
+    ``running`` in the store, to be recovered). ``poll_interval`` is how often a
+    handle to a workflow running elsewhere checks the store.
+    """
+
+    def __init__(
+        self,
+        store: WorkflowStore | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        workflows: Iterable[WorkflowFunction] = (),
+        hooks: Iterable[object] = (),
+        load_plugins: bool = True,
+        store_retry: RetryPolicy = DEFAULT_STORE_RETRY,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if store is None or isinstance(store, (str, os.PathLike, Mapping)):
+            self._store: WorkflowStore = open_store(store)
+            self._owns_store = True
+        else:
+            self._store = store
+            self._owns_store = False
+        plugin_manager = None
+        if load_plugins:
+            from beluga_workflow.plugins.registry import default_registry
+
+            plugin_manager = default_registry().plugin_manager
+        self._lifecycle = Lifecycle(hooks, plugin_manager=plugin_manager)
+        self._store_retry = store_retry
+        self._poll_interval = poll_interval
+        self._functions: dict[str, WorkflowFunction] = {}
+        self._names: dict[WorkflowFunction, str] = {}
+        self._runs: dict[str, _Run] = {}
+        self._starting: set[str] = set()
+        self._closed = False
+        for workflow in workflows:
+            self.register(workflow)
+
+    def __repr__(self) -> str:
+        return f"Executor(store={self._store!r}, running={len(self._runs)}, closed={self._closed})"
+
+    @property
+    def store(self) -> WorkflowStore:
+        return self._store
+
+    # --- registering and starting -----------------------------------------------------
+
+    def register(self, fn: WorkflowFunction, name: str | None = None) -> str:
+        """Make ``fn`` known under ``name`` (default ``"module:qualname"``) and return the name.
+
+        The name is stored with each run, so that a new process, having
+        registered the same function, can resume it.
+        """
+        if not inspect.iscoroutinefunction(fn):
+            raise InvalidArgumentError(
+                f"a workflow must be an async function taking (ctx, input), got {fn!r}"
+            )
+        if name is None:
+            name = f"{fn.__module__}:{fn.__qualname__}"
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("workflow name must be a non-empty str")
+        known = self._functions.get(name)
+        if known is not None and known is not fn:
+            raise InvalidArgumentError(
+                f"workflow name {name!r} is already registered for {known!r}"
+            )
+        self._functions[name] = fn
+        self._names.setdefault(fn, name)
+        return name
+
+    async def execute(
+        self, workflow: WorkflowFunction | str, options: WorkflowOptions | None = None
+    ) -> WorkflowHandle:
+        """Start a workflow and return its handle once its start is stored.
+
+        ``workflow`` is a function (registered on first use) or a registered
+        name. Raises ``WorkflowAlreadyRunningError`` if the id is running (here,
+        or stored as running by a process that may have died: resume that one
+        with :meth:`recover`). The id of a finished workflow may be reused: the
+        new run gets a new ``run_id`` and replaces the stored one.
+        """
+        self._check_open()
+        options = options or WorkflowOptions()
+        if not isinstance(options, WorkflowOptions):
+            raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
+        name, fn = self._resolve(workflow)
+        workflow_id = options.id or uuid.uuid4().hex
+        check_json_value(options.input, "workflow input")
+        if workflow_id in self._runs or workflow_id in self._starting:
+            raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is already running here")
+        self._starting.add(workflow_id)
+        try:
+            previous = await self._store.load(workflow_id)
+            if previous is not None and previous.status is WorkflowStatus.RUNNING:
+                raise WorkflowAlreadyRunningError(
+                    f"workflow {workflow_id!r} is stored as running (run {previous.run_id}); "
+                    "if its process stopped, resume it with Executor.recover()"
+                )
+            state = _new_state(workflow_id, name, options)
+            await self._store_new_run(state, previous)
+            run = _Run(self, fn, state, name)
+            self._runs[workflow_id] = run
+            run.start()
+        finally:
+            self._starting.discard(workflow_id)
+        self._lifecycle.emit(
+            "beluga_workflow_on_workflow_start",
+            workflow_id=workflow_id,
+            run_id=state.run_id,
+            workflow_name=name,
+            input=state.input,
+        )
+        return run.handle()
+
+    # --- resuming -------------------------------------------------------------------
+
+    async def recover(self) -> RecoveryReport:
+        """Resume every workflow stored as running that is not already running here.
+
+        A run whose workflow name is not registered is reported in the result
+        (and logged) and left as it is; the others are resumed regardless.
+        """
+        self._check_open()
+        report = RecoveryReport()
+        for state in await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING)):
+            workflow_id = state.workflow_id
+            if workflow_id in self._runs or workflow_id in self._starting:
+                continue
+            fn = self._functions.get(state.workflow_name or "")
+            if fn is None:
+                error = WorkflowNotRegisteredError(
+                    f"workflow {workflow_id!r} runs {state.workflow_name!r}, which this executor "
+                    "does not know; register that function to resume it"
+                )
+                logger.warning("not resuming: %s", error)
+                report.not_resumed[workflow_id] = error
+                continue
+            run = _Run(self, fn, state, state.workflow_name or "")
+            self._runs[workflow_id] = run
+            run.start()
+            report.resumed.append(run.handle())
+        return report
+
+    async def join(self) -> None:
+        """Wait until no workflow runs in this executor (those started meanwhile included)."""
+        while self._runs:
+            await asyncio.wait([run.finished for run in list(self._runs.values())])
+
+    # --- looking at and talking to workflows ------------------------------------------
+
+    async def get_handle(self, workflow_id: str) -> WorkflowHandle:
+        """A handle to a workflow, running here or only stored (its result is then polled)."""
+        require_workflow_id(workflow_id)
+        run = self._runs.get(workflow_id)
+        if run is not None:
+            return run.handle()
+        state = await self._load(workflow_id)
+        latest = state
+
+        def status() -> WorkflowStatus:
+            return latest.status
+
+        async def outcome() -> Outcome:
+            nonlocal latest
+            while latest.status is WorkflowStatus.RUNNING:
+                local = self._runs.get(workflow_id)
+                if local is not None and local.state.run_id == latest.run_id:
+                    return await local.outcome()
+                await asyncio.sleep(self._poll_interval)
+                latest = await self._load(workflow_id)
+            return outcome_of(latest)
+
+        return WorkflowHandle(workflow_id, state.run_id, status=status, outcome=outcome)
+
+    async def signal(self, workflow_id: str, signal: Signal) -> None:
+        """Send ``signal`` to a running workflow; it is stored, then delivered once, in order.
+
+        A workflow not running in this executor gets the signal written into
+        its stored history, and receives it when it is resumed. Raises
+        ``WorkflowNotFoundError``, or ``WorkflowError`` if it has finished.
+        """
+        require_workflow_id(workflow_id)
+        if not isinstance(signal, Signal):
+            raise InvalidArgumentError(f"signal must be a Signal, got {type(signal).__name__}")
+        check_json_value(signal.payload, f"payload of signal {signal.name!r}")
+        run = self._runs.get(workflow_id)
+        if run is not None and not run.journal.closed:
+            await run.receive_signal(signal)
+            return
+        event = new_event(
+            EventType.SIGNAL_RECEIVED, signal_name=signal.name, signal_payload=signal.payload
+        )
+
+        def add_signal(state: WorkflowState) -> None:
+            _require_running(state, "signals are delivered only to running workflows")
+            event.id = len(state.history) + 1
+            state.history.append(event)
+
+        state = await self._update_stored(workflow_id, add_signal)
+        self._lifecycle.emit(
+            "beluga_workflow_on_signal",
+            workflow_id=workflow_id,
+            run_id=state.run_id,
+            signal_name=signal.name,
+            payload=signal.payload,
+        )
+
+    async def query(self, workflow_id: str, query_type: str) -> Any:
+        """Answer ``status``, ``result``, ``history``, or a query the workflow registered.
+
+        Workflow-registered queries are answered only while it runs in this
+        executor; the built-in three work for any stored workflow.
+        """
+        require_workflow_id(workflow_id)
+        if not isinstance(query_type, str) or not query_type:
+            raise InvalidArgumentError("query_type must be a non-empty str")
+        run = self._runs.get(workflow_id)
+        state = run.state if run is not None else await self._load(workflow_id)
+        if query_type == "status":
+            return state.status
+        if query_type == "result":
+            return state.result
+        if query_type == "history":
+            return [event.model_copy(deep=True) for event in state.history]
+        handler = run.queries.get(query_type) if run is not None else None
+        if handler is None:
+            where = "registered by the workflow" if run is not None else "answerable"
+            raise UnknownQueryError(
+                f"workflow {workflow_id!r} has no query {query_type!r} {where}; "
+                f"built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
+                + ("" if run is not None else " (it is not running in this executor)")
+            )
+        return handler()
+
+    async def cancel(self, workflow_id: str) -> None:
+        """Cancel a running workflow: its current activity is cancelled and it ends ``canceled``.
+
+        Returns once the cancellation is stored. Canceling a finished workflow
+        does nothing; an unknown id raises ``WorkflowNotFoundError``.
+        """
+        require_workflow_id(workflow_id)
+        run = self._runs.get(workflow_id)
+        if run is not None:
+            run.stop("cancel")
+            await run.outcome()
+            return
+        ended = new_event(EventType.WORKFLOW_CANCELED)
+
+        def mark_canceled(state: WorkflowState) -> None:
+            if state.status is WorkflowStatus.RUNNING:
+                ended.id = len(state.history) + 1
+                state.history.append(ended)
+                state.status = WorkflowStatus.CANCELED
+
+        state = await self._update_stored(workflow_id, mark_canceled)
+        if state.history and state.history[-1] is ended:
+            self._lifecycle.emit(
+                "beluga_workflow_on_workflow_cancel",
+                workflow_id=workflow_id,
+                run_id=state.run_id,
+                workflow_name=state.workflow_name or "",
+            )
+
+    # --- closing ----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop the workflows running here without failing them; they stay ``running``.
+
+        Activities in progress are cancelled. A later :meth:`recover` (in any
+        process) resumes these workflows. Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        runs = list(self._runs.values())
+        for run in runs:
+            run.stop("shutdown")
+        if runs:
+            await asyncio.gather(*(run.task for run in runs if run.task), return_exceptions=True)
+        if self._owns_store:
+            await self._store.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- internals --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WorkflowError("this executor is closed")
+
+    def _resolve(self, workflow: WorkflowFunction | str) -> tuple[str, WorkflowFunction]:
+        if isinstance(workflow, str):
+            fn = self._functions.get(workflow)
+            if fn is None:
+                known = ", ".join(sorted(self._functions)) or "none"
+                raise WorkflowNotRegisteredError(
+                    f"no workflow registered as {workflow!r}; registered: {known}"
+                )
+            return workflow, fn
+        name = self._names.get(workflow)
+        return (name, workflow) if name is not None else (self.register(workflow), workflow)
+
+    async def _load(self, workflow_id: str) -> WorkflowState:
+        state = await self._store.load(workflow_id)
+        if state is None:
+            raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in the store")
+        return state
+
+    async def _store_new_run(self, state: WorkflowState, previous: WorkflowState | None) -> None:
+        store = self._store
+        what = f"storing the start of workflow {state.workflow_id!r}"
+        if isinstance(store, SupportsCompareAndSave):
+            expected = 0 if previous is None else previous.version
+            try:
+                state.version = await write_with_retry(
+                    lambda _: store.compare_and_save(state, expected),
+                    policy=self._store_retry,
+                    what=what,
+                )
+            except ConcurrencyConflictError as exc:
+                raise WorkflowAlreadyRunningError(
+                    f"workflow {state.workflow_id!r} was started elsewhere at the same time"
+                ) from exc
+        else:
+            await write_with_retry(lambda _: store.save(state), policy=self._store_retry, what=what)
+
+    async def _update_stored(
+        self, workflow_id: str, change: Callable[[WorkflowState], None]
+    ) -> WorkflowState:
+        """Load, change and write back a workflow no process here runs, without lost updates.
+
+        Uses compare-and-save when the store has it (retrying when another
+        writer got there first), else one append of the new event, else a save.
+        """
+        for _ in range(_STORED_UPDATE_ATTEMPTS):
+            state = await self._load(workflow_id)
+            before = len(state.history)
+            change(state)
+            added = len(state.history) - before
+            if added == 0:
+                return state
+            state.updated_at = utc_now()
+            try:
+                await self._write_stored(state, added)
+            except ConcurrencyConflictError:
+                continue
+            return state
+        raise ConcurrencyConflictError(
+            f"workflow {workflow_id!r} kept changing while being updated; try again"
+        )
+
+    async def _write_stored(self, state: WorkflowState, added: int) -> None:
+        store = self._store
+        what = f"updating workflow {state.workflow_id!r}"
+        if isinstance(store, SupportsCompareAndSave):
+            expected = state.version
+            state.version = await write_with_retry(
+                lambda _: store.compare_and_save(state, expected),
+                policy=self._store_retry,
+                what=what,
+            )
+        elif isinstance(store, SupportsAppend):
+            appender = store
+
+            async def append_then_save(attempt: int) -> None:
+                # After a failure nobody knows what was kept: write the whole state.
+                if attempt == 1:
+                    await appender.append(state, added)
+                else:
+                    await store.save(state)
+
+            await write_with_retry(append_then_save, policy=self._store_retry, what=what)
+        else:
+            await write_with_retry(lambda _: store.save(state), policy=self._store_retry, what=what)
+
+    def _forget(self, run: _Run) -> None:
+        if self._runs.get(run.state.workflow_id) is run:
+            del self._runs[run.state.workflow_id]
+
+
+class _Run:
+    """One workflow run in this process: the workflow's task, its journal, replay and context."""
+
+    def __init__(
+        self, executor: Executor, fn: WorkflowFunction, state: WorkflowState, name: str
+    ) -> None:
+        self.state = state
+        self.name = name
+        self.journal = Journal(
+            executor._store, state, retry=executor._store_retry, on_halt=self._halted
+        )
+        self.inbox = SignalInbox()
+        self.queries: dict[str, Callable[[], Any]] = {}
+        self.replayer = (
+            Replayer(state.workflow_id, state.history, on_signal=self.inbox.deliver)
+            if len(state.history) > 1
+            else None
+        )
+        self.context = WorkflowContext(
+            journal=self.journal,
+            replayer=self.replayer,
+            lifecycle=executor._lifecycle,
+            inbox=self.inbox,
+            queries=self.queries,
+            workflow_name=name,
+        )
+        self.task: asyncio.Task[None] | None = None
+        self._executor = executor
+        self._lifecycle = executor._lifecycle
+        self._fn = fn
+        self._workflow: asyncio.Task[Any] | None = None
+        self._replay: asyncio.Task[None] | None = None
+        self._stop: tuple[str, BaseException | None] | None = None
+        self._finished: asyncio.Future[Outcome] | None = None
+
+    @property
+    def finished(self) -> asyncio.Future[Outcome]:
+        assert self._finished is not None, "the run has not started"
+        return self._finished
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._finished = loop.create_future()
+        workflow_id = self.state.workflow_id
+        self._workflow = loop.create_task(
+            _call_workflow(self._fn, self.context, self.state.input), name=f"workflow {workflow_id}"
+        )
+        if self.replayer is not None:
+            self._replay = loop.create_task(self.replayer.run(), name=f"replay {workflow_id}")
+        self.task = loop.create_task(self._supervise(), name=f"run {workflow_id}")
+
+    def handle(self) -> WorkflowHandle:
+        return WorkflowHandle(
+            self.state.workflow_id,
+            self.state.run_id,
+            status=lambda: self.state.status,
+            outcome=self.outcome,
+        )
+
+    async def outcome(self) -> Outcome:
+        return await asyncio.shield(self.finished)
+
+    def stop(self, reason: str, error: BaseException | None = None) -> None:
+        """Stop the workflow for ``reason`` (cancel, shutdown, halt, timeout, diverged)."""
+        if self._stop is None:
+            self._stop = (reason, error)
+        if self._workflow is not None and not self._workflow.done():
+            self._workflow.cancel()
+
+    async def receive_signal(self, signal: Signal) -> None:
+        event = new_event(
+            EventType.SIGNAL_RECEIVED, signal_name=signal.name, signal_payload=signal.payload
+        )
+        await self.journal.record([event], then=lambda: self._deliver(event))
+        self._lifecycle.emit(
+            "beluga_workflow_on_signal",
+            workflow_id=self.state.workflow_id,
+            run_id=self.state.run_id,
+            signal_name=signal.name,
+            payload=signal.payload,
+        )
+
+    def _deliver(self, event: HistoryEvent) -> None:
+        replayer = self.replayer
+        if replayer is not None and replayer.active:
+            replayer.when_finished(lambda: self.inbox.deliver(event))
+        else:
+            self.inbox.deliver(event)
+
+    def _halted(self, error: BaseException) -> None:
+        self.stop("halt", error)
+
+    async def _supervise(self) -> None:
+        try:
+            outcome = await self._drive()
+        except asyncio.CancelledError:
+            self.stop("shutdown")
+            self._settle(Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error()))
+            raise
+        except Exception as exc:  # a defect in the engine: report it, keep the stored state
+            logger.exception("workflow %r stopped by an internal error", self.state.workflow_id)
+            self._settle(Outcome(WorkflowStatus.RUNNING, stopped=exc))
+            return
+        self._settle(outcome)
+
+    def _settle(self, outcome: Outcome) -> None:
+        self.journal.closed = True
+        for task in (self._workflow, self._replay):
+            if task is not None and not task.done():
+                task.cancel()
+        if not self.finished.done():
+            self.finished.set_result(outcome)
+        self._executor._forget(self)
+
+    async def _drive(self) -> Outcome:
+        workflow = self._workflow
+        assert workflow is not None
+        waiting: set[asyncio.Future[Any]] = {workflow}
+        if self._replay is not None:
+            waiting.add(self._replay)
+        deadline = _deadline_of(self.state)
+        while not workflow.done():
+            timeout = None
+            if deadline is not None:
+                timeout = max(0.0, (deadline - utc_now()).total_seconds())
+            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
+            if not done:
+                limit = self.state.metadata.get("timeout")
+                self.stop(
+                    "timeout",
+                    WorkflowTimeoutError(f"the workflow did not finish within {limit}s"),
+                )
+                deadline = None
+            replay = self._replay
+            if replay is not None and replay in done:
+                waiting.discard(replay)
+                error = None if replay.cancelled() else replay.exception()
+                if error is not None:
+                    self.stop("diverged", error)
+        return await self._conclude(workflow)
+
+    async def _conclude(self, workflow: asyncio.Task[Any]) -> Outcome:
+        if self._stop is not None:
+            reason, error = self._stop
+            if reason in ("shutdown", "halt"):
+                return Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error())
+            if reason == "cancel":
+                return await self._finish(WorkflowStatus.CANCELED)
+            return await self._finish(WorkflowStatus.FAILED, error=error)
+        if workflow.cancelled():
+            return await self._finish(WorkflowStatus.CANCELED)
+        error = workflow.exception()
+        if self.replayer is not None and self.replayer.active:
+            unclaimed = self.replayer.unclaimed_calls()
+            if unclaimed:
+                return await self._finish(
+                    WorkflowStatus.FAILED, error=self.replayer.divergence(unclaimed[0])
+                )
+        if error is not None:
+            return await self._finish(WorkflowStatus.FAILED, error=error)
+        result = workflow.result()
+        try:
+            check_json_value(result, "workflow result")
+        except PayloadSerializationError as bad:
+            return await self._finish(WorkflowStatus.FAILED, error=bad)
+        return await self._finish(WorkflowStatus.COMPLETED, result=result)
+
+    async def _finish(
+        self, status: WorkflowStatus, *, result: Any = None, error: BaseException | None = None
+    ) -> Outcome:
+        text = None if error is None else format_error(error)
+        event = new_event(_TERMINAL_EVENTS[status], result=result, error=text)
+        try:
+            await self.journal.record([event], final=True, status=status, result=result, error=text)
+        except BelugaWorkflowError:
+            return Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error())
+        ids = {
+            "workflow_id": self.state.workflow_id,
+            "run_id": self.state.run_id,
+            "workflow_name": self.name,
+        }
+        if status is WorkflowStatus.COMPLETED:
+            self._lifecycle.emit("beluga_workflow_on_workflow_complete", result=result, **ids)
+        elif status is WorkflowStatus.FAILED:
+            self._lifecycle.emit("beluga_workflow_on_workflow_fail", error=text, **ids)
+        else:
+            self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
+        return Outcome(status, result=result, error=text, cause=error)
+
+    def _stopped_error(self) -> BaseException:
+        if self.journal.halted is not None:
+            return self.journal.halted
+        return WorkflowError(
+            f"workflow {self.state.workflow_id!r} was stopped in this process before it "
+            "finished; it stays running in the store and resumes on recover()"
+        )
+
+
+async def _call_workflow(fn: WorkflowFunction, context: WorkflowContext, input: Any) -> Any:
+    return await fn(context, input)
+
+
+def _new_state(workflow_id: str, name: str, options: WorkflowOptions) -> WorkflowState:
+    now = utc_now()
+    metadata: dict[str, Any] = {}
+    if options.timeout is not None:
+        metadata["timeout"] = options.timeout
+        metadata[_DEADLINE] = (now + timedelta(seconds=options.timeout)).isoformat()
+    started = HistoryEvent.model_construct(
+        id=1, type=EventType.WORKFLOW_STARTED, timestamp=now, input=options.input
+    )
+    return WorkflowState(
+        workflow_id=workflow_id,
+        run_id=uuid.uuid4().hex,
+        status=WorkflowStatus.RUNNING,
+        input=options.input,
+        history=[started],
+        created_at=now,
+        updated_at=now,
+        workflow_name=name,
+        metadata=metadata,
+    )
+
+
+def _deadline_of(state: WorkflowState) -> datetime | None:
+    value = state.metadata.get(_DEADLINE)
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _require_running(state: WorkflowState, why: str) -> None:
+    if state.status is not WorkflowStatus.RUNNING:
+        raise WorkflowError(f"workflow {state.workflow_id!r} is {state.status.value}; {why}")

@@ -1,0 +1,32 @@
+"""What a caller chooses when starting a workflow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["WorkflowOptions"]
+
+
+class WorkflowOptions(BaseModel):
+    """Options of :meth:`Executor.execute <beluga_workflow.executor.Executor.execute>`.
+
+    ``id`` names the workflow (a random one is generated when empty); starting
+    an id that is running raises ``WorkflowAlreadyRunningError``, while the id of
+    a finished workflow may be reused and starts a new run that replaces it.
+    ``input`` must be a JSON value. ``timeout`` (seconds or a ``timedelta``)
+    bounds the whole workflow, across restarts: the deadline is stored with it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = ""
+    input: Any = None
+    timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        return value.total_seconds() if isinstance(value, timedelta) else value
