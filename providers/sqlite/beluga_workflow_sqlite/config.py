@@ -1,0 +1,64 @@
+"""Options of the SQLite store, validated before any file is touched."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["MEMORY", "SQLiteConfig"]
+
+MEMORY = ":memory:"
+
+
+class SQLiteConfig(BaseModel):
+    """Where the database lives and how hard each commit works to survive a crash.
+
+    ``url``: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
+    ``sqlite://:memory:`` (one private in-memory database, gone on close).
+    ``synchronous`` is SQLite's setting under WAL: ``FULL`` (default) syncs the
+    log on every commit, so a committed step survives power loss; ``NORMAL``
+    survives a crash of the process but may lose the last commits on power
+    loss; ``OFF`` leaves durability to the operating system.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    path: str | None = Field(default=None, description="Database file; alternative to url.")
+    synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    busy_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for another process's write lock."
+    )
+    max_batch: int = Field(
+        default=256, ge=1, description="Most concurrent writes committed in one transaction."
+    )
+
+    @model_validator(mode="after")
+    def _path_from_url(self) -> Self:
+        if self.url is not None and self.path is not None:
+            raise ValueError("give either url or path, not both")
+        if self.url is not None:
+            self.path = database_path(self.url)
+        if not self.path:
+            raise ValueError("a database is needed: url='sqlite:///file.db' or path='file.db'")
+        return self
+
+
+def database_path(url: str) -> str:
+    """The file path (or ``:memory:``) a ``sqlite://`` URL names."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() != "sqlite" or not sep:
+        raise ValueError(f"expected a sqlite:// URL, got {url!r}")
+    if rest in (MEMORY, "/" + MEMORY, ""):
+        if rest == "":
+            raise ValueError("sqlite:// needs a path: sqlite:///file.db or sqlite://:memory:")
+        return MEMORY
+    if not rest.startswith("/"):
+        raise ValueError(
+            f"{url!r} has a host part; use sqlite:///relative.db or sqlite:////absolute.db"
+        )
+    path = rest[1:]
+    if not path:
+        raise ValueError("sqlite:/// needs a file name, e.g. sqlite:///runs.db")
+    return path

@@ -1,0 +1,380 @@
+"""The SQLite store: one connection, owned by one thread, with group commit.
+
+Every operation is queued to the store's thread, which takes all queued
+operations at once and runs them in one transaction, each inside its own
+savepoint. Concurrent workflows therefore share one commit (one fsync) instead
+of paying for one each, while a failing operation still rolls back alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from beluga_workflow.codec import decode_state
+from beluga_workflow.errors import (
+    ConcurrencyConflictError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+from beluga_workflow_sqlite.config import MEMORY, SQLiteConfig
+from beluga_workflow_sqlite.schema import migrate
+
+__all__ = ["SQLiteStore", "create_store"]
+
+Operation = Callable[[sqlite3.Connection], Any]
+
+
+def create_store(config: SQLiteConfig) -> SQLiteStore:
+    """Factory named by the plugin's ``StoreProvider`` record."""
+    return SQLiteStore(config=config)
+
+
+@dataclass
+class _Request:
+    operation: Operation
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class _Row:
+    """A state ready to write: encoded once, in the caller's thread."""
+
+    workflow_id: str
+    status: str
+    created_at: str
+    version: int
+    head: str
+    events: list[str]
+
+    @classmethod
+    def of(cls, state: WorkflowState) -> _Row:
+        require_state(state)
+        return cls(
+            workflow_id=state.workflow_id,
+            status=state.status.value,
+            created_at=state.created_at.isoformat(timespec="microseconds"),
+            version=state.version,
+            head=state.model_dump_json(exclude={"history"}),
+            events=[event.model_dump_json() for event in state.history],
+        )
+
+
+_STOP = object()
+_Batch = list[_Request]
+_Outcomes = list[tuple[bool, Any]]
+
+
+class SQLiteStore:
+    """A durable :class:`~beluga_workflow.WorkflowStore` in one SQLite file.
+
+    Also implements ``append`` (one event row per step) and
+    ``compare_and_save`` (optimistic concurrency on the ``version`` column).
+    ``list`` is ordered by ``created_at`` then ``workflow_id``.
+    """
+
+    def __init__(self, path: str | None = None, *, config: SQLiteConfig | None = None) -> None:
+        if config is None:
+            if path is None:
+                raise InvalidArgumentError("SQLiteStore needs a path or a config")
+            config = SQLiteConfig(path=path)
+        elif path is not None:
+            raise InvalidArgumentError("give SQLiteStore a path or a config, not both")
+        self.config = config
+        self.path: str = config.path or MEMORY
+        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore(path={self.path!r}, synchronous={self.config.synchronous!r})"
+
+    # --- the store protocol ---------------------------------------------------
+
+    async def save(self, state: WorkflowState) -> None:
+        row = _Row.of(state)
+        await self._run(lambda db: _write(db, row))
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        return await self._run(lambda db: _load(db, workflow_id))  # type: ignore[no-any-return]
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        return await self._run(lambda db: _list(db, wanted))  # type: ignore[no-any-return]
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        await self._run(lambda db: _delete(db, workflow_id))
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        if isinstance(new_events, bool) or not isinstance(new_events, int):
+            raise InvalidArgumentError(f"new_events must be an int, got {new_events!r}")
+        if not 0 <= new_events <= len(state.history):
+            raise InvalidArgumentError(
+                f"new_events must be between 0 and {len(state.history)}, got {new_events}"
+            )
+        require_state(state)
+        kept = len(state.history) - new_events
+        head = state.model_dump_json(exclude={"history"})
+        tail = [event.model_dump_json() for event in state.history[kept:]]
+
+        def operation(db: sqlite3.Connection) -> None:
+            found = db.execute(
+                "SELECT history_len FROM workflows WHERE workflow_id = ?", (state.workflow_id,)
+            ).fetchone()
+            if found is None or found[0] != kept:
+                _write(db, _Row.of(state))  # our view of the history differs: write it whole
+                return
+            db.execute(
+                "UPDATE workflows SET status = ?, created_at = ?, version = ?, history_len = ?,"
+                " head = ? WHERE workflow_id = ?",
+                (
+                    state.status.value,
+                    state.created_at.isoformat(timespec="microseconds"),
+                    state.version,
+                    len(state.history),
+                    head,
+                    state.workflow_id,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
+                [(state.workflow_id, kept + i, event) for i, event in enumerate(tail)],
+            )
+
+        await self._run(operation)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        new_version = expected_version + 1
+        row = _Row.of(state.model_copy(update={"version": new_version}))
+
+        def operation(db: sqlite3.Connection) -> int:
+            found = db.execute(
+                "SELECT version FROM workflows WHERE workflow_id = ?", (state.workflow_id,)
+            ).fetchone()
+            current = 0 if found is None else int(found[0])
+            if current != expected_version:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} is at version {current}, "
+                    f"not the expected {expected_version}"
+                )
+            _write(db, row)
+            return new_version
+
+        return await self._run(operation)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        with self._start_lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(thread.join)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- the store's thread ---------------------------------------------------
+
+    async def _run(self, operation: Operation) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._start_lock:
+            if self._closed:
+                raise StoreClosedError(f"SQLite store {self.path!r} is closed")
+            if self._thread is None:
+                ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+                thread = threading.Thread(
+                    target=self._serve, args=(ready,), name="beluga-sqlite", daemon=True
+                )
+                thread.start()
+                failure = ready.get()
+                if failure is not None:
+                    raise failure
+                self._thread = thread
+            self._queue.put(_Request(operation, future, loop))
+        return await future
+
+    def _serve(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
+        try:
+            connection = self._connect()
+        except BaseException as exc:
+            ready.put(exc)
+            return
+        ready.put(None)
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                self._commit(connection, batch)
+        finally:
+            connection.close()
+
+    def _next_batch(self) -> _Batch | None:
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        assert isinstance(first, _Request)
+        batch = [first]
+        while len(batch) < self.config.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # serve this batch, then stop
+                break
+            assert isinstance(item, _Request)
+            batch.append(item)
+        return batch
+
+    def _commit(self, db: sqlite3.Connection, batch: _Batch) -> None:
+        outcomes: _Outcomes = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for request in batch:
+                db.execute("SAVEPOINT op")
+                try:
+                    outcomes.append((True, request.operation(db)))
+                    db.execute("RELEASE op")
+                except Exception as exc:
+                    db.execute("ROLLBACK TO op")
+                    db.execute("RELEASE op")
+                    outcomes.append((False, self._translate(exc)))
+            db.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            error = self._translate(exc)
+            outcomes = [(False, error)] * len(batch)
+        for request, (ok, value) in zip(batch, outcomes, strict=True):
+            with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
+                request.loop.call_soon_threadsafe(_settle, request.future, ok, value)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                self.path,
+                timeout=self.config.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(
+                f"sqlite store cannot open database {self.path!r}: {exc}"
+            ) from exc
+        try:
+            if self.path != MEMORY:
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self.config.synchronous}")
+            migrate(db, self.path)
+        except sqlite3.Error as exc:
+            db.close()
+            raise self._translate(exc) from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _translate(self, exc: Exception) -> Exception:
+        if not isinstance(exc, sqlite3.Error):
+            return exc
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in text or "busy" in text or "unable to open" in text
+        ):
+            return StoreUnavailableError(f"sqlite store {self.path!r} is unavailable: {text}")
+        return StoreError(f"sqlite store {self.path!r} failed: {text}")
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+# --- statements, run on the store's thread -----------------------------------
+
+
+def _write(db: sqlite3.Connection, row: _Row) -> None:
+    db.execute(
+        "INSERT INTO workflows (workflow_id, status, created_at, version, history_len, head)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET"
+        " status = excluded.status, created_at = excluded.created_at,"
+        " version = excluded.version, history_len = excluded.history_len, head = excluded.head",
+        (row.workflow_id, row.status, row.created_at, row.version, len(row.events), row.head),
+    )
+    db.execute("DELETE FROM history_events WHERE workflow_id = ?", (row.workflow_id,))
+    db.executemany(
+        "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
+        [(row.workflow_id, seq, event) for seq, event in enumerate(row.events)],
+    )
+
+
+def _load(db: sqlite3.Connection, workflow_id: str) -> WorkflowState | None:
+    found = db.execute(
+        "SELECT head FROM workflows WHERE workflow_id = ?", (workflow_id,)
+    ).fetchone()
+    if found is None:
+        return None
+    return _assemble(db, workflow_id, found[0])
+
+
+def _list(db: sqlite3.Connection, wanted: WorkflowFilter) -> list[WorkflowState]:
+    sql = "SELECT workflow_id, head FROM workflows"
+    params: list[Any] = []
+    if wanted.status is not None:
+        sql += " WHERE status = ?"
+        params.append(wanted.status.value)
+    sql += " ORDER BY created_at, workflow_id"
+    if wanted.limit:
+        sql += " LIMIT ?"
+        params.append(wanted.limit)
+    rows = db.execute(sql, params).fetchall()
+    return [_assemble(db, workflow_id, head) for workflow_id, head in rows]
+
+
+def _delete(db: sqlite3.Connection, workflow_id: str) -> None:
+    db.execute("DELETE FROM workflows WHERE workflow_id = ?", (workflow_id,))
+    db.execute("DELETE FROM history_events WHERE workflow_id = ?", (workflow_id,))
+
+
+def _assemble(db: sqlite3.Connection, workflow_id: str, head: str) -> WorkflowState:
+    """Rebuild the state's JSON from its head and events and decode it once."""
+    events = db.execute(
+        "SELECT event FROM history_events WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
+    ).fetchall()
+    head = head.rstrip()
+    if not head.endswith("}"):
+        return decode_state(head, workflow_id)  # reports the corruption
+    history = ",".join(event for (event,) in events)
+    separator = "," if head != "{}" else ""
+    return decode_state(f'{head[:-1]}{separator}"history":[{history}]}}', workflow_id)

@@ -1,0 +1,157 @@
+"""What the contract suite cannot see: layout, migrations, URL forms, corruption, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from beluga_workflow import (
+    CorruptStateError,
+    EventType,
+    HistoryEvent,
+    ProviderConfigError,
+    StoreError,
+    StoreUnavailableError,
+    WorkflowFilter,
+    WorkflowState,
+    WorkflowStatus,
+    open_store,
+)
+from beluga_workflow_sqlite import SQLiteStore
+from beluga_workflow_sqlite.config import SQLiteConfig
+from beluga_workflow_sqlite.schema import SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///runs.db", "runs.db"),
+        ("sqlite:///data/runs.db", "data/runs.db"),
+        ("sqlite:////var/lib/runs.db", "/var/lib/runs.db"),
+        ("sqlite://:memory:", ":memory:"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_url_forms(url: str, path: str) -> None:
+    assert SQLiteConfig(url=url).path == path
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/runs.db"])
+def test_bad_urls_are_config_errors_naming_the_provider(url: str) -> None:
+    with pytest.raises(ProviderConfigError, match="'sqlite'"):
+        open_store(url)
+
+
+def test_unknown_synchronous_setting_is_refused() -> None:
+    with pytest.raises(ProviderConfigError, match="synchronous"):
+        open_store("sqlite:///x.db", synchronous="SOMETIMES")
+
+
+async def test_database_uses_wal_and_records_its_schema_version(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    async with SQLiteStore(str(db)) as store:
+        await store.save(WorkflowState(workflow_id="w"))
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_listing_by_status_uses_the_index(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    async with SQLiteStore(str(db)) as store:
+        await store.save(WorkflowState(workflow_id="w"))
+    with sqlite3.connect(db) as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT workflow_id, head FROM workflows WHERE status = ?"
+            " ORDER BY created_at, workflow_id LIMIT 10",
+            ("running",),
+        ).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "workflows_by_status" in details
+    assert "TEMP B-TREE" not in details  # no sort: the index gives the order
+
+
+async def test_appending_writes_one_event_row_and_keeps_the_rest(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    state = WorkflowState(
+        workflow_id="w",
+        history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(50)],
+    )
+    async with SQLiteStore(str(db)) as store:
+        await store.save(state)
+        with sqlite3.connect(db) as raw:
+            raw.execute("CREATE TABLE seen (n INTEGER)")
+            raw.execute(
+                "CREATE TRIGGER count_inserts AFTER INSERT ON history_events"
+                " BEGIN INSERT INTO seen VALUES (NEW.seq); END"
+            )
+            raw.execute(
+                "CREATE TRIGGER count_deletes AFTER DELETE ON history_events"
+                " BEGIN INSERT INTO seen VALUES (-1); END"
+            )
+        state.history.append(HistoryEvent(id=50, type=EventType.TIMER_FIRED))
+        await store.append(state, 1)
+        loaded = await store.load("w")
+    assert loaded == state
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT n FROM seen").fetchall() == [(50,)]
+
+
+async def test_a_corrupted_row_is_named_in_load_and_list(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    async with SQLiteStore(str(db)) as store:
+        await store.save(WorkflowState(workflow_id="good"))
+        await store.save(WorkflowState(workflow_id="bad"))
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE workflows SET head = '{\"status\": 12' WHERE workflow_id = 'bad'")
+    async with SQLiteStore(str(db)) as store:
+        assert await store.load("good") is not None
+        with pytest.raises(CorruptStateError, match="'bad'") as info:
+            await store.load("bad")
+        assert info.value.workflow_id == "bad"
+        with pytest.raises(CorruptStateError, match="'bad'"):
+            await store.list()
+
+
+async def test_a_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    with sqlite3.connect(db) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store = SQLiteStore(str(db))
+    with pytest.raises(StoreError, match="upgrade"):
+        await store.load("w")
+    await store.close()
+
+
+async def test_an_unopenable_path_is_store_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "missing-dir" / "runs.db"))
+    with pytest.raises(StoreUnavailableError, match=r"runs\.db"):
+        await store.save(WorkflowState(workflow_id="w"))
+    await store.close()
+
+
+async def test_two_stores_on_one_file_see_each_other(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    async with SQLiteStore(db) as first, SQLiteStore(db) as second:
+        await asyncio.gather(
+            *(first.save(WorkflowState(workflow_id=f"a{i}")) for i in range(50)),
+            *(second.save(WorkflowState(workflow_id=f"b{i}")) for i in range(50)),
+        )
+        assert len(await first.list()) == 100
+        assert len(await second.list(WorkflowFilter(status=WorkflowStatus.RUNNING))) == 100
+
+
+async def test_a_failing_write_in_a_batch_leaves_the_others_committed(tmp_path: Path) -> None:
+    async with SQLiteStore(str(tmp_path / "runs.db")) as store:
+        await store.save(WorkflowState(workflow_id="w", version=1))
+        results = await asyncio.gather(
+            store.compare_and_save(WorkflowState(workflow_id="w"), 7),  # stale: refused
+            store.save(WorkflowState(workflow_id="x")),
+            return_exceptions=True,
+        )
+        assert isinstance(results[0], StoreError)
+        assert results[1] is None
+        assert await store.load("x") is not None
