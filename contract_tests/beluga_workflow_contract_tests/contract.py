@@ -1,0 +1,134 @@
+"""``StoreContract``: subclass it in a test module to check a store against every rule."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+import pytest
+
+from beluga_workflow_contract_tests.context import ContractRun
+from beluga_workflow_contract_tests.names import NOTE_PROPERTY
+from beluga_workflow_contract_tests.suite.append import AppendRules
+from beluga_workflow_contract_tests.suite.bad_input import BadInputRules
+from beluga_workflow_contract_tests.suite.concurrency import ConcurrencyRules
+from beluga_workflow_contract_tests.suite.deleting import DeleteRules
+from beluga_workflow_contract_tests.suite.durability import DurabilityRules
+from beluga_workflow_contract_tests.suite.fidelity import FidelityRules
+from beluga_workflow_contract_tests.suite.ids import IdRules
+from beluga_workflow_contract_tests.suite.isolation import IsolationRules
+from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
+from beluga_workflow_contract_tests.suite.listing import ListRules
+from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
+from beluga_workflow_contract_tests.suite.ordering import OrderingRules
+from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
+from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
+from beluga_workflow_contract_tests.suite.volume import VolumeRules
+
+__all__ = ["StoreContract"]
+
+MISSING_FACTORY = """\
+{cls} subclasses StoreContract but no `store_factory` fixture is defined.
+Add one to the class (or to a conftest.py), returning an async callable that opens
+a NEW store on the SAME backend namespace, fresh for each test:
+
+    @pytest.fixture
+    def store_factory(self, tmp_path):
+        async def open_one():
+            return MyStore(...)
+        return open_one
+"""
+
+
+# pytest runs inherited tests base by base in reverse MRO order, so the basic
+# rules come last here to run first: a defect is then reported by the most
+# specific rule that shows it.
+class StoreContract(
+    StateMachineRules,
+    VolumeRules,
+    AppendRules,
+    OptimisticConcurrencyRules,
+    OrderingRules,
+    DurabilityRules,
+    LifecycleRules,
+    ConcurrencyRules,
+    BadInputRules,
+    IdRules,
+    FidelityRules,
+    IsolationRules,
+    DeleteRules,
+    ListRules,
+    SaveLoadRules,
+):
+    """The store contract (SPEC section 4) as a pytest test class to subclass.
+
+    Provide the fixture ``store_factory`` (an async callable opening a new store
+    on a namespace that is fresh for each test) and, optionally, ``store_spec``
+    (an :func:`~beluga_workflow.open_store` argument for the same namespace, so
+    durability is also checked from another OS process). Set ``capabilities``
+    to what the provider declares; rules of other capabilities are skipped with
+    the capability named.
+    """
+
+    capabilities: ClassVar[Collection[str]] = frozenset()
+    """Capability names the provider declares (see :class:`beluga_workflow.Capability`)."""
+
+    max_examples: ClassVar[int] = 25
+    """Examples the state-machine rule generates; lower it for slow backends."""
+
+    rule_timeout: ClassVar[float] = 120.0
+    """Seconds one rule may take before it fails as hung."""
+
+    @pytest.fixture
+    def contract_capabilities(self) -> Collection[str]:
+        """The declared capabilities (the ready-made class takes them from the provider)."""
+        return self.capabilities
+
+    @pytest.fixture
+    def contract_shared_namespace(self) -> bool:
+        """Whether the namespace may hold other data (only the ready-made class says so)."""
+        return False
+
+    @pytest.fixture
+    def contract_setup_problem(self) -> str | None:
+        """Why the suite cannot run at all (the ready-made class reports a bad --beluga-store)."""
+        return None
+
+    @pytest.fixture
+    def contract_run(
+        self,
+        request: pytest.FixtureRequest,
+        contract_capabilities: Collection[str],
+        contract_shared_namespace: bool,
+        contract_setup_problem: str | None,
+    ) -> ContractRun:
+        """The harness every rule receives."""
+        factory, problem = None, contract_setup_problem
+        try:
+            factory = request.getfixturevalue("store_factory")
+        except pytest.FixtureLookupError:
+            problem = problem or MISSING_FACTORY.format(cls=type(self).__name__)
+        else:
+            if not callable(factory) and problem is None:
+                problem = f"the store_factory fixture returned {factory!r}, which is not callable"
+        spec: Any
+        try:
+            spec = request.getfixturevalue("store_spec")
+        except pytest.FixtureLookupError:
+            spec = None
+        examples = request.config.getoption("beluga_examples", default=None)
+        node = request.node
+
+        def note(text: str) -> None:
+            node.user_properties.append((NOTE_PROPERTY, text))
+
+        return ContractRun(
+            factory=factory,
+            capabilities=contract_capabilities,
+            store_spec=spec,
+            max_examples=int(examples) if examples else self.max_examples,
+            timeout=self.rule_timeout,
+            shared_namespace=contract_shared_namespace,
+            setup_problem=problem,
+            note=note,
+        )

@@ -1,0 +1,60 @@
+"""How a rule check reports a broken store.
+
+Checks raise :class:`Broken` with what they observed; the rule runner turns it
+into a pytest failure whose message starts with ``rule <name>: <statement>``,
+so an author reads which promise the store broke before reading any traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, NoReturn, TypeVar
+
+__all__ = ["Broken", "ContractViolation", "check", "clip", "expect_raises", "fail", "short"]
+
+E = TypeVar("E", bound=BaseException)
+
+
+class Broken(Exception):
+    """What a check saw that the rule forbids (the detail half of the message)."""
+
+
+class ContractViolation(AssertionError):
+    """A store broke a rule; raised with the store's own exception chained, if any."""
+
+
+def fail(detail: str) -> NoReturn:
+    """Report that the store broke the current rule."""
+    raise Broken(detail)
+
+
+def check(condition: object, detail: str) -> None:
+    """Report ``detail`` as a broken rule unless ``condition`` holds."""
+    if not condition:
+        raise Broken(detail)
+
+
+async def expect_raises(expected: type[E], operation: Awaitable[Any], what: str) -> E:
+    """Await ``operation`` and return the ``expected`` exception it must raise.
+
+    ``what`` describes the call (``"load('')"``) for the failure message.
+    """
+    try:
+        result = await operation
+    except expected as exc:
+        return exc
+    except Exception as exc:
+        raise Broken(
+            f"{what} raised {type(exc).__name__}: {clip(str(exc))} instead of {expected.__name__}"
+        ) from exc
+    raise Broken(f"{what} returned {short(result)} instead of raising {expected.__name__}")
+
+
+def short(value: object, limit: int = 80) -> str:
+    """A repr short enough for a one-line message (payloads can be megabytes)."""
+    return clip(repr(value), limit)
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

@@ -1,0 +1,20 @@
+"""The in-memory store passes the whole store contract, through the base class."""
+
+from __future__ import annotations
+
+import pytest
+
+from beluga_workflow import Capability, WorkflowStore
+from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow_contract_tests import StoreContract, StoreFactory
+
+
+class TestInMemoryStoreContract(StoreContract):
+    capabilities = frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY})
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        async def open_one() -> WorkflowStore:
+            return InMemoryStore()
+
+        return open_one
