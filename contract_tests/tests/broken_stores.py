@@ -1,0 +1,635 @@
+"""Stores that each break exactly one rule of the contract, to prove the suite catches it.
+
+Each wraps the correct :class:`InMemoryStore` and changes one behaviour.
+``breaks`` names the rules that may report it first (the suite stops at its
+first failure; a defect such as truncated microseconds is already visible in
+the basic round trip, before the timestamp rule runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import timedelta, timezone
+from typing import Any, ClassVar
+
+from beluga_workflow import (
+    Capability,
+    StoreClosedError,
+    WorkflowFilter,
+    WorkflowState,
+    WorkflowStore,
+)
+from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+
+DEFAULT_CAPABILITIES = frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY})
+
+
+class ContractStore(InMemoryStore):
+    """A correct store, and the base of the broken ones."""
+
+    breaks: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[frozenset[str]] = DEFAULT_CAPABILITIES
+
+    @classmethod
+    def factory(cls) -> Callable[[], Awaitable[WorkflowStore]]:
+        """Opens a new store per call; each is its own (non-durable) namespace."""
+
+        async def open_one() -> WorkflowStore:
+            return cls()
+
+        return open_one
+
+
+class SharedBackendStore(ContractStore):
+    """A correct *durable* store: every store from one factory shares one dict."""
+
+    capabilities = DEFAULT_CAPABILITIES | {Capability.DURABLE}
+
+    @classmethod
+    def factory(cls) -> Callable[[], Awaitable[WorkflowStore]]:
+        backend: dict[str, WorkflowState] = {}
+
+        async def open_one() -> WorkflowStore:
+            store = cls()
+            store._states = backend
+            return store
+
+        return open_one
+
+
+class SortedListStore(ContractStore):
+    """Correct, and lists in the ordered_list order without declaring it."""
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        states = await super().list(WorkflowFilter(status=wanted.status))
+        states.sort(key=lambda s: (s.created_at, s.workflow_id))
+        return states[: wanted.limit] if wanted.limit else states
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def map_values(value: Any, change: Callable[[Any], Any]) -> Any:
+    """``value`` with ``change`` applied to every leaf of the JSON tree."""
+    if isinstance(value, list):
+        return [map_values(item, change) for item in value]
+    if isinstance(value, dict):
+        return {key: map_values(item, change) for key, item in value.items()}
+    return change(value)
+
+
+def map_payloads(state: WorkflowState, change: Callable[[Any], Any]) -> WorkflowState:
+    """A copy of ``state`` with ``change`` applied to every payload leaf."""
+    copy = state.model_copy(deep=True)
+    copy.input = map_values(copy.input, change)
+    copy.result = map_values(copy.result, change)
+    copy.metadata = map_values(copy.metadata, change)
+    for event in copy.history:
+        event.input = map_values(event.input, change)
+        event.result = map_values(event.result, change)
+        event.signal_payload = map_values(event.signal_payload, change)
+    return copy
+
+
+def map_times(state: WorkflowState, change: Callable[[Any], Any]) -> WorkflowState:
+    """A copy of ``state`` with ``change`` applied to every timestamp."""
+    copy = state.model_copy(deep=True)
+    copy.created_at = change(copy.created_at)
+    copy.updated_at = change(copy.updated_at)
+    for event in copy.history:
+        event.timestamp = change(event.timestamp)
+        if event.fire_at is not None:
+            event.fire_at = change(event.fire_at)
+    return copy
+
+
+# --- isolation ---------------------------------------------------------------
+
+
+class ReturnsStoredObject(ContractStore):
+    breaks = ("isolation.after_load",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        await super().load(workflow_id)
+        return self._states.get(workflow_id)
+
+
+class KeepsCallersObject(ContractStore):
+    breaks = ("isolation.after_save",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        self._check_open()
+        self._states[state.workflow_id] = state
+
+
+class ListSharesObjects(ContractStore):
+    breaks = ("isolation.after_list",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        listed = await super().list(filter)
+        return [self._states[s.workflow_id] for s in listed]
+
+
+# --- list ----------------------------------------------------------------------
+
+
+class IgnoresLimit(ContractStore):
+    breaks = ("list.limit",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        return await super().list(WorkflowFilter(status=wanted.status))
+
+
+class LimitOffByOne(ContractStore):
+    breaks = ("list.limit",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        limit = wanted.limit + 1 if wanted.limit else 0
+        return await super().list(WorkflowFilter(status=wanted.status, limit=limit))
+
+
+class StatusIgnoredWithLimit(ContractStore):
+    breaks = ("list.status_and_limit",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        if wanted.limit:
+            return await super().list(WorkflowFilter(limit=wanted.limit))
+        return await super().list(wanted)
+
+
+class IgnoresStatus(ContractStore):
+    breaks = ("list.status",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        return await super().list(WorkflowFilter(limit=wanted.limit))
+
+
+class LimitZeroMeansNone(ContractStore):
+    breaks = ("list.all", "list.limit_zero")
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        if filter is not None and filter.limit == 0:
+            return []
+        return await super().list(filter)
+
+
+class AcceptsNegativeLimit(ContractStore):
+    breaks = ("input.negative_limit",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        if filter is not None and filter.limit < 0:
+            filter = WorkflowFilter(status=filter.status)
+        return await super().list(filter)
+
+
+class ListDuplicates(ContractStore):
+    breaks = ("list.all",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        listed = await super().list(filter)
+        return listed + listed[:1]
+
+
+class ListDropsHistory(ContractStore):
+    breaks = ("list.fidelity",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        return [s.model_copy(update={"history": []}) for s in await super().list(filter)]
+
+
+# --- load, save and delete -------------------------------------------------------
+
+
+class LoadMissingRaises(ContractStore):
+    breaks = ("load.missing",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        loaded = await super().load(workflow_id)
+        if loaded is None:
+            raise KeyError(workflow_id)
+        return loaded
+
+
+class KeepsLongerHistory(ContractStore):
+    breaks = ("save.overwrite", "save.overwrite_history")
+
+    async def save(self, state: WorkflowState) -> None:
+        old = self._states.get(state.workflow_id)
+        if old is not None and len(old.history) > len(state.history):
+            state = state.model_copy(update={"history": old.history})
+        await super().save(state)
+
+
+class MergesOnOverwrite(ContractStore):
+    breaks = ("save.overwrite",)
+
+    async def save(self, state: WorkflowState) -> None:
+        old = self._states.get(state.workflow_id)
+        if old is not None:
+            kept = {
+                name: getattr(old, name)
+                for name in ("result", "error")
+                if getattr(state, name) is None
+            }
+            state = state.model_copy(update=kept)
+        await super().save(state)
+
+
+class DeleteMissingRaises(ContractStore):
+    breaks = ("delete.missing_noop",)
+
+    async def delete(self, workflow_id: str) -> None:
+        if workflow_id not in self._states:
+            raise KeyError(workflow_id)
+        await super().delete(workflow_id)
+
+
+class DeleteRemovesNeighbour(ContractStore):
+    breaks = ("delete.only_its_id",)
+
+    async def delete(self, workflow_id: str) -> None:
+        order = list(self._states)
+        if workflow_id in order and order.index(workflow_id) + 1 < len(order):
+            self._states.pop(order[order.index(workflow_id) + 1])
+        await super().delete(workflow_id)
+
+
+class AcceptsEmptyIdOnLoad(ContractStore):
+    breaks = ("input.empty_id",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        if workflow_id == "":
+            return None
+        return await super().load(workflow_id)
+
+
+class AcceptsNonStringIds(ContractStore):
+    breaks = ("input.non_str_id",)
+
+    async def delete(self, workflow_id: str) -> None:
+        if not isinstance(workflow_id, str):
+            return
+        await super().delete(workflow_id)
+
+
+class RejectedSaveLosesPrevious(ContractStore):
+    breaks = ("input.unserializable_payload", "input.rejected_save_keeps_previous")
+
+    async def save(self, state: WorkflowState) -> None:
+        workflow_id = getattr(state, "workflow_id", None)
+        if isinstance(workflow_id, str):
+            self._states.pop(workflow_id, None)
+        await super().save(state)
+
+
+class WritesNanAsNull(ContractStore):
+    breaks = ("input.non_finite_float",)
+
+    async def save(self, state: WorkflowState) -> None:
+        def null_if_not_finite(value: Any) -> Any:
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        await super().save(map_payloads(state, null_if_not_finite))
+
+
+# --- fidelity ----------------------------------------------------------------------
+
+
+class TruncatesMicroseconds(ContractStore):
+    breaks = ("save.roundtrip", "fidelity.timestamps")
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await super().save(
+            map_times(state, lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
+        )
+
+
+class MakesTimestampsNaive(ContractStore):
+    breaks = ("save.roundtrip", "fidelity.timestamps")
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        loaded = await super().load(workflow_id)
+        return None if loaded is None else map_times(loaded, lambda t: t.replace(tzinfo=None))
+
+
+class ReturnsLocalTime(ContractStore):
+    breaks = ("save.roundtrip", "fidelity.timestamps")
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        loaded = await super().load(workflow_id)
+        zone = timezone(timedelta(hours=2))
+        return None if loaded is None else map_times(loaded, lambda t: t.astimezone(zone))
+
+
+class DropsAstralCharacters(ContractStore):
+    """Like a MySQL utf8 (3-byte) column: characters outside the BMP are lost."""
+
+    breaks = ("fidelity.unicode",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+
+        def bmp_only(value: Any) -> Any:
+            return (
+                "".join(c for c in value if ord(c) <= 0xFFFF) if isinstance(value, str) else value
+            )
+
+        await super().save(map_payloads(state, bmp_only))
+
+
+class NormalizesUnicode(ContractStore):
+    breaks = ("fidelity.unicode",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+
+        def nfc(value: Any) -> Any:
+            return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+        await super().save(map_payloads(state, nfc))
+
+
+class IntsBecomeFloats(ContractStore):
+    breaks = ("save.roundtrip", "fidelity.types")
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+
+        def to_float(value: Any) -> Any:
+            return float(value) if type(value) is int else value
+
+        await super().save(map_payloads(state, to_float))
+
+
+class BigIntsBecomeFloats(ContractStore):
+    """Like a JSON library that reads every number as a double."""
+
+    breaks = ("fidelity.numbers",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+
+        def to_float(value: Any) -> Any:
+            return float(value) if type(value) is int and abs(value) > 2**53 else value
+
+        await super().save(map_payloads(state, to_float))
+
+
+class LosesNegativeZero(ContractStore):
+    breaks = ("fidelity.numbers",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await super().save(
+            map_payloads(state, lambda v: 0.0 if v == 0.0 and type(v) is float else v)
+        )
+
+
+class SortsHistoryById(ContractStore):
+    breaks = ("fidelity.numbers", "fidelity.event_order")
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await super().save(
+            state.model_copy(update={"history": sorted(state.history, key=lambda e: e.id)})
+        )
+
+
+class TruncatesLargeStrings(ContractStore):
+    breaks = ("fidelity.large_payload",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await super().save(map_payloads(state, lambda v: v[: 2**20] if isinstance(v, str) else v))
+
+
+class CapsHistory(ContractStore):
+    breaks = ("fidelity.long_history",)
+
+    async def save(self, state: WorkflowState) -> None:
+        await super().save(state.model_copy(update={"history": state.history[-1000:]}))
+
+
+# --- ids ---------------------------------------------------------------------------
+
+
+class EncodedKeyStore(ContractStore):
+    """Keys the dict by an encoding of the id; subclasses pick a lossy one."""
+
+    def key(self, workflow_id: str) -> str:
+        return workflow_id
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        self._check_open()
+        self._states[self.key(state.workflow_id)] = state.model_copy(deep=True)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        stored = self._states.get(self.key(workflow_id))
+        return None if stored is None else stored.model_copy(deep=True)
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        self._states.pop(self.key(workflow_id), None)
+
+
+class SlashBecomesUnderscore(EncodedKeyStore):
+    breaks = ("ids.no_collisions",)
+
+    def key(self, workflow_id: str) -> str:
+        return workflow_id.replace("/", "_")
+
+
+class StripsIds(EncodedKeyStore):
+    breaks = ("ids.no_collisions",)
+
+    def key(self, workflow_id: str) -> str:
+        return workflow_id.strip() or workflow_id
+
+
+class CaseInsensitiveIds(EncodedKeyStore):
+    breaks = ("load.missing", "delete.only_its_id", "ids.no_collisions")
+
+    def key(self, workflow_id: str) -> str:
+        return workflow_id.lower()
+
+
+class TruncatesLongIds(EncodedKeyStore):
+    breaks = ("ids.no_collisions",)
+
+    def key(self, workflow_id: str) -> str:
+        return workflow_id[:255]
+
+
+# --- concurrency -------------------------------------------------------------------
+
+
+class LosesConcurrentUpdates(ContractStore):
+    """Rewrites the whole table on every save, reading it before an await."""
+
+    breaks = ("concurrency.saves",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        self._check_open()
+        table = dict(self._states)
+        await asyncio.sleep(0)
+        table[state.workflow_id] = state.model_copy(deep=True)
+        self._states = table
+
+
+class TornWrites(ContractStore):
+    """Writes the scalar fields and the history in two steps."""
+
+    breaks = ("concurrency.same_id",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        self._check_open()
+        old = self._states.get(state.workflow_id)
+        history = old.history if old is not None else []
+        self._states[state.workflow_id] = state.model_copy(update={"history": history}, deep=True)
+        await asyncio.sleep(0)
+        self._states[state.workflow_id] = state.model_copy(deep=True)
+
+
+# --- lifecycle ---------------------------------------------------------------------
+
+
+class CloseNotIdempotent(ContractStore):
+    breaks = ("lifecycle.close_idempotent",)
+
+    async def close(self) -> None:
+        if self._closed:
+            raise StoreClosedError("already closed")
+        await super().close()
+
+
+class UsableAfterClose(ContractStore):
+    breaks = ("lifecycle.closed_raises",)
+
+    def _check_open(self) -> None:
+        pass
+
+
+class AsyncWithLeavesOpen(ContractStore):
+    breaks = ("lifecycle.async_with",)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        pass
+
+
+# --- capabilities ------------------------------------------------------------------
+
+
+class ForgetfulDurable(ContractStore):
+    """Declares durable, but a new store starts empty."""
+
+    breaks = ("durable.reopen",)
+    capabilities = DEFAULT_CAPABILITIES | {Capability.DURABLE}
+
+
+class ListOrderedByCreatedAtOnly(ContractStore):
+    breaks = ("ordered_list.order",)
+    capabilities = DEFAULT_CAPABILITIES | {Capability.ORDERED_LIST}
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        states = await super().list(filter)
+        return sorted(states, key=lambda s: s.created_at)
+
+
+class ListOrderedCaseInsensitively(ContractStore):
+    """Orders ids like a locale collation would."""
+
+    breaks = ("ordered_list.order",)
+    capabilities = DEFAULT_CAPABILITIES | {Capability.ORDERED_LIST}
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        states = await super().list(WorkflowFilter(status=wanted.status))
+        states.sort(key=lambda s: (s.created_at, s.workflow_id.lower()))
+        return states[: wanted.limit] if wanted.limit else states
+
+
+class CompareAndSaveNeverConflicts(ContractStore):
+    breaks = ("optimistic_concurrency.conflict",)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        require_state(state)
+        stored = self._states.get(state.workflow_id)
+        return await super().compare_and_save(state, 0 if stored is None else stored.version)
+
+
+class RacyCompareAndSave(ContractStore):
+    """Checks the version, yields, then writes: two writers can both win."""
+
+    breaks = ("optimistic_concurrency.race",)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        require_state(state)
+        self._check_open()
+        stored = self._states.get(state.workflow_id)
+        if (0 if stored is None else stored.version) != expected_version:
+            return await super().compare_and_save(state, expected_version)
+        await asyncio.sleep(0)
+        self._states[state.workflow_id] = state.model_copy(
+            update={"version": expected_version + 1}, deep=True
+        )
+        return expected_version + 1
+
+
+class AppendKeepsOldFields(ContractStore):
+    """append adds the events but leaves status, result and the rest as they were."""
+
+    breaks = ("append_history.equals_save",)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        stored = self._states.get(state.workflow_id)
+        if stored is None:
+            await super().append(state, new_events)
+            return
+        history = [*stored.history, *state.history[len(state.history) - new_events :]]
+        await super().save(stored.model_copy(update={"history": history}))
+
+
+class AppendDuplicatesOnDivergence(ContractStore):
+    """Trusts the caller's view of the history and appends blindly."""
+
+    breaks = ("append_history.divergent_view",)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        stored = self._states.get(state.workflow_id)
+        if stored is None:
+            await super().append(state, new_events)
+            return
+        require_state(state)
+        new = state.history[len(state.history) - new_events :] if new_events else []
+        merged = [*stored.history, *new]
+        await super().save(state.model_copy(update={"history": merged}))
+
+
+def _all_subclasses(cls: type[ContractStore]) -> list[type[ContractStore]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found
+
+
+BROKEN_STORES: list[type[ContractStore]] = [c for c in _all_subclasses(ContractStore) if c.breaks]
+"""Every broken store defined above."""
+
+CORRECT_STORES: list[type[ContractStore]] = [ContractStore, SharedBackendStore]

@@ -1,0 +1,86 @@
+"""Proof that the suite is strong: every store with one defect fails it, on the right rule.
+
+Each broken store (see ``broken_stores.py``) runs the whole suite in its own
+in-process pytest session, stopping at the first failure; the test asserts
+that a rule failed, which one, and that its message names the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from beluga_workflow_contract_tests.report import ContractReport
+from beluga_workflow_contract_tests.runner import run_suite
+from contract_tests.tests.broken_stores import (
+    BROKEN_STORES,
+    CORRECT_STORES,
+    ContractStore,
+    SortedListStore,
+)
+
+SUITE = Path(__file__).with_name("broken_suite.py")
+
+
+class Choose:
+    """A pytest plugin that hands ``store_class`` to the suite as the ``chosen_store`` fixture."""
+
+    def __init__(self, store_class: type[ContractStore]) -> None:
+        self.store_class = store_class
+
+    @pytest.fixture
+    def chosen_store(self) -> Any:
+        return self.store_class
+
+
+def run_against(store_class: type[ContractStore], *args: str) -> ContractReport:
+    return run_suite([str(SUITE), *args], plugins=[Choose(store_class)])
+
+
+def test_there_are_many_broken_stores() -> None:
+    assert len(BROKEN_STORES) >= 20
+    assert len({cls.__name__ for cls in BROKEN_STORES}) == len(BROKEN_STORES)
+
+
+@pytest.mark.parametrize("store_class", BROKEN_STORES, ids=lambda cls: cls.__name__)
+def test_broken_store_fails_the_suite_on_its_rule(store_class: type[ContractStore]) -> None:
+    report = run_against(store_class, "-x")
+
+    assert not report.ok
+    assert [r.outcome for r in report.results].count("failed") == 1, report.results
+    failure = report.failures[0]
+    assert failure.rule in store_class.breaks, (failure.rule, failure.message)
+    assert failure.message is not None
+    assert failure.message.startswith(f"rule {failure.rule}: {failure.statement}")
+
+
+@pytest.mark.parametrize("store_class", CORRECT_STORES, ids=lambda cls: cls.__name__)
+def test_correct_store_passes_every_rule(store_class: type[ContractStore]) -> None:
+    report = run_against(store_class)
+
+    assert report.ok, [(r.rule, r.message) for r in report.failures]
+    assert report.failed == 0
+    declared = {str(c) for c in store_class.capabilities}
+    for result in report.results:
+        if result.outcome != "skipped":
+            continue
+        assert result.capability is not None
+        assert result.message is not None
+        if result.capability in declared:  # checked across processes only with a store_spec
+            assert result.rule == "durable.processes"
+            assert "provide the store_spec fixture" in result.message
+        else:
+            assert f"capability {result.capability!r} is not declared" in result.message
+
+
+def test_undeclared_capability_that_passes_gets_a_note() -> None:
+    report = run_against(SortedListStore, "-k", "ordered_list or save.roundtrip")
+
+    (ordered,) = [r for r in report.results if r.rule == "ordered_list.order"]
+    assert ordered.outcome == "skipped"
+    assert ordered.note is not None
+    assert "'ordered_list' is not declared" in ordered.note
+    assert "passed rule ordered_list.order" in ordered.note
+    assert report.ok
