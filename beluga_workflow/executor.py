@@ -617,7 +617,9 @@ class _Run:
                 limit = self.state.metadata.get("timeout")
                 self.stop(
                     "timeout",
-                    WorkflowTimeoutError(f"the workflow did not finish within {limit}s"),
+                    WorkflowTimeoutError(
+                        f"workflow {self.state.workflow_id!r} did not finish within {limit}s"
+                    ),
                 )
                 deadline = None
             replay = self._replay

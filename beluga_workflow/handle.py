@@ -93,6 +93,9 @@ class WorkflowHandle:
             raise WorkflowCanceledError(f"workflow {self._id!r} was canceled")
         if outcome.status is WorkflowStatus.FAILED:
             error = outcome.error or "unknown error"
-            kind = _FAILURE_TYPES.get(error.partition(":")[0], WorkflowFailedError)
-            raise kind(f"workflow {self._id!r} failed: {error}") from outcome.cause
+            name, _, detail = error.partition(": ")
+            kind = _FAILURE_TYPES.get(name)
+            if kind is not None:  # these messages name the workflow themselves
+                raise kind(detail) from outcome.cause
+            raise WorkflowFailedError(f"workflow {self._id!r} failed: {error}") from outcome.cause
         raise outcome.stopped or WorkflowError(f"workflow {self._id!r} did not finish")

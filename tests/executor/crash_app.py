@@ -1,0 +1,108 @@
+"""The program the crash tests start, kill with SIGKILL, and start again to recover.
+
+    python -m tests.executor.crash_app SCENARIO start|recover sqlite|file STORE_DIR SIDE_EFFECTS
+
+``start`` starts the scenario's workflow and runs it; ``recover`` calls
+``Executor.recover()`` and runs what it resumed. Either prints the workflow's
+result as JSON when it completes. Every activity appends one line to the side
+effect file, so the test can count how often each one really ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from beluga_workflow.context import WorkflowContext
+from beluga_workflow.executor import Executor
+from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.store import WorkflowStore
+from tests.executor.file_store import FileStore
+
+WORKFLOW_ID = "crash-test"
+ACTIVITY_COUNT = 12
+SLEEP_SECONDS = 2.0
+
+
+def open_durable_store(kind: str, directory: str) -> WorkflowStore:
+    """The SQLite provider's store (append and compare-and-save) or the file store (save only)."""
+    os.makedirs(directory, exist_ok=True)
+    if kind == "file":
+        return FileStore(directory)
+    from beluga_workflow_sqlite import SQLiteStore
+
+    store: WorkflowStore = SQLiteStore(os.path.join(directory, "runs.db"))
+    return store
+
+
+def write_line(arguments: dict[str, Any]) -> str:
+    """The activity (a plain function, run in a thread): note that it ran, take a moment."""
+    with Path(arguments["side_effects"]).open("a", encoding="utf-8") as side_effects:
+        side_effects.write(arguments["label"] + "\n")
+    time.sleep(arguments.get("pause", 0.05))
+    return str(arguments["label"])
+
+
+async def many_activities(ctx: WorkflowContext, input: dict[str, Any]) -> list[str]:
+    done = []
+    for index in range(ACTIVITY_COUNT):
+        step = {"side_effects": input["side_effects"], "label": f"step-{index}"}
+        done.append(await ctx.execute_activity(write_line, step))
+    return done
+
+
+async def sleep_between(ctx: WorkflowContext, input: dict[str, Any]) -> list[str]:
+    before = await ctx.execute_activity(
+        write_line, {"side_effects": input["side_effects"], "label": "before", "pause": 0}
+    )
+    await ctx.sleep(SLEEP_SECONDS)
+    after = await ctx.execute_activity(
+        write_line, {"side_effects": input["side_effects"], "label": "after", "pause": 0}
+    )
+    return [before, after]
+
+
+async def collect_signals(ctx: WorkflowContext, input: dict[str, Any]) -> list[Any]:
+    await ctx.execute_activity(
+        write_line, {"side_effects": input["side_effects"], "label": "first", "pause": 0}
+    )
+    items = []
+    async for item in ctx.signals("item"):
+        if item == "stop":
+            break
+        items.append(item)
+        await ctx.execute_activity(
+            write_line, {"side_effects": input["side_effects"], "label": item, "pause": 0}
+        )
+    return items
+
+
+SCENARIOS = {
+    "activities": many_activities,
+    "sleep": sleep_between,
+    "signal": collect_signals,
+}
+
+
+async def main(scenario: str, action: str, kind: str, store_dir: str, side_effects: str) -> None:
+    workflow = SCENARIOS[scenario]
+    store = open_durable_store(kind, store_dir)
+    async with Executor(store, workflows=[workflow], load_plugins=False) as executor:
+        if action == "start":
+            options = WorkflowOptions(id=WORKFLOW_ID, input={"side_effects": side_effects})
+            handle = await executor.execute(workflow, options)
+        else:
+            report = await executor.recover()
+            (handle,) = report.resumed
+        result = await handle.result()
+    await store.close()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:6]))

@@ -1,0 +1,81 @@
+"""A tiny durable store for the executor's crash tests: one JSON file per workflow.
+
+It implements only the base protocol (no ``append``), so it also exercises the
+executor's fallback to a full ``save`` per step. Writes go to a temporary file
+that replaces the old one, so a killed process leaves either the old or the
+new state, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from beluga_workflow.codec import decode_state, encode_state
+from beluga_workflow.errors import StoreClosedError
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.validation import require_filter, require_workflow_id
+
+
+class FileStore:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self._directory = Path(directory)
+        self._directory.mkdir(parents=True, exist_ok=True)
+        self._closed = False
+
+    def _path(self, workflow_id: str) -> Path:
+        return self._directory / (hashlib.sha256(workflow_id.encode()).hexdigest() + ".json")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this FileStore is closed")
+
+    async def save(self, state: WorkflowState) -> None:
+        data = encode_state(state)
+        self._check_open()
+        path = self._path(state.workflow_id)
+        partial = path.with_suffix(".tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        path = self._path(workflow_id)
+        if not path.exists():
+            return None
+        return decode_state(path.read_bytes(), workflow_id)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        self._check_open()
+        found: list[WorkflowState] = []
+        for path in sorted(self._directory.glob("*.json")):
+            state = decode_state(path.read_bytes(), path.stem)
+            if wanted.status is None or state.status == wanted.status:
+                found.append(state)
+            if wanted.limit and len(found) >= wanted.limit:
+                break
+        return found
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        self._path(workflow_id).unlink(missing_ok=True)
+
+    async def close(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
