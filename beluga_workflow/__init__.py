@@ -2,11 +2,15 @@
 
 from beluga_workflow.capabilities import Capability
 from beluga_workflow.config import open_store
+from beluga_workflow.context import WorkflowContext
 from beluga_workflow.errors import (
+    ActivityFailedError,
+    ActivityTimeoutError,
     BelugaWorkflowError,
     ConcurrencyConflictError,
     CorruptStateError,
     InvalidArgumentError,
+    NonDeterminismError,
     PayloadSerializationError,
     ProviderConfigError,
     ProviderError,
@@ -15,7 +19,15 @@ from beluga_workflow.errors import (
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
+    WorkflowAlreadyRunningError,
+    WorkflowCanceledError,
+    WorkflowError,
+    WorkflowFailedError,
+    WorkflowNotFoundError,
+    WorkflowTimeoutError,
 )
+from beluga_workflow.executor import Executor, RecoveryReport
+from beluga_workflow.handle import WorkflowHandle
 from beluga_workflow.hookspecs import hookimpl
 from beluga_workflow.models import (
     EventType,
@@ -25,25 +37,33 @@ from beluga_workflow.models import (
     WorkflowState,
     WorkflowStatus,
 )
+from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
+from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivityFailedError",
+    "ActivityTimeoutError",
     "BelugaWorkflowError",
     "Capability",
     "ConcurrencyConflictError",
     "CorruptStateError",
     "EventType",
+    "Executor",
     "HistoryEvent",
     "InvalidArgumentError",
+    "NonDeterminismError",
     "PayloadSerializationError",
     "ProviderConfigError",
     "ProviderError",
     "ProviderLoadError",
     "ProviderNotFoundError",
+    "RecoveryReport",
+    "RetryPolicy",
     "Signal",
     "StoreClosedError",
     "StoreError",
@@ -52,10 +72,19 @@ __all__ = [
     "StoreUnavailableError",
     "SupportsAppend",
     "SupportsCompareAndSave",
+    "WorkflowAlreadyRunningError",
+    "WorkflowCanceledError",
+    "WorkflowContext",
+    "WorkflowError",
+    "WorkflowFailedError",
     "WorkflowFilter",
+    "WorkflowHandle",
+    "WorkflowNotFoundError",
+    "WorkflowOptions",
     "WorkflowState",
     "WorkflowStatus",
     "WorkflowStore",
+    "WorkflowTimeoutError",
     "__version__",
     "available_stores",
     "hookimpl",

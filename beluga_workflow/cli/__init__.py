@@ -1,7 +1,5 @@
 """The ``beluga-workflow`` command line."""
 
-from __future__ import annotations
+from beluga_workflow.cli.app import cli, main
 
-
-def main() -> None:
-    raise SystemExit("beluga-workflow: the command line is not built yet")
+__all__ = ["cli", "main"]

@@ -1,0 +1,3 @@
+from beluga_workflow.cli.app import main
+
+main()

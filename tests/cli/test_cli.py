@@ -1,0 +1,256 @@
+"""The real ``beluga-workflow`` command, run in subprocesses on an SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = str(ROOT / "examples" / "order_approval.py")
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "beluga_workflow.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env or _env(),
+        check=False,
+    )
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BELUGA_WORKFLOW_")}
+    env.update(extra, COLUMNS="200")
+    return env
+
+
+def start(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "beluga_workflow.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_line(path: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def order_input(order_id: str, **extra: object) -> str:
+    return json.dumps({"order_id": order_id, "amount": 10, "cooling_off": 0.1, **extra})
+
+
+def test_run_prints_the_result_and_exits_zero(tmp_path: Path) -> None:
+    done = cli(
+        "run",
+        f"{ORDER}:order_workflow",
+        "--id",
+        "o1",
+        "--store",
+        "sqlite:///o.db",
+        "--input",
+        order_input("A-1", approval_timeout=0.2, auto_approve=True),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"status": "shipped"' in done.stdout
+    assert done.stdout.startswith("Result: ")
+
+
+def test_run_json_output_parses_back(tmp_path: Path) -> None:
+    done = cli(
+        "run",
+        f"{ORDER}:order_workflow",
+        "--id",
+        "o1",
+        "--json",
+        "--input",
+        order_input("A-1", approval_timeout=0.2),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["workflow_id"] == "o1"
+    assert payload["status"] == "completed"
+    assert payload["result"]["status"] == "rejected"
+    assert (tmp_path / "beluga-workflow.db").exists()  # the documented default store
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_interrupted_run_is_resumed_by_the_worker(tmp_path: Path, stop: signal.Signals) -> None:
+    effects = tmp_path / "effects.txt"
+    env = _env(ORDER_SIDE_EFFECTS=str(effects))
+    running = start(
+        "run",
+        f"{ORDER}:order_workflow",
+        "--id",
+        "o2",
+        "--store",
+        "sqlite:///o.db",
+        "--input",
+        order_input("A-2", approval_timeout=60),
+        cwd=tmp_path,
+        env=env,
+    )
+    wait_for_line(effects, "charge 10 for A-2\n")
+    time.sleep(0.3)  # let the charge be recorded and the approval wait begin
+    running.send_signal(stop)
+    _, err = running.communicate(timeout=30)
+    if stop is signal.SIGINT:
+        assert running.returncode == 130
+        assert "beluga-workflow worker" in err
+    else:
+        assert running.returncode == -signal.SIGKILL
+    listed = json.loads(cli("list", "--store", "sqlite:///o.db", "--json", cwd=tmp_path).stdout)
+    assert [(w["workflow_id"], w["status"]) for w in listed] == [("o2", "running")]
+
+    sent = cli(
+        "signal",
+        "o2",
+        "approval",
+        '{"approved": true, "by": "ana"}',
+        "--store",
+        "sqlite:///o.db",
+        cwd=tmp_path,
+    )
+    assert sent.returncode == 0, sent.stderr
+    resumed = cli("worker", ORDER, "--store", "sqlite:///o.db", cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 workflow(s) finished" in resumed.stdout
+
+    shown = json.loads(
+        cli("show", "o2", "--store", "sqlite:///o.db", "--json", cwd=tmp_path).stdout
+    )
+    assert shown["status"] == "completed"
+    assert shown["result"]["approved_by"] == "ana"
+    lines = effects.read_text().splitlines()
+    assert lines.count("reserve stock for A-2") == 1
+    assert lines.count("charge 10 for A-2") == 1  # finished before the stop: not run again
+    assert lines.count("ship A-2") == 1
+
+
+def test_list_and_show_render_tables(tmp_path: Path) -> None:
+    cli(
+        "run",
+        f"{ORDER}:order_workflow",
+        "--id",
+        "o3",
+        "--store",
+        "sqlite:///o.db",
+        "--input",
+        order_input("A-3", approval_timeout=0.1),
+        cwd=tmp_path,
+    )
+    listed = cli("list", "--store", "sqlite:///o.db", "--status", "completed", cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "o3" in listed.stdout
+    assert "completed" in listed.stdout
+    shown = cli("show", "o3", "--store", "sqlite:///o.db", cwd=tmp_path)
+    assert shown.returncode == 0
+    assert "charge_payment" in shown.stdout
+    assert "activity_failed" in shown.stdout  # the retried attempt is visible
+
+
+def test_cancel_and_delete(tmp_path: Path) -> None:
+    effects = tmp_path / "effects.txt"
+    env = _env(ORDER_SIDE_EFFECTS=str(effects))
+    running = start(
+        "run",
+        f"{ORDER}:order_workflow",
+        "--id",
+        "o4",
+        "--store",
+        "sqlite:///o.db",
+        "--input",
+        order_input("A-4", approval_timeout=60),
+        cwd=tmp_path,
+        env=env,
+    )
+    wait_for_line(effects, "charge 10 for A-4\n")
+    running.kill()
+    running.wait()
+    assert cli("cancel", "o4", "--store", "sqlite:///o.db", cwd=tmp_path).returncode == 0
+    shown = json.loads(
+        cli("show", "o4", "--store", "sqlite:///o.db", "--json", cwd=tmp_path).stdout
+    )
+    assert shown["status"] == "canceled"
+    assert cli("delete", "o4", "--store", "sqlite:///o.db", cwd=tmp_path).returncode == 0
+    missing = cli("show", "o4", "--store", "sqlite:///o.db", cwd=tmp_path)
+    assert missing.returncode == 5
+
+
+def test_providers_lists_the_installed_stores(tmp_path: Path) -> None:
+    done = cli("providers", "--json", cwd=tmp_path)
+    assert done.returncode == 0
+    names = {p["name"] for p in json.loads(done.stdout)}
+    assert {"inmemory", "sqlite"} <= names
+    table = cli("providers", cwd=tmp_path)
+    assert "durable" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "advice"),
+    [
+        (["list", "--store", "nosuch://x"], 3, "installed providers"),
+        (["list", "--store", "postgres-typo"], 3, "installed providers"),
+        (["list", "--store", "sqlite://host/x.db"], 3, "sqlite:///relative.db"),
+        (["run", f"{ORDER}:order_workflow", "--input", "{oops"], 2, "not valid JSON"),
+        (["run", "no_such_module_xyz:fn"], 2, "cannot import module"),
+        (["run", f"{ORDER}:no_such_fn"], 2, "its async functions are"),
+        (["run", "missing-colon"], 2, "MODULE:FUNCTION"),
+        (["show", "nobody", "--store", "sqlite:///o.db"], 5, "beluga-workflow list"),
+        (["signal", "nobody", "go", "{}", "--store", "sqlite:///o.db"], 5, "nobody"),
+        (["cancel", "nobody", "--store", "sqlite:///o.db"], 5, "nobody"),
+        (["signal", "x", "go", "{bad", "--store", "sqlite:///o.db"], 2, "not valid JSON"),
+        (["list", "--limit", "-1"], 2, "limit"),
+        (["nonsense"], 2, "No such command"),
+    ],
+)
+def test_errors_exit_non_zero_with_one_line_advice(
+    tmp_path: Path, args: list[str], code: int, advice: str
+) -> None:
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == code, (done.stdout, done.stderr)
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("error:")
+    assert advice in message
+    assert "Traceback" not in done.stderr
+
+
+def test_secret_in_store_url_is_not_printed(tmp_path: Path) -> None:
+    done = cli("list", "--store", "nosuch://admin:hunter2@db/x", cwd=tmp_path)
+    assert done.returncode == 3
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_seed_example_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "seed.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Result: processed: hello"
