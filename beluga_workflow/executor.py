@@ -537,6 +537,9 @@ class _Run:
         if self.replayer is not None:
             self._replay = loop.create_task(self.replayer.run(), name=f"replay {workflow_id}")
         self.task = loop.create_task(self._supervise(), name=f"run {workflow_id}")
+        deadline = _deadline_of(self.state)
+        if deadline is not None and deadline <= utc_now():
+            self.stop("timeout", self._timeout_error())  # before the workflow's first step
 
     def handle(self) -> WorkflowHandle:
         return WorkflowHandle(
@@ -614,13 +617,7 @@ class _Run:
                 timeout = max(0.0, (deadline - utc_now()).total_seconds())
             done, _ = await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
             if not done:
-                limit = self.state.metadata.get("timeout")
-                self.stop(
-                    "timeout",
-                    WorkflowTimeoutError(
-                        f"workflow {self.state.workflow_id!r} did not finish within {limit}s"
-                    ),
-                )
+                self.stop("timeout", self._timeout_error())
                 deadline = None
             replay = self._replay
             if replay is not None and replay in done:
@@ -631,16 +628,16 @@ class _Run:
         return await self._conclude(workflow)
 
     async def _conclude(self, workflow: asyncio.Task[Any]) -> Outcome:
+        error = None if workflow.cancelled() else workflow.exception()
         if self._stop is not None:
-            reason, error = self._stop
+            reason, why = self._stop
             if reason in ("shutdown", "halt"):
                 return Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error())
             if reason == "cancel":
                 return await self._finish(WorkflowStatus.CANCELED)
-            return await self._finish(WorkflowStatus.FAILED, error=error)
+            return await self._finish(WorkflowStatus.FAILED, error=why)
         if workflow.cancelled():
             return await self._finish(WorkflowStatus.CANCELED)
-        error = workflow.exception()
         if self.replayer is not None and self.replayer.active:
             unclaimed = self.replayer.unclaimed_calls()
             if unclaimed:
@@ -677,6 +674,12 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    def _timeout_error(self) -> WorkflowTimeoutError:
+        limit = self.state.metadata.get("timeout")
+        return WorkflowTimeoutError(
+            f"workflow {self.state.workflow_id!r} did not finish within {limit}s"
+        )
 
     def _stopped_error(self) -> BaseException:
         if self.journal.halted is not None:

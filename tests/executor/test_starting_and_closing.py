@@ -1,0 +1,142 @@
+"""Starting workflows (ids, names, input checks) and closing an executor without failing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from beluga_workflow.context import WorkflowContext
+from beluga_workflow.errors import (
+    InvalidArgumentError,
+    PayloadSerializationError,
+    WorkflowAlreadyRunningError,
+    WorkflowError,
+    WorkflowNotRegisteredError,
+)
+from beluga_workflow.executor import Executor
+from beluga_workflow.models import WorkflowStatus
+from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.providers.inmemory import InMemoryStore
+from tests.executor.conftest import Checkpoint
+
+
+async def echo(ctx: WorkflowContext, input: Any) -> Any:
+    return input
+
+
+async def test_an_id_that_is_running_cannot_be_started_again(
+    executor: Executor, store: InMemoryStore
+) -> None:
+    hold = Checkpoint()
+
+    async def waiting(ctx: WorkflowContext, input: Any) -> None:
+        await ctx.execute_activity(hold.activity, None)
+
+    await executor.execute(waiting, WorkflowOptions(id="busy"))
+    with pytest.raises(WorkflowAlreadyRunningError, match="already running here"):
+        await executor.execute(echo, WorkflowOptions(id="busy"))
+    await hold.reached.wait()
+
+    async with Executor(store, load_plugins=False) as other:  # another process, same store
+        with pytest.raises(WorkflowAlreadyRunningError, match="recover"):
+            await other.execute(echo, WorkflowOptions(id="busy"))
+    hold.released.set()
+
+
+async def test_the_id_of_a_finished_workflow_starts_a_new_run_that_replaces_it(
+    executor: Executor, store: InMemoryStore
+) -> None:
+    first = await executor.execute(echo, WorkflowOptions(id="again", input=1))
+    assert await first.result() == 1
+    second = await executor.execute(echo, WorkflowOptions(id="again", input=2))
+    assert await second.result() == 2
+
+    assert second.run_id != first.run_id
+    state = await store.load("again")
+    assert state is not None
+    assert state.run_id == second.run_id
+    assert state.result == 2
+    assert len(state.history) == 2  # the new run's history only
+
+
+async def test_an_empty_id_gets_a_generated_one(executor: Executor) -> None:
+    handle = await executor.execute(echo, WorkflowOptions(input="x"))
+    assert handle.id
+    other = await executor.execute(echo, WorkflowOptions(input="x"))
+    assert other.id != handle.id
+
+
+async def test_bad_input_and_bad_workflows_are_refused_before_anything_is_stored(
+    executor: Executor, store: InMemoryStore
+) -> None:
+    with pytest.raises(PayloadSerializationError, match="workflow input"):
+        await executor.execute(echo, WorkflowOptions(id="bad", input={"when": object()}))
+    assert await store.load("bad") is None
+
+    def not_async(ctx: Any, input: Any) -> None: ...
+
+    with pytest.raises(InvalidArgumentError, match="async function"):
+        await executor.execute(not_async, WorkflowOptions(id="sync"))  # type: ignore[arg-type]
+    with pytest.raises(WorkflowNotRegisteredError, match="no workflow registered as"):
+        await executor.execute("no.such:workflow", WorkflowOptions(id="named"))
+    assert await store.list() == []
+
+
+async def test_a_non_json_result_fails_the_workflow(
+    executor: Executor, store: InMemoryStore
+) -> None:
+    async def returns_a_set(ctx: WorkflowContext, input: Any) -> set[int]:
+        return {1}
+
+    handle = await executor.execute(returns_a_set, WorkflowOptions(id="set"))
+    with pytest.raises(WorkflowError, match="PayloadSerializationError: workflow result"):
+        await handle.result()
+    state = await store.load("set")
+    assert state is not None
+    assert state.status is WorkflowStatus.FAILED
+    assert state.result is None
+
+
+async def test_workflows_start_by_registered_name_and_names_must_be_unique(
+    executor: Executor,
+) -> None:
+    assert executor.register(echo) == f"{__name__}:echo"
+    executor.register(echo, name="echo")
+    handle = await executor.execute("echo", WorkflowOptions(input=[1, "two"]))
+    assert await handle.result() == [1, "two"]
+
+    async def impostor(ctx: WorkflowContext, input: Any) -> None: ...
+
+    with pytest.raises(InvalidArgumentError, match="already registered"):
+        executor.register(impostor, name="echo")
+
+
+async def test_close_stops_workflows_without_failing_them(store: InMemoryStore) -> None:
+    hold = Checkpoint()
+
+    async def waiting(ctx: WorkflowContext, input: Any) -> None:
+        await ctx.execute_activity(hold.activity, None)
+
+    executor = Executor(store, load_plugins=False)
+    handle = await executor.execute(waiting, WorkflowOptions(id="open"))
+    await hold.reached.wait()
+    await executor.close()
+    await executor.close()  # idempotent
+
+    with pytest.raises(WorkflowError, match="resumes on recover"):
+        await handle.result()
+    state = await store.load("open")
+    assert state is not None
+    assert state.status is WorkflowStatus.RUNNING
+    with pytest.raises(WorkflowError, match="closed"):
+        await executor.execute(echo)
+    assert await store.list() != []  # a store passed in is left open
+
+
+async def test_an_executor_given_a_store_name_opens_and_closes_it() -> None:
+    executor = Executor("inmemory", load_plugins=False)
+    assert await (await executor.execute(echo, WorkflowOptions(input=5))).result() == 5
+    await executor.close()
+    with pytest.raises(Exception, match="closed"):
+        await executor.store.list()
