@@ -700,7 +700,7 @@ def _new_state(workflow_id: str, name: str, options: WorkflowOptions) -> Workflo
     if options.timeout is not None:
         metadata["timeout"] = options.timeout
         metadata[_DEADLINE] = (now + timedelta(seconds=options.timeout)).isoformat()
-    started = HistoryEvent.model_construct(
+    started = HistoryEvent(
         id=1, type=EventType.WORKFLOW_STARTED, timestamp=now, input=options.input
     )
     return WorkflowState(

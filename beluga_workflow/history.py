@@ -52,12 +52,8 @@ def format_error(error: BaseException) -> str:
 
 
 def new_event(type: EventType, **fields: Any) -> HistoryEvent:
-    """A history event stamped now; its ``id`` is given when it is recorded.
-
-    Built without validation because every value comes from the executor, and
-    payloads were checked where they entered.
-    """
-    return HistoryEvent.model_construct(id=0, type=type, timestamp=utc_now(), **fields)
+    """A history event stamped now; its ``id`` is given when it is recorded."""
+    return HistoryEvent(id=0, type=type, **fields)
 
 
 async def write_with_retry(

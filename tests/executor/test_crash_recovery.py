@@ -89,12 +89,18 @@ def _finish(process: subprocess.Popen[str]) -> object:
     return json.loads(out.strip().splitlines()[-1])
 
 
-async def _stored(kind: str, store_dir: Path) -> WorkflowState | None:
+async def _maybe_stored(kind: str, store_dir: Path) -> WorkflowState | None:
     store = open_durable_store(kind, str(store_dir))
     try:
         return await store.load(WORKFLOW_ID)
     finally:
         await store.close()
+
+
+def _stored(kind: str, store_dir: Path) -> WorkflowState:
+    state = asyncio.run(_maybe_stored(kind, store_dir))
+    assert state is not None
+    return state
 
 
 @pytest.mark.parametrize("kill_after", [1, 6, 11])
@@ -106,7 +112,7 @@ def test_killed_workflow_resumes_without_rerunning_finished_activities(
     _wait_until(lambda: len(_lines(side_effects)) >= kill_after, f"{kill_after} activities", child)
     _kill(child)
     ran_before_kill = _lines(side_effects)
-    assert asyncio.run(_stored(store_kind, store_dir)).status is WorkflowStatus.RUNNING
+    assert _stored(store_kind, store_dir).status is WorkflowStatus.RUNNING
 
     result = _finish(_start("activities", "recover", store_kind, store_dir, side_effects))
 
@@ -119,7 +125,7 @@ def test_killed_workflow_resumes_without_rerunning_finished_activities(
     if repeated:  # only the activity in flight at the kill may have run twice
         assert runs[repeated[0]] == 2
         assert repeated[0] == ran_before_kill[-1]
-    state = asyncio.run(_stored(store_kind, store_dir))
+    state = _stored(store_kind, store_dir)
     assert state.status is WorkflowStatus.COMPLETED
     completed = [e.result for e in state.history if e.type is EventType.ACTIVITY_COMPLETED]
     assert completed == expected
@@ -132,7 +138,7 @@ def test_durable_sleep_waits_only_the_remaining_time_after_a_crash(
     child = _start("sleep", "start", store_kind, store_dir, side_effects)
 
     def timer_stored() -> bool:
-        state = asyncio.run(_stored(store_kind, store_dir)) if _lines(side_effects) else None
+        state = _stored(store_kind, store_dir) if _lines(side_effects) else None
         return state is not None and state.history[-1].type is EventType.TIMER_STARTED
 
     _wait_until(timer_stored, "the timer to be stored", child)
@@ -146,7 +152,7 @@ def test_durable_sleep_waits_only_the_remaining_time_after_a_crash(
     ]
 
     assert Counter(_lines(side_effects)) == {"before": 1, "after": 1}
-    state = asyncio.run(_stored(store_kind, store_dir))
+    state = _stored(store_kind, store_dir)
     (started,) = [e for e in state.history if e.type is EventType.TIMER_STARTED]
     (fired,) = [e for e in state.history if e.type is EventType.TIMER_FIRED]
     assert started.fire_at is not None
@@ -162,7 +168,7 @@ def test_signal_sent_while_no_process_runs_the_workflow_is_delivered_once(
     child = _start("signal", "start", store_kind, store_dir, side_effects)
 
     def waiting_for_signals() -> bool:
-        state = asyncio.run(_stored(store_kind, store_dir)) if _lines(side_effects) else None
+        state = _stored(store_kind, store_dir) if _lines(side_effects) else None
         return state is not None and state.history[-1].type is EventType.ACTIVITY_COMPLETED
 
     _wait_until(waiting_for_signals, "the first activity to be stored", child)
@@ -178,6 +184,6 @@ def test_signal_sent_while_no_process_runs_the_workflow_is_delivered_once(
     asyncio.run(send_while_stopped())
     assert _finish(_start("signal", "recover", store_kind, store_dir, side_effects)) == ["a", "b"]
     assert Counter(_lines(side_effects)) == {"first": 1, "a": 1, "b": 1}
-    state = asyncio.run(_stored(store_kind, store_dir))
+    state = _stored(store_kind, store_dir)
     received = [e.signal_payload for e in state.history if e.type is EventType.SIGNAL_RECEIVED]
     assert received == ["a", "b", "stop"]

@@ -23,7 +23,8 @@ async def workflow(ctx: WorkflowContext, input: int) -> int:
     doubled = await ctx.execute_activity(double, input)
     await ctx.sleep(0.01)
     bonus = await ctx.wait_for_signal("bonus")
-    return int(doubled) + int(bonus) + await ctx.execute_activity(double, 1)
+    two = await ctx.execute_activity(double, 1)
+    return int(doubled) + int(bonus) + int(two)
 
 
 async def test_a_thousand_concurrent_workflows_all_complete_correctly() -> None:

@@ -70,9 +70,9 @@ async def test_now_and_random_are_the_same_on_replay(store: InMemoryStore) -> No
     await first.execute(workflow, WorkflowOptions(id="d"))
     await hold.reached.wait()
     await first.close()
-    recorded = [
-        e.input for e in (await store.load("d")).history if (e.activity_name or "").endswith("note")
-    ]  # type: ignore[union-attr]
+    stopped = await store.load("d")
+    assert stopped is not None
+    recorded = [e.input for e in stopped.history if (e.activity_name or "").endswith("note")]
 
     hold.released.set()
     async with Executor(store, workflows=[workflow], load_plugins=False) as second:

@@ -23,7 +23,7 @@ from tests.executor.conftest import Checkpoint, eventually
 
 
 async def collect_until_stop(ctx: WorkflowContext, input: Any) -> list[Any]:
-    items = []
+    items: list[Any] = []
     async for item in ctx.signals("item"):
         if item == "stop":
             return items
