@@ -7,13 +7,22 @@ records into :class:`~beluga_workflow.errors.CorruptStateError` naming the id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import ValidationError
 
 from beluga_workflow.errors import CorruptStateError
 from beluga_workflow.models import HistoryEvent, WorkflowState
 from beluga_workflow.validation import require_state
 
-__all__ = ["decode_event", "decode_state", "encode_event", "encode_state"]
+__all__ = [
+    "decode_event",
+    "decode_state",
+    "decode_state_parts",
+    "encode_event",
+    "encode_head",
+    "encode_state",
+]
 
 
 def encode_state(state: WorkflowState) -> bytes:
@@ -25,9 +34,31 @@ def encode_state(state: WorkflowState) -> bytes:
 def decode_state(data: bytes | str, workflow_id: str) -> WorkflowState:
     """Decode a stored record; ``workflow_id`` names it if it is unreadable."""
     try:
-        return WorkflowState.model_validate_json(data)
+        state = WorkflowState.model_validate_json(data)
     except ValidationError as exc:
         raise CorruptStateError(workflow_id, _summary(exc)) from exc
+    if state.workflow_id != workflow_id:
+        raise CorruptStateError(
+            workflow_id, f"the record holds the state of workflow {state.workflow_id!r}"
+        )
+    return state
+
+
+def encode_head(state: WorkflowState) -> str:
+    """JSON of every field but the history, for stores that keep events apart."""
+    return state.model_dump_json(exclude={"history"})
+
+
+def decode_state_parts(head: str, events: Iterable[str], workflow_id: str) -> WorkflowState:
+    """Decode a state kept as a head (see :func:`encode_head`) plus one JSON text per event.
+
+    The parts are joined into one document and decoded once, which is faster
+    than decoding each event on its own.
+    """
+    head = head.rstrip()
+    if not head.endswith("}") or head.replace(" ", "") == "{}":
+        return decode_state(head, workflow_id)  # reports what is wrong with it
+    return decode_state(f'{head[:-1]},"history":[{",".join(events)}]}}', workflow_id)
 
 
 def encode_event(event: HistoryEvent) -> bytes:
