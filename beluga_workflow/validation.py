@@ -13,7 +13,7 @@ from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.payloads import check_json_value
 
-__all__ = ["require_filter", "require_state", "require_workflow_id"]
+__all__ = ["require_append", "require_filter", "require_state", "require_workflow_id"]
 
 
 def require_workflow_id(workflow_id: Any) -> str:
@@ -46,13 +46,36 @@ def require_filter(filter: Any) -> WorkflowFilter:
 
 def require_state(state: Any) -> WorkflowState:
     """Check a state before it is saved: its id and every payload it carries."""
+    return _require(state, first_event=0)
+
+
+def require_append(state: Any, new_events: Any) -> int:
+    """Check what ``append(state, new_events)`` writes; return how many events are kept.
+
+    Only the head and the new events are checked: the others were checked when
+    they were stored, and checking them again would make each workflow step
+    cost more as the history grows.
+    """
+    if isinstance(new_events, bool) or not isinstance(new_events, int):
+        raise InvalidArgumentError(f"new_events must be an int, got {new_events!r}")
+    if isinstance(state, WorkflowState) and not 0 <= new_events <= len(state.history):
+        raise InvalidArgumentError(
+            f"new_events must be between 0 and {len(state.history)}, got {new_events}"
+        )
+    kept = len(state.history) - new_events if isinstance(state, WorkflowState) else 0
+    _require(state, first_event=kept)
+    return kept
+
+
+def _require(state: Any, *, first_event: int) -> WorkflowState:
     if not isinstance(state, WorkflowState):
         raise InvalidArgumentError(f"state must be a WorkflowState, got {type(state).__name__}")
     require_workflow_id(state.workflow_id)
     check_json_value(state.input, "state.input")
     check_json_value(state.result, "state.result")
     check_json_value(state.metadata, "state.metadata")
-    for index, event in enumerate(state.history):
+    for index in range(first_event, len(state.history)):
+        event = state.history[index]
         check_json_value(event.input, f"state.history[{index}].input")
         check_json_value(event.result, f"state.history[{index}].result")
         check_json_value(event.signal_payload, f"state.history[{index}].signal_payload")

@@ -14,7 +14,12 @@ from typing import Self
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError, StoreClosedError
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
-from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
 
 __all__ = ["InMemoryStore"]
 
@@ -69,15 +74,10 @@ class InMemoryStore:
             self._states.pop(workflow_id, None)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
-        require_state(state)
-        if not 0 <= new_events <= len(state.history):
-            raise InvalidArgumentError(
-                f"new_events must be between 0 and {len(state.history)}, got {new_events}"
-            )
+        kept = require_append(state, new_events)
         with self._lock:
             self._check_open()
             stored = self._states.get(state.workflow_id)
-            kept = len(state.history) - new_events
             if stored is None or len(stored.history) != kept:
                 # The caller's view of the history is not ours: write it whole.
                 self._states[state.workflow_id] = state.model_copy(deep=True)
