@@ -9,6 +9,7 @@ new state, never half of one.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from types import TracebackType
@@ -54,7 +55,8 @@ class FileStore:
         self._check_open()
         found: list[WorkflowState] = []
         for path in sorted(self._directory.glob("*.json")):
-            state = decode_state(path.read_bytes(), path.stem)
+            data = path.read_bytes()
+            state = decode_state(data, json.loads(data)["workflow_id"])
             if wanted.status is None or state.status == wanted.status:
                 found.append(state)
             if wanted.limit and len(found) >= wanted.limit:

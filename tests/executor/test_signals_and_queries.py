@@ -185,3 +185,46 @@ async def test_built_in_query_names_cannot_be_taken_by_a_workflow(executor: Exec
         return "taken"
 
     assert "answered by the executor" in await (await executor.execute(workflow)).result()
+
+
+async def test_a_wait_with_timeout_resumes_on_its_stored_timer(store: InMemoryStore) -> None:
+    async def approval(ctx: WorkflowContext, input: Any) -> Any:
+        return await ctx.wait_for_signal("approve", timeout=30)
+
+    first = Executor(store, workflows=[approval], load_plugins=False)
+    await first.execute(approval, WorkflowOptions(id="a"))
+
+    async def timer_stored() -> bool:
+        state = await store.load("a")
+        return state is not None and state.history[-1].type is EventType.TIMER_STARTED
+
+    await eventually(timer_stored)
+    await first.close()
+
+    async with Executor(store, workflows=[approval], load_plugins=False) as second:
+        (handle,) = (await second.recover()).resumed
+        await second.signal("a", Signal(name="approve", payload="yes"))
+        assert await handle.result() == "yes"
+    state = await store.load("a")
+    assert state is not None
+    kinds = [e.type for e in state.history]
+    assert kinds.count(EventType.TIMER_STARTED) == 1  # the stored timer was reused
+    assert EventType.TIMER_FIRED not in kinds
+
+
+async def test_a_handle_from_another_executor_waits_for_the_stored_result(
+    store: InMemoryStore,
+) -> None:
+    async with (
+        Executor(store, load_plugins=False) as runner,
+        Executor(store, load_plugins=False, poll_interval=0.01) as watcher,
+    ):
+        await runner.execute(collect_until_stop, WorkflowOptions(id="elsewhere"))
+        handle = await watcher.get_handle("elsewhere")
+        assert handle.status is WorkflowStatus.RUNNING
+        await runner.signal("elsewhere", Signal(name="item", payload="stop"))
+        assert await handle.result() == []
+        assert handle.status.is_terminal  # the handle saw the stored status change
+        assert await watcher.query("elsewhere", "status") is WorkflowStatus.COMPLETED
+        with pytest.raises(WorkflowNotFoundError):
+            await watcher.get_handle("nobody")
