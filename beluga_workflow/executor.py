@@ -284,9 +284,14 @@ class Executor:
             raise InvalidArgumentError(f"signal must be a Signal, got {type(signal).__name__}")
         check_json_value(signal.payload, f"payload of signal {signal.name!r}")
         run = self._runs.get(workflow_id)
-        if run is not None and not run.journal.closed:
-            await run.receive_signal(signal)
-            return
+        if run is not None:
+            try:
+                await run.receive_signal(signal)
+                return
+            except WorkflowError:
+                if not run.journal.closed:
+                    raise
+                # It ended meanwhile: the stored state says how.
         event = new_event(
             EventType.SIGNAL_RECEIVED, signal_name=signal.name, signal_payload=signal.payload
         )
@@ -556,6 +561,8 @@ class _Run:
         """Stop the workflow for ``reason`` (cancel, shutdown, halt, timeout, diverged)."""
         if self._stop is None:
             self._stop = (reason, error)
+        if reason == "shutdown":
+            self.journal.closed = True  # a workflow that ignores the cancellation records nothing
         if self._workflow is not None and not self._workflow.done():
             self._workflow.cancel()
 

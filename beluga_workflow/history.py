@@ -183,7 +183,7 @@ class Journal:
                 setattr(state, name, value)
             raise self._halt(exc) from exc
         self._persisted = len(history)
-        self.closed = final
+        self.closed = self.closed or final
         if then is not None:
             then()
 

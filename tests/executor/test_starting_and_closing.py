@@ -140,3 +140,28 @@ async def test_an_executor_given_a_store_name_opens_and_closes_it() -> None:
     await executor.close()
     with pytest.raises(Exception, match="closed"):
         await executor.store.list()
+
+
+async def test_a_workflow_that_swallows_the_shutdown_records_nothing_more(
+    store: InMemoryStore,
+) -> None:
+    hold = Checkpoint()
+    cleanups: list[str] = []
+
+    async def cleanup(_: Any) -> None:
+        cleanups.append("ran")
+
+    async def stubborn(ctx: WorkflowContext, input: Any) -> None:
+        try:
+            await ctx.execute_activity(hold.activity, None)
+        except BaseException:
+            await ctx.execute_activity(cleanup, None)
+
+    executor = Executor(store, load_plugins=False)
+    await executor.execute(stubborn, WorkflowOptions(id="stubborn"))
+    await hold.reached.wait()
+    stored_before = await store.load("stubborn")
+    await executor.close()
+
+    assert cleanups == []
+    assert await store.load("stubborn") == stored_before
