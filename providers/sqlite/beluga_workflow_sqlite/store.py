@@ -13,12 +13,13 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from beluga_workflow.codec import decode_state
+from beluga_workflow.codec import decode_state_parts, encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
@@ -27,7 +28,12 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
 from beluga_workflow_sqlite.config import MEMORY, SQLiteConfig
 from beluga_workflow_sqlite.schema import migrate
 
@@ -46,6 +52,7 @@ class _Request:
     operation: Operation
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    writes: bool
 
 
 @dataclass
@@ -67,7 +74,7 @@ class _Row:
             status=state.status.value,
             created_at=state.created_at.isoformat(timespec="microseconds"),
             version=state.version,
-            head=state.model_dump_json(exclude={"history"}),
+            head=encode_head(state),
             events=[event.model_dump_json() for event in state.history],
         )
 
@@ -110,47 +117,53 @@ class SQLiteStore:
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        return await self._run(lambda db: _load(db, workflow_id))  # type: ignore[no-any-return]
+        return await self._run(lambda db: _load(db, workflow_id), writes=False)  # type: ignore[no-any-return]
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        return await self._run(lambda db: _list(db, wanted))  # type: ignore[no-any-return]
+        return await self._run(lambda db: _list(db, wanted), writes=False)  # type: ignore[no-any-return]
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
         await self._run(lambda db: _delete(db, workflow_id))
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
-        if isinstance(new_events, bool) or not isinstance(new_events, int):
-            raise InvalidArgumentError(f"new_events must be an int, got {new_events!r}")
-        if not 0 <= new_events <= len(state.history):
-            raise InvalidArgumentError(
-                f"new_events must be between 0 and {len(state.history)}, got {new_events}"
-            )
-        require_state(state)
-        kept = len(state.history) - new_events
-        head = state.model_dump_json(exclude={"history"})
+        kept = require_append(state, new_events)
+        head = encode_head(state)
         tail = [event.model_dump_json() for event in state.history[kept:]]
+
+        status = state.status.value
+        created_at = state.created_at.isoformat(timespec="microseconds")
 
         def operation(db: sqlite3.Connection) -> None:
             found = db.execute(
-                "SELECT history_len FROM workflows WHERE workflow_id = ?", (state.workflow_id,)
+                "SELECT history_len, status, created_at FROM workflows WHERE workflow_id = ?",
+                (state.workflow_id,),
             ).fetchone()
             if found is None or found[0] != kept:
                 _write(db, _Row.of(state))  # our view of the history differs: write it whole
                 return
-            db.execute(
-                "UPDATE workflows SET status = ?, created_at = ?, version = ?, history_len = ?,"
-                " head = ? WHERE workflow_id = ?",
-                (
-                    state.status.value,
-                    state.created_at.isoformat(timespec="microseconds"),
-                    state.version,
-                    len(state.history),
-                    head,
-                    state.workflow_id,
-                ),
-            )
+            if (found[1], found[2]) == (status, created_at):
+                # Most steps leave the indexed columns alone; not setting them
+                # spares SQLite rewriting two index entries per step.
+                db.execute(
+                    "UPDATE workflows SET version = ?, history_len = ?, head = ?"
+                    " WHERE workflow_id = ?",
+                    (state.version, len(state.history), head, state.workflow_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
+                    " history_len = ?, head = ? WHERE workflow_id = ?",
+                    (
+                        status,
+                        created_at,
+                        state.version,
+                        len(state.history),
+                        head,
+                        state.workflow_id,
+                    ),
+                )
             db.executemany(
                 "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
                 [(state.workflow_id, kept + i, event) for i, event in enumerate(tail)],
@@ -200,7 +213,7 @@ class SQLiteStore:
 
     # --- the store's thread ---------------------------------------------------
 
-    async def _run(self, operation: Operation) -> Any:
+    async def _run(self, operation: Operation, *, writes: bool = True) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         with self._start_lock:
@@ -216,7 +229,7 @@ class SQLiteStore:
                 if failure is not None:
                     raise failure
                 self._thread = thread
-            self._queue.put(_Request(operation, future, loop))
+            self._queue.put(_Request(operation, future, loop, writes))
         return await future
 
     def _serve(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
@@ -254,15 +267,26 @@ class SQLiteStore:
         return batch
 
     def _commit(self, db: sqlite3.Connection, batch: _Batch) -> None:
+        """Run ``batch`` in one transaction and settle each caller's future.
+
+        Reads alone take no write lock, so they never wait for another
+        process's writer. Savepoints isolate the operations of a batch from
+        each other; a batch of one needs none, its transaction is enough.
+        """
         outcomes: _Outcomes = []
+        isolate = len(batch) > 1
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if any(r.writes for r in batch) else "BEGIN")
             for request in batch:
-                db.execute("SAVEPOINT op")
+                if isolate:
+                    db.execute("SAVEPOINT op")
                 try:
                     outcomes.append((True, request.operation(db)))
-                    db.execute("RELEASE op")
+                    if isolate:
+                        db.execute("RELEASE op")
                 except Exception as exc:
+                    if not isolate:
+                        raise
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
                     outcomes.append((False, self._translate(exc)))
@@ -290,7 +314,7 @@ class SQLiteStore:
             ) from exc
         try:
             if self.path != MEMORY:
-                db.execute("PRAGMA journal_mode = WAL")
+                _use_wal(db, self.config.busy_timeout)
             db.execute(f"PRAGMA synchronous = {self.config.synchronous}")
             migrate(db, self.path)
         except sqlite3.Error as exc:
@@ -310,6 +334,24 @@ class SQLiteStore:
         ):
             return StoreUnavailableError(f"sqlite store {self.path!r} is unavailable: {text}")
         return StoreError(f"sqlite store {self.path!r} failed: {text}")
+
+
+def _use_wal(db: sqlite3.Connection, patience: float) -> None:
+    """Switch to WAL, retrying: a process initializing the same new file can hold it.
+
+    Changing the journal mode may fail with "database is locked" at once,
+    without waiting for the busy timeout, so the wait happens here.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -368,13 +410,7 @@ def _delete(db: sqlite3.Connection, workflow_id: str) -> None:
 
 
 def _assemble(db: sqlite3.Connection, workflow_id: str, head: str) -> WorkflowState:
-    """Rebuild the state's JSON from its head and events and decode it once."""
     events = db.execute(
         "SELECT event FROM history_events WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
     ).fetchall()
-    head = head.rstrip()
-    if not head.endswith("}"):
-        return decode_state(head, workflow_id)  # reports the corruption
-    history = ",".join(event for (event,) in events)
-    separator = "," if head != "{}" else ""
-    return decode_state(f'{head[:-1]}{separator}"history":[{history}]}}', workflow_id)
+    return decode_state_parts(head, (event for (event,) in events), workflow_id)

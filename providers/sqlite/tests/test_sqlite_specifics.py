@@ -116,6 +116,22 @@ async def test_a_corrupted_row_is_named_in_load_and_list(tmp_path: Path) -> None
             await store.list()
 
 
+async def test_a_row_holding_another_workflows_state_is_corrupt(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    async with SQLiteStore(str(db)) as store:
+        await store.save(WorkflowState(workflow_id="mine"))
+        await store.save(WorkflowState(workflow_id="other"))
+    with sqlite3.connect(db) as raw:
+        raw.execute(
+            "UPDATE workflows SET head = (SELECT head FROM workflows WHERE workflow_id = 'other')"
+            " WHERE workflow_id = 'mine'"
+        )
+    async with SQLiteStore(str(db)) as store:
+        with pytest.raises(CorruptStateError, match="'mine'") as info:
+            await store.load("mine")
+        assert info.value.workflow_id == "mine"
+
+
 async def test_a_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     with sqlite3.connect(db) as raw:
@@ -154,4 +170,41 @@ async def test_a_failing_write_in_a_batch_leaves_the_others_committed(tmp_path: 
         )
         assert isinstance(results[0], StoreError)
         assert results[1] is None
+        assert await store.load("x") is not None
+
+
+async def test_an_append_that_changes_the_status_moves_the_workflow_between_listings(
+    tmp_path: Path,
+) -> None:
+    state = WorkflowState(workflow_id="w")
+    async with SQLiteStore(str(tmp_path / "runs.db")) as store:
+        await store.save(state)
+        state.history.append(HistoryEvent(id=0, type=EventType.ACTIVITY_COMPLETED))
+        await store.append(state, 1)  # status unchanged
+        state.history.append(HistoryEvent(id=1, type=EventType.WORKFLOW_COMPLETED))
+        state.status = WorkflowStatus.COMPLETED
+        await store.append(state, 1)
+        running = await store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        completed = await store.list(WorkflowFilter(status=WorkflowStatus.COMPLETED))
+    assert running == []
+    assert [found.workflow_id for found in completed] == ["w"]
+    assert completed[0].history == state.history
+
+
+async def test_reads_go_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    config = SQLiteConfig(path=str(db), busy_timeout=0.2)
+    async with SQLiteStore(config=config) as store:
+        await store.save(WorkflowState(workflow_id="w"))
+        writer = sqlite3.connect(db, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            assert await store.load("w") is not None
+            assert len(await store.list()) == 1
+            with pytest.raises(StoreUnavailableError, match=r"runs\.db"):
+                await store.save(WorkflowState(workflow_id="x"))
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        await store.save(WorkflowState(workflow_id="x"))
         assert await store.load("x") is not None
