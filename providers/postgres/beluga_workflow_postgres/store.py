@@ -1,0 +1,330 @@
+"""The PostgreSQL store: one statement per operation on a pooled connection.
+
+Layout (in the configured schema): ``workflows`` holds every field but the
+history as JSON text, plus the columns listing and concurrency need;
+``history_events`` holds one row per event. Each operation is a single SQL
+statement (data-modifying CTEs), so it is atomic in autocommit mode and costs
+one round trip; a workflow step inserts only its new events.
+
+Every write first takes the workflow's row (upsert or update), so writers of
+one id are serialized; reads take only the first ``history_len`` events, so
+an event row left by a concurrent writer whose commit the statement's
+snapshot did not see is never mistaken for part of the history.
+
+JSON is kept as text rather than JSONB: JSONB would turn ``1.0`` into ``1``,
+lose ``-0.0`` and refuse ``\\u0000``, and the contract requires them back
+exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.errors import (
+    ConcurrencyConflictError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
+from beluga_workflow_postgres.config import PostgresConfig
+from beluga_workflow_postgres.schema import migrate
+
+__all__ = ["PostgresStore", "create_store"]
+
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[Any]
+
+
+def create_store(config: PostgresConfig) -> PostgresStore:
+    """Factory named by the plugin's ``StoreProvider`` record."""
+    return PostgresStore(config)
+
+
+class PostgresStore:
+    """A durable :class:`~beluga_workflow.WorkflowStore` in PostgreSQL.
+
+    Also implements ``append`` and ``compare_and_save``. ``list`` is ordered
+    by ``created_at`` then ``workflow_id`` (byte order). The pool opens on the
+    first operation; ``close()`` closes it.
+    """
+
+    def __init__(self, config: PostgresConfig | str, **options: Any) -> None:
+        if isinstance(config, str):
+            config = PostgresConfig(url=config, **options)
+        elif options:
+            raise InvalidArgumentError("give PostgresStore a config, or a URL with options")
+        self.config = config
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._open_lock: asyncio.Lock | None = None
+        self._closed = False
+        self._sql = _Statements(config.schema_name)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(url={self.config.address!r}, schema={self.config.schema_name!r})"
+
+    # --- the store protocol ---------------------------------------------------
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await self._execute(self._sql.save, _row(state))
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+
+        async def load(conn: Connection) -> WorkflowState | None:
+            cursor = await conn.execute(self._sql.load, {"id": workflow_id})
+            found = await cursor.fetchone()
+            return None if found is None else _assemble(workflow_id, found[0], found[1])
+
+        return await self._with_connection(load)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        params: dict[str, Any] = {
+            "status": None if wanted.status is None else wanted.status.value,
+            "limit": wanted.limit or None,
+        }
+        statement = self._sql.list_all if wanted.status is None else self._sql.list_by_status
+
+        async def fetch(conn: Connection) -> list[WorkflowState]:
+            cursor = await conn.execute(statement, params)
+            return [_assemble(wid, head, events) for wid, head, events in await cursor.fetchall()]
+
+        return await self._with_connection(fetch)
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        await self._execute(self._sql.delete, {"id": workflow_id})
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        kept = require_append(state, new_events)
+        row = _row(state, first_event=kept)
+        row["kept"] = kept
+
+        async def append(conn: Connection) -> None:
+            cursor = await conn.execute(self._sql.append, row)
+            found = await cursor.fetchone()
+            if not found or not found[0]:  # the stored history is not the one we extend
+                require_state(state)
+                await conn.execute(self._sql.save, _row(state))
+
+        await self._with_connection(append)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        require_state(state)
+        new_version = expected_version + 1
+        row = _row(state.model_copy(update={"version": new_version}))
+        row["expected"] = expected_version
+        statement = self._sql.create_if_absent if expected_version == 0 else self._sql.replace_if
+
+        async def compare(conn: Connection) -> int:
+            cursor = await conn.execute(statement, row)
+            found = await cursor.fetchone()
+            if not found or not found[0]:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} is not at the expected version "
+                    f"{expected_version}; another writer saved it first"
+                )
+            return new_version
+
+        return await self._with_connection(compare)
+
+    async def close(self) -> None:
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- connections ----------------------------------------------------------
+
+    async def _execute(self, statement: sql.Composed, params: dict[str, Any]) -> None:
+        async def run(conn: Connection) -> None:
+            await conn.execute(statement, params)
+
+        await self._with_connection(run)
+
+    async def _with_connection(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        if self._closed:
+            raise StoreClosedError(f"postgres store {self.config.address} is closed")
+        try:
+            async with asyncio.timeout(self.config.operation_timeout):
+                pool = await self._open_pool()
+                async with pool.connection(timeout=self.config.operation_timeout) as conn:
+                    return await work(conn)
+        except TimeoutError as exc:
+            raise self._unavailable("no answer in time", exc) from exc
+        except (PoolTimeout, PoolClosed, psycopg.OperationalError) as exc:
+            if self._closed:
+                raise StoreClosedError(f"postgres store {self.config.address} is closed") from exc
+            raise self._unavailable(type(exc).__name__, exc) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"postgres store {self.config.address} failed: {exc}") from exc
+
+    async def _open_pool(self) -> AsyncConnectionPool[Connection]:
+        if self._pool is not None:
+            return self._pool
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._pool is None:
+                pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+                    self.config.url,
+                    min_size=self.config.pool_min_size,
+                    max_size=self.config.pool_max_size,
+                    kwargs={
+                        "autocommit": True,
+                        "connect_timeout": max(1, round(self.config.connect_timeout)),
+                    },
+                    timeout=self.config.operation_timeout,
+                    check=AsyncConnectionPool.check_connection,
+                    open=False,
+                    name="beluga-workflow",
+                )
+                try:
+                    await pool.open(wait=True, timeout=self.config.connect_timeout)
+                    async with pool.connection() as conn:
+                        await migrate(conn, self.config.schema_name)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
+        text = str(exc).strip()
+        detail = text.splitlines()[0] if text else what
+        return StoreUnavailableError(
+            f"postgres store at {self.config.address} is unavailable "
+            f"(gave up within {self.config.operation_timeout:g}s): {detail}"
+        )
+
+
+# --- statements ------------------------------------------------------------------
+
+
+class _Statements:
+    """The SQL of every operation, bound to one schema."""
+
+    def __init__(self, schema: str) -> None:
+        workflows = sql.Identifier(schema, "workflows")
+        events = sql.Identifier(schema, "history_events")
+        write_events = sql.SQL(
+            "INSERT INTO {events} (workflow_id, seq, event)"
+            " SELECT %(id)s, t.ord - 1, t.e FROM unnest(%(events)s::text[]) WITH ORDINALITY"
+            " AS t(e, ord) WHERE EXISTS (SELECT 1 FROM head)"
+            " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
+        ).format(events=events)
+        trim_events = sql.SQL(
+            "DELETE FROM {events} WHERE workflow_id = %(id)s AND seq >= %(n)s"
+            " AND EXISTS (SELECT 1 FROM head)"
+        ).format(events=events)
+        columns = sql.SQL("(workflow_id, status, created_at, version, history_len, head)")
+        values = sql.SQL("(%(id)s, %(status)s, %(created_at)s, %(version)s, %(n)s, %(head)s)")
+        assign = sql.SQL(
+            "status = EXCLUDED.status, created_at = EXCLUDED.created_at,"
+            " version = EXCLUDED.version, history_len = EXCLUDED.history_len,"
+            " head = EXCLUDED.head"
+        )
+        update_head = sql.SQL(
+            "UPDATE {w} SET status = %(status)s, created_at = %(created_at)s,"
+            " version = %(version)s, history_len = %(n)s, head = %(head)s"
+        ).format(w=workflows)
+        self.save = sql.SQL(
+            "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
+            " ON CONFLICT (workflow_id) DO UPDATE SET {assign} RETURNING 1),"
+            " trimmed AS ({trim}) {write}"
+        ).format(
+            w=workflows,
+            columns=columns,
+            values=values,
+            assign=assign,
+            trim=trim_events,
+            write=write_events,
+        )
+        self.create_if_absent = sql.SQL(
+            "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
+            " ON CONFLICT (workflow_id) DO NOTHING RETURNING 1),"
+            " trimmed AS ({trim}), written AS ({write} RETURNING 1)"
+            " SELECT count(*) FROM head"
+        ).format(w=workflows, columns=columns, values=values, trim=trim_events, write=write_events)
+        self.replace_if = sql.SQL(
+            "WITH head AS ({update} WHERE workflow_id = %(id)s AND version = %(expected)s"
+            " RETURNING 1), trimmed AS ({trim}), written AS ({write} RETURNING 1)"
+            " SELECT count(*) FROM head"
+        ).format(update=update_head, trim=trim_events, write=write_events)
+        self.append = sql.SQL(
+            "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
+            " RETURNING 1),"
+            " written AS (INSERT INTO {events} (workflow_id, seq, event)"
+            " SELECT %(id)s, %(kept)s + t.ord - 1, t.e"
+            " FROM unnest(%(events)s::text[]) WITH ORDINALITY AS t(e, ord)"
+            " WHERE EXISTS (SELECT 1 FROM head)"
+            " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event RETURNING 1)"
+            " SELECT count(*) FROM head"
+        ).format(update=update_head, events=events)
+        history = sql.SQL(
+            "(SELECT coalesce(string_agg(e.event, ',' ORDER BY e.seq), '')"
+            " FROM {events} e WHERE e.workflow_id = w.workflow_id AND e.seq < w.history_len)"
+        ).format(events=events)
+        self.load = sql.SQL(
+            "SELECT w.head, {history} FROM {w} w WHERE w.workflow_id = %(id)s"
+        ).format(w=workflows, history=history)
+        self.list_all = sql.SQL(
+            "SELECT w.workflow_id, w.head, {history} FROM {w} w"
+            " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
+        ).format(w=workflows, history=history)
+        self.list_by_status = sql.SQL(
+            "SELECT w.workflow_id, w.head, {history} FROM {w} w WHERE w.status = %(status)s"
+            " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
+        ).format(w=workflows, history=history)
+        self.delete = sql.SQL(
+            "WITH gone AS (DELETE FROM {w} WHERE workflow_id = %(id)s)"
+            " DELETE FROM {events} WHERE workflow_id = %(id)s"
+        ).format(w=workflows, events=events)
+
+
+def _row(state: WorkflowState, first_event: int = 0) -> dict[str, Any]:
+    """Statement parameters; only events from ``first_event`` on are encoded."""
+    history = state.history
+    return {
+        "id": state.workflow_id,
+        "status": state.status.value,
+        "created_at": state.created_at,
+        "version": state.version,
+        "n": len(history),
+        "head": encode_head(state),
+        "events": [history[i].model_dump_json() for i in range(first_event, len(history))],
+    }
+
+
+def _assemble(workflow_id: str, head: str, events: str) -> WorkflowState:
+    return decode_state_parts(head, [events] if events else [], workflow_id)

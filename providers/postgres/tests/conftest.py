@@ -1,0 +1,36 @@
+"""A fresh schema per test on the real PostgreSQL server, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from beluga_workflow_contract_tests.servers import require_server
+
+POSTGRES_URL = os.environ.get(
+    "BELUGA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+HOW_TO_START = (
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
+    "(or set BELUGA_TEST_POSTGRES_URL)"
+)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    parts = urlsplit(POSTGRES_URL)
+    require_server("PostgreSQL", parts.hostname or "127.0.0.1", parts.port or 5432, HOW_TO_START)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    name = f"bw_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

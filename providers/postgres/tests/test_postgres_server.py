@@ -1,0 +1,148 @@
+"""Outages, unreachable servers, concurrent writers and the layout on the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from beluga_workflow import (
+    ConcurrencyConflictError,
+    EventType,
+    HistoryEvent,
+    ProviderConfigError,
+    StoreUnavailableError,
+    WorkflowState,
+    open_store,
+)
+from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_postgres import PostgresStore
+
+
+def through(proxy: OutageProxy, url: str) -> str:
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}127.0.0.1:{proxy.port}{parts.path}"
+
+
+async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
+    postgres_url: str, schema: str
+) -> None:
+    target = urlsplit(postgres_url)
+    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    store = PostgresStore(
+        through(proxy, postgres_url), schema=schema, operation_timeout=2.0, connect_timeout=2.0
+    )
+    try:
+        await store.save(WorkflowState(workflow_id="before"))
+        await proxy.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="postgres store at postgresql://"):
+            await store.save(WorkflowState(workflow_id="during"))
+        assert time.monotonic() - started < 2.0 + 3.0
+        await proxy.start()
+        await store.save(WorkflowState(workflow_id="after"))
+        assert {s.workflow_id for s in await store.list()} == {"before", "after"}
+    finally:
+        await store.close()
+        await proxy.close()
+
+
+async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
+    with OutageProxyPort() as port:
+        store = PostgresStore(
+            f"postgresql://app:s3cret@127.0.0.1:{port}/db",
+            operation_timeout=1.0,
+            connect_timeout=1.0,
+        )
+        with pytest.raises(StoreUnavailableError) as info:
+            await store.load("w")
+        await store.close()
+    assert "s3cret" not in str(info.value)
+    assert "app:***@127.0.0.1" in str(info.value)
+    assert "s3cret" not in repr(store)
+
+
+async def test_two_writers_of_one_id_exactly_one_wins(postgres_url: str, schema: str) -> None:
+    first = PostgresStore(postgres_url, schema=schema)
+    second = PostgresStore(postgres_url, schema=schema)
+    try:
+        await first.save(WorkflowState(workflow_id="w", version=3))
+        results = await asyncio.gather(
+            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
+            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
+            return_exceptions=True,
+        )
+        winners = [r for r in results if r == 4]
+        losers = [r for r in results if isinstance(r, ConcurrencyConflictError)]
+        assert (len(winners), len(losers)) == (1, 1)
+        stored = await second.load("w")
+        assert stored is not None
+        assert stored.version == 4
+        assert stored.input == ("first" if results[0] == 4 else "second")
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_step_inserts_only_the_new_event(postgres_url: str, schema: str) -> None:
+    store = PostgresStore(postgres_url, schema=schema)
+    try:
+        state = WorkflowState(
+            workflow_id="w",
+            history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(20)],
+        )
+        await store.save(state)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            before = conn.execute(
+                f'SELECT xmin::text, seq FROM "{schema}".history_events ORDER BY seq'
+            ).fetchall()
+        state.history.append(HistoryEvent(id=20, type=EventType.TIMER_FIRED))
+        await store.append(state, 1)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            after = conn.execute(
+                f'SELECT xmin::text, seq FROM "{schema}".history_events ORDER BY seq'
+            ).fetchall()
+        assert after[:20] == before  # the old rows were not rewritten
+        assert len(after) == 21
+        assert await store.load("w") == state
+    finally:
+        await store.close()
+
+
+async def test_listing_by_status_uses_the_index(postgres_url: str, schema: str) -> None:
+    store = PostgresStore(postgres_url, schema=schema)
+    await store.save(WorkflowState(workflow_id="w"))
+    await store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        plan = conn.execute(
+            f'EXPLAIN SELECT workflow_id FROM "{schema}".workflows WHERE status = %s'
+            " ORDER BY created_at, workflow_id LIMIT 10",
+            ("running",),
+        ).fetchall()
+    text = " ".join(row[0] for row in plan)
+    assert "workflows_by_status" in text
+    assert "Sort" not in text
+
+
+def test_bad_options_name_the_provider_without_the_password() -> None:
+    with pytest.raises(ProviderConfigError, match="'postgres'") as info:
+        open_store("postgresql://app:s3cret@db/x", schema="Bad-Name")
+    assert "s3cret" not in str(info.value)
+
+
+class OutageProxyPort:
+    """A local port with nothing listening on it."""
+
+    def __enter__(self) -> int:
+        proxy = OutageProxy("127.0.0.1", 1)
+        return proxy.port
+
+    def __exit__(self, *exc: object) -> None:
+        return None
