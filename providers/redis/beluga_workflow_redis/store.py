@@ -1,0 +1,268 @@
+"""The Redis store: each write is one Lua script, so it is atomic and one round trip.
+
+Keys, for a store with prefix ``P`` (the id is the key's tail, so any string
+is a valid id and two ids never share a key):
+
+- ``P:state:<id>``: hash with ``head`` (every field but the history, as JSON),
+  ``status``, ``score``, ``version`` and ``n`` (history length);
+- ``P:events:<id>``: list of history events (JSON), appended by a step;
+- ``P:status:<status>``: sorted set of ids, scored by ``created_at`` in
+  microseconds, so listing by status reads only that status's ids, already
+  ordered (ties broken by id, byte order);
+- ``P:all``: the same for every state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.errors import (
+    ConcurrencyConflictError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
+from beluga_workflow_redis.config import RedisConfig
+
+__all__ = ["RedisStore", "create_store"]
+
+T = TypeVar("T")
+_States = list[WorkflowState]
+_Ids = list[str]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# ARGV: prefix, id, head, status, score, version, n, mode, mode_arg, events...
+# mode "save" writes everything; "cas" first requires version == mode_arg
+# (0: absent); "append" requires the stored history length == mode_arg and
+# pushes only the given events. Returns 1 when written, 0 when refused.
+_WRITE = """
+local p, id = ARGV[1], ARGV[2]
+local skey, ekey = p .. ':state:' .. id, p .. ':events:' .. id
+local mode, arg = ARGV[8], tonumber(ARGV[9])
+local exists = redis.call('EXISTS', skey) == 1
+if mode == 'cas' then
+  local current = 0
+  if exists then current = tonumber(redis.call('HGET', skey, 'version')) end
+  if current ~= arg then return 0 end
+elseif mode == 'append' then
+  if not exists or tonumber(redis.call('HGET', skey, 'n')) ~= arg then return 0 end
+end
+local old = redis.call('HGET', skey, 'status')
+if old then redis.call('ZREM', p .. ':status:' .. old, id) end
+redis.call('HSET', skey, 'head', ARGV[3], 'status', ARGV[4], 'score', ARGV[5],
+           'version', ARGV[6], 'n', ARGV[7])
+redis.call('ZADD', p .. ':status:' .. ARGV[4], ARGV[5], id)
+redis.call('ZADD', p .. ':all', ARGV[5], id)
+if mode ~= 'append' then redis.call('DEL', ekey) end
+local i = 10
+while i <= #ARGV do
+  local j = math.min(i + 999, #ARGV)
+  redis.call('RPUSH', ekey, unpack(ARGV, i, j))
+  i = j + 1
+end
+return 1
+"""
+
+_DELETE = """
+local p, id = ARGV[1], ARGV[2]
+local skey = p .. ':state:' .. id
+local old = redis.call('HGET', skey, 'status')
+if old then redis.call('ZREM', p .. ':status:' .. old, id) end
+redis.call('ZREM', p .. ':all', id)
+return redis.call('DEL', skey, p .. ':events:' .. id)
+"""
+
+
+def create_store(config: RedisConfig) -> RedisStore:
+    """Factory named by the plugin's ``StoreProvider`` record."""
+    return RedisStore(config)
+
+
+class RedisStore:
+    """A :class:`~beluga_workflow.WorkflowStore` on a Redis server.
+
+    Also implements ``append`` (RPUSH of the new events) and
+    ``compare_and_save``. ``list`` is ordered by ``created_at`` then id.
+    Durability across a server crash is whatever the server's persistence
+    (AOF/RDB) settings give.
+    """
+
+    def __init__(self, config: RedisConfig | str | None = None, **options: Any) -> None:
+        if config is None or isinstance(config, str):
+            settings = dict(options)
+            if config is not None:
+                settings["url"] = config
+            config = RedisConfig(**settings)
+        elif options:
+            raise InvalidArgumentError("give RedisStore a config, or a URL with options")
+        self.config = config
+        self._client: aioredis.Redis | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisStore(url={self.config.address!r}, prefix={self.config.prefix!r})"
+
+    # --- the store protocol ---------------------------------------------------
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await self._write(state, "save", 0, 0)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+
+        async def load(client: aioredis.Redis) -> WorkflowState | None:
+            found = await self._fetch(client, [workflow_id])
+            return found[0] if found else None
+
+        return await self._call(load)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        index = self._key("all") if wanted.status is None else self._key(f"status:{wanted.status}")
+
+        async def fetch(client: aioredis.Redis) -> _States:
+            found: Any = await client.zrange(index, 0, (wanted.limit or 0) - 1)
+            ids: _Ids = [raw.decode() for raw in found]
+            return await self._fetch(client, ids)
+
+        return await self._call(fetch)
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+
+        async def delete(client: aioredis.Redis) -> None:
+            await client.eval(_DELETE, 0, self.config.prefix, workflow_id)
+
+        await self._call(delete)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        kept = require_append(state, new_events)
+        if not await self._write(state, "append", kept, kept):
+            require_state(state)  # the stored history is not the one we extend
+            await self._write(state, "save", 0, 0)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        require_state(state)
+        new_version = expected_version + 1
+        stored = state.model_copy(update={"version": new_version})
+        if not await self._write(stored, "cas", expected_version, 0):
+            raise ConcurrencyConflictError(
+                f"workflow {state.workflow_id!r} is not at the expected version "
+                f"{expected_version}; another writer saved it first"
+            )
+        return new_version
+
+    async def close(self) -> None:
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- internals ------------------------------------------------------------
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.config.prefix}:{suffix}"
+
+    async def _write(
+        self, state: WorkflowState, mode: str, mode_arg: int, first_event: int
+    ) -> bool:
+        history = state.history
+        events = [history[i].model_dump_json() for i in range(first_event, len(history))]
+        score = (state.created_at - _EPOCH) // _MICROSECOND
+        args = [
+            self.config.prefix,
+            state.workflow_id,
+            encode_head(state),
+            state.status.value,
+            str(score),
+            str(state.version),
+            str(len(history)),
+            mode,
+            str(mode_arg),
+            *events,
+        ]
+
+        async def write(client: aioredis.Redis) -> bool:
+            written = await client.eval(_WRITE, 0, *args)
+            return bool(written)
+
+        return await self._call(write)
+
+    async def _fetch(self, client: aioredis.Redis, ids: _Ids) -> _States:
+        if not ids:
+            return []
+        async with client.pipeline(transaction=True) as pipe:
+            for workflow_id in ids:
+                pipe.hget(self._key(f"state:{workflow_id}"), "head")
+                pipe.hget(self._key(f"state:{workflow_id}"), "n")
+                pipe.lrange(self._key(f"events:{workflow_id}"), 0, -1)
+            replies = await pipe.execute()
+        states: _States = []
+        for position, workflow_id in enumerate(ids):
+            head, count, events = replies[3 * position : 3 * position + 3]
+            if head is None:
+                continue  # deleted between the index read and this one
+            kept = events[: int(count)] if count is not None else events
+            states.append(
+                decode_state_parts(head.decode(), (e.decode() for e in kept), workflow_id)
+            )
+        return states
+
+    async def _call(self, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+        if self._closed:
+            raise StoreClosedError(f"redis store {self.config.address} is closed")
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(
+                self.config.url,
+                socket_connect_timeout=self.config.connect_timeout,
+                socket_timeout=self.config.operation_timeout,
+                max_connections=self.config.max_connections,
+            )
+        try:
+            async with asyncio.timeout(self.config.operation_timeout):
+                return await work(self._client)
+        except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if self._closed:
+                raise StoreClosedError(f"redis store {self.config.address} is closed") from exc
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailableError(
+                f"redis store at {self.config.address} is unavailable "
+                f"(gave up within {self.config.operation_timeout:g}s): {text}"
+            ) from exc
+        except RedisError as exc:
+            raise StoreError(f"redis store {self.config.address} failed: {exc}") from exc
+
+
+_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH

@@ -1,0 +1,137 @@
+"""Outages, unreachable servers, concurrent writers and the key layout on the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from beluga_workflow import (
+    ConcurrencyConflictError,
+    EventType,
+    HistoryEvent,
+    ProviderConfigError,
+    StoreUnavailableError,
+    WorkflowFilter,
+    WorkflowState,
+    WorkflowStatus,
+    open_store,
+)
+from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_redis import RedisStore
+
+
+async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
+    redis_url: str, prefix: str
+) -> None:
+    target = urlsplit(redis_url)
+    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    await proxy.start()
+    store = RedisStore(
+        f"redis://127.0.0.1:{proxy.port}{target.path}",
+        prefix=prefix,
+        operation_timeout=2.0,
+        connect_timeout=1.0,
+    )
+    try:
+        await store.save(WorkflowState(workflow_id="before"))
+        await proxy.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="redis store at redis://"):
+            await store.save(WorkflowState(workflow_id="during"))
+        assert time.monotonic() - started < 2.0 + 3.0
+        await proxy.start()
+        await store.save(WorkflowState(workflow_id="after"))
+        assert {s.workflow_id for s in await store.list()} == {"before", "after"}
+    finally:
+        await store.close()
+        await proxy.close()
+
+
+async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
+    closed_port = OutageProxy("127.0.0.1", 1).port  # nothing listens there
+    store = RedisStore(
+        f"redis://:s3cret@127.0.0.1:{closed_port}/0", operation_timeout=1.0, connect_timeout=0.5
+    )
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.load("w")
+    await store.close()
+    assert "s3cret" not in str(info.value)
+    assert ":***@127.0.0.1" in str(info.value)
+    assert "s3cret" not in repr(store)
+
+
+async def test_two_writers_of_one_id_exactly_one_wins(redis_url: str, prefix: str) -> None:
+    first = RedisStore(redis_url, prefix=prefix)
+    second = RedisStore(redis_url, prefix=prefix)
+    try:
+        await first.save(WorkflowState(workflow_id="w", version=3))
+        results = await asyncio.gather(
+            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
+            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
+            return_exceptions=True,
+        )
+        assert sorted(type(r).__name__ for r in results) == ["ConcurrencyConflictError", "int"]
+        assert any(isinstance(r, ConcurrencyConflictError) for r in results)
+        stored = await second.load("w")
+        assert stored is not None
+        assert stored.version == 4
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_listing_by_status_reads_only_that_status_index(redis_url: str, prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=prefix)
+    try:
+        for i in range(5):
+            await store.save(
+                WorkflowState(workflow_id=f"done-{i}", status=WorkflowStatus.COMPLETED)
+            )
+        await store.save(WorkflowState(workflow_id="live"))
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert client.zcard(f"{prefix}:status:running") == 1
+            assert client.zcard(f"{prefix}:status:completed") == 5
+        finally:
+            client.close()
+        running = await store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        assert [s.workflow_id for s in running] == ["live"]
+        await store.save(WorkflowState(workflow_id="live", status=WorkflowStatus.FAILED))
+        assert await store.list(WorkflowFilter(status=WorkflowStatus.RUNNING)) == []
+    finally:
+        await store.close()
+
+
+async def test_a_step_pushes_only_the_new_event(redis_url: str, prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=prefix)
+    try:
+        state = WorkflowState(
+            workflow_id="w:1",
+            history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(20)],
+        )
+        await store.save(state)
+        marker = HistoryEvent(id=999, type=EventType.TIMER_FIRED)
+        client = redis.Redis.from_url(redis_url)
+        try:  # mark the stored first event: a rewrite of the history would undo it
+            client.lset(f"{prefix}:events:w:1", 0, marker.model_dump_json())
+            state.history.append(HistoryEvent(id=20, type=EventType.TIMER_FIRED))
+            await store.append(state, 1)
+            assert client.llen(f"{prefix}:events:w:1") == 21
+        finally:
+            client.close()
+        loaded = await store.load("w:1")
+        assert loaded is not None
+        assert loaded.history[0] == marker
+        assert loaded.history[1:] == state.history[1:]
+    finally:
+        await store.close()
+
+
+def test_bad_url_names_the_provider_without_the_password() -> None:
+    with pytest.raises(ProviderConfigError, match="'redis'") as info:
+        open_store("redis://:s3cret@cache/0", operation_timeout=-1)
+    assert "s3cret" not in str(info.value)
