@@ -65,10 +65,13 @@ class SupportsAppend(Protocol):
     async def append(self, state: WorkflowState, new_events: int) -> None:
         """Persist ``state`` whose last ``new_events`` history events are new.
 
-        The caller guarantees that the stored history equals
-        ``state.history[:-new_events]`` (or ``state.history`` when
-        ``new_events`` is 0); the store writes the scalar fields and appends the
-        new events. The result must equal ``save(state)``.
+        The store writes every field but the history and appends the new
+        events: the result equals ``save(state)``. When nothing is stored under
+        the id it simply saves. When a state is stored whose history does not
+        have ``len(state.history) - new_events`` events, another writer has
+        moved it on (a signal or a cancel from another process, say): the store
+        raises :class:`~beluga_workflow.errors.ConcurrencyConflictError` and
+        changes nothing, so that writer's events are never overwritten.
         """
         ...
 

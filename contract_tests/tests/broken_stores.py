@@ -622,6 +622,15 @@ class AppendDuplicatesOnDivergence(ContractStore):
         await super().save(state.model_copy(update={"history": merged}))
 
 
+class AppendOverwritesOnDivergence(ContractStore):
+    """Writes the caller's whole state when the stored history moved on, losing those events."""
+
+    breaks = ("append_history.divergent_view",)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        await super().save(state)
+
+
 def _all_subclasses(cls: type[ContractStore]) -> list[type[ContractStore]]:
     found = []
     for sub in cls.__subclasses__():

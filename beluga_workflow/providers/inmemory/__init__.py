@@ -78,10 +78,15 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             stored = self._states.get(state.workflow_id)
-            if stored is None or len(stored.history) != kept:
-                # The caller's view of the history is not ours: write it whole.
+            if stored is None:
+                require_state(state)
                 self._states[state.workflow_id] = state.model_copy(deep=True)
                 return
+            if len(stored.history) != kept:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} has {len(stored.history)} stored events, "
+                    f"not the {kept} this append extends; another writer moved it on"
+                )
             history = stored.history
             history.extend(_copy_events(state.history[kept:]))
             self._states[state.workflow_id] = _copy_without_history(state, history)

@@ -6,6 +6,7 @@ from typing import Any
 
 from beluga_workflow import (
     Capability,
+    ConcurrencyConflictError,
     InvalidArgumentError,
     PayloadSerializationError,
     WorkflowState,
@@ -61,8 +62,9 @@ class AppendRules:
 
     @rule(
         "append_history.divergent_view",
-        "append(state, n) equals save(state) even when the stored history is not "
-        "state.history[:-n] (nothing stored, or a longer or shorter history)",
+        "append(state, n) saves when nothing is stored, and when the stored history does "
+        "not have len(state.history) - n events it raises ConcurrencyConflictError and "
+        "changes nothing (another writer's events are never overwritten)",
         capability=Capability.APPEND_HISTORY,
     )
     async def test_append_with_divergent_history(self, run: ContractRun) -> None:
@@ -77,13 +79,21 @@ class AppendRules:
         longer = sample_state(run.id("stored-longer"), 3, events=5)
         await store.save(longer)
         shorter_view = sample_state(longer.workflow_id, 4, events=3)
-        await append(shorter_view, 1)
-        await expect_state(store, shorter_view, "after append when the store held more events")
+        await expect_raises(
+            ConcurrencyConflictError,
+            append(shorter_view, 1),
+            "append(state, 1) when the store held more events than the state extends",
+        )
+        await expect_state(store, longer, "after the refused append (store held more events)")
         shorter = sample_state(run.id("stored-shorter"), 5, events=2)
         await store.save(shorter)
         longer_view = sample_state(shorter.workflow_id, 6, events=6)
-        await append(longer_view, 1)
-        await expect_state(store, longer_view, "after append when the store held fewer events")
+        await expect_raises(
+            ConcurrencyConflictError,
+            append(longer_view, 1),
+            "append(state, 1) when the store held fewer events than the state extends",
+        )
+        await expect_state(store, shorter, "after the refused append (store held fewer events)")
 
     @rule(
         "append_history.bad_input",

@@ -120,9 +120,16 @@ class PostgresStore:
         async def append(conn: Connection) -> None:
             cursor = await conn.execute(self._sql.append, row)
             found = await cursor.fetchone()
-            if not found or not found[0]:  # the stored history is not the one we extend
-                require_state(state)
-                await conn.execute(self._sql.save, _row(state))
+            if found and found[0]:
+                return
+            require_state(state)  # nothing stored, or another writer moved it on
+            cursor = await conn.execute(self._sql.create_if_absent, _row(state))
+            created = await cursor.fetchone()
+            if not created or not created[0]:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} does not have the {kept} stored events "
+                    "this append extends; another writer moved it on"
+                )
 
         await self._with_connection(append)
 

@@ -51,8 +51,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # ARGV: prefix, id, head, status, score, version, n, mode, mode_arg, events...
 # mode "save" writes everything; "cas" first requires version == mode_arg
-# (0: absent); "append" requires the stored history length == mode_arg and
-# pushes only the given events. Returns 1 when written, 0 when refused.
+# (0: absent); "absent" requires that nothing is stored; "append" requires the
+# stored history length == mode_arg and pushes only the given events.
+# Returns 1 when written, 0 when refused.
 _WRITE = """
 local p, id = ARGV[1], ARGV[2]
 local skey, ekey = p .. ':state:' .. id, p .. ':events:' .. id
@@ -64,6 +65,8 @@ if mode == 'cas' then
   if current ~= arg then return 0 end
 elseif mode == 'append' then
   if not exists or tonumber(redis.call('HGET', skey, 'n')) ~= arg then return 0 end
+elseif mode == 'absent' then
+  if exists then return 0 end
 end
 local old = redis.call('HGET', skey, 'status')
 if old then redis.call('ZREM', p .. ':status:' .. old, id) end
@@ -156,9 +159,14 @@ class RedisStore:
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
-        if not await self._write(state, "append", kept, kept):
-            require_state(state)  # the stored history is not the one we extend
-            await self._write(state, "save", 0, 0)
+        if await self._write(state, "append", kept, kept):
+            return
+        require_state(state)  # nothing stored, or another writer moved it on
+        if not await self._write(state, "absent", 0, 0):
+            raise ConcurrencyConflictError(
+                f"workflow {state.workflow_id!r} does not have the {kept} stored events "
+                "this append extends; another writer moved it on"
+            )
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):

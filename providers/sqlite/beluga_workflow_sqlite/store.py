@@ -140,9 +140,14 @@ class SQLiteStore:
                 "SELECT history_len, status, created_at FROM workflows WHERE workflow_id = ?",
                 (state.workflow_id,),
             ).fetchone()
-            if found is None or found[0] != kept:
-                _write(db, _Row.of(state))  # our view of the history differs: write it whole
+            if found is None:
+                _write(db, _Row.of(state))
                 return
+            if found[0] != kept:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} has {found[0]} stored events, not the "
+                    f"{kept} this append extends; another writer moved it on"
+                )
             if (found[1], found[2]) == (status, created_at):
                 # Most steps leave the indexed columns alone; not setting them
                 # spares SQLite rewriting two index entries per step.
