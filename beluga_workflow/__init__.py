@@ -19,11 +19,13 @@ from beluga_workflow.errors import (
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
+    UnknownQueryError,
     WorkflowAlreadyRunningError,
     WorkflowCanceledError,
     WorkflowError,
     WorkflowFailedError,
     WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
     WorkflowTimeoutError,
 )
 from beluga_workflow.executor import Executor, RecoveryReport
@@ -80,6 +82,8 @@ __all__ = [
     "WorkflowFilter",
     "WorkflowHandle",
     "WorkflowNotFoundError",
+    "WorkflowNotRegisteredError",
+    "UnknownQueryError",
     "WorkflowOptions",
     "WorkflowState",
     "WorkflowStatus",

@@ -34,7 +34,7 @@ def open_durable_store(kind: str, directory: str) -> WorkflowStore:
     os.makedirs(directory, exist_ok=True)
     if kind == "file":
         return FileStore(directory)
-    from beluga_workflow_sqlite import SQLiteStore  # type: ignore[import-untyped]
+    from beluga_workflow_sqlite import SQLiteStore
 
     store: WorkflowStore = SQLiteStore(os.path.join(directory, "runs.db"))
     return store
