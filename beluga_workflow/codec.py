@@ -32,16 +32,11 @@ def encode_state(state: WorkflowState) -> bytes:
 
 
 def decode_state(data: bytes | str, workflow_id: str) -> WorkflowState:
-    """Decode a stored record; ``workflow_id`` names it if it is unreadable."""
+    """Decode a stored record; ``workflow_id`` (or the record's key) names it if unreadable."""
     try:
-        state = WorkflowState.model_validate_json(data)
+        return WorkflowState.model_validate_json(data)
     except ValidationError as exc:
         raise CorruptStateError(workflow_id, _summary(exc)) from exc
-    if state.workflow_id != workflow_id:
-        raise CorruptStateError(
-            workflow_id, f"the record holds the state of workflow {state.workflow_id!r}"
-        )
-    return state
 
 
 def encode_head(state: WorkflowState) -> str:
@@ -53,12 +48,18 @@ def decode_state_parts(head: str, events: Iterable[str], workflow_id: str) -> Wo
     """Decode a state kept as a head (see :func:`encode_head`) plus one JSON text per event.
 
     The parts are joined into one document and decoded once, which is faster
-    than decoding each event on its own.
+    than decoding each event on its own. A record that holds another
+    workflow's state is refused, naming ``workflow_id``.
     """
     head = head.rstrip()
     if not head.endswith("}") or head.replace(" ", "") == "{}":
         return decode_state(head, workflow_id)  # reports what is wrong with it
-    return decode_state(f'{head[:-1]},"history":[{",".join(events)}]}}', workflow_id)
+    state = decode_state(f'{head[:-1]},"history":[{",".join(events)}]}}', workflow_id)
+    if state.workflow_id != workflow_id:
+        raise CorruptStateError(
+            workflow_id, f"the record holds the state of workflow {state.workflow_id!r}"
+        )
+    return state
 
 
 def encode_event(event: HistoryEvent) -> bytes:
