@@ -1,0 +1,43 @@
+"""Fresh buckets per test on the real NATS server (JetStream), deleted afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import nats
+import pytest
+
+from beluga_workflow_contract_tests.servers import require_server
+
+NATS_URL = os.environ.get("BELUGA_TEST_NATS_URL", "nats://127.0.0.1:4222")
+HOW_TO_START = "nats-server -a 127.0.0.1 -p 4222 -js -sd /tmp/nats (or set BELUGA_TEST_NATS_URL)"
+
+
+@pytest.fixture
+def nats_url() -> str:
+    parts = urlsplit(NATS_URL)
+    require_server("NATS", parts.hostname or "127.0.0.1", parts.port or 4222, HOW_TO_START)
+    return NATS_URL
+
+
+async def _delete_buckets(url: str, bucket: str) -> None:
+    client = await nats.connect(url)
+    try:
+        js = client.jetstream()
+        for suffix in ("meta", "data"):
+            with contextlib.suppress(Exception):
+                await js.delete_key_value(f"{bucket}-{suffix}")
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def bucket(nats_url: str) -> Iterator[str]:
+    name = f"bw_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    asyncio.run(_delete_buckets(nats_url, name))

@@ -1,0 +1,121 @@
+"""Outages, unreachable servers, concurrent writers, keys and layout on the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from beluga_workflow import (
+    ConcurrencyConflictError,
+    EventType,
+    HistoryEvent,
+    StoreUnavailableError,
+    WorkflowState,
+)
+from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_nats import NatsStore
+from beluga_workflow_nats.store import key_of
+
+
+def test_keys_are_reversible_or_hashed_and_use_allowed_characters() -> None:
+    for workflow_id in ["a/b", "a.b", "a b", "*>", "🐳", "x" * 100]:
+        key = key_of(workflow_id)
+        assert key.startswith("i")
+        assert set(key) <= set("-_=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        padded = key[1:] + "=" * (-len(key[1:]) % 4)
+        assert base64.urlsafe_b64decode(padded).decode() == workflow_id
+    long_key = key_of("é" * 1000)
+    assert long_key.startswith("h")
+    assert len(long_key) == 65
+    assert key_of("a/b") != key_of("a_b") != key_of("a.b")
+
+
+async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
+    nats_url: str, bucket: str
+) -> None:
+    target = urlsplit(nats_url)
+    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
+    await proxy.start()
+    store = NatsStore(
+        f"nats://127.0.0.1:{proxy.port}", bucket=bucket, operation_timeout=2.0, connect_timeout=1.0
+    )
+    try:
+        await store.save(WorkflowState(workflow_id="before"))
+        await proxy.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="nats store at nats://"):
+            await store.save(WorkflowState(workflow_id="during"))
+        assert time.monotonic() - started < 2.0 + 3.0
+        await proxy.start()
+        deadline = time.monotonic() + 10
+        while True:  # the client reconnects in the background
+            try:
+                await store.save(WorkflowState(workflow_id="after"))
+                break
+            except StoreUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+        assert {"before", "after"} <= {s.workflow_id for s in await store.list()}
+    finally:
+        await store.close()
+        await proxy.close()
+
+
+async def test_unreachable_server_is_unavailable_and_the_token_is_masked() -> None:
+    closed_port = OutageProxy("127.0.0.1", 1).port
+    store = NatsStore(
+        f"nats://s3cret@127.0.0.1:{closed_port}", operation_timeout=1.5, connect_timeout=0.5
+    )
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.load("w")
+    await store.close()
+    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in repr(store)
+
+
+async def test_two_writers_of_one_id_exactly_one_wins(nats_url: str, bucket: str) -> None:
+    first = NatsStore(nats_url, bucket=bucket)
+    second = NatsStore(nats_url, bucket=bucket)
+    try:
+        await first.save(WorkflowState(workflow_id="w", version=3))
+        results = await asyncio.gather(
+            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
+            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
+            return_exceptions=True,
+        )
+        assert sorted(type(r).__name__ for r in results) == ["ConcurrencyConflictError", "int"]
+        assert any(isinstance(r, ConcurrencyConflictError) for r in results)
+        stored = await second.load("w")
+        assert stored is not None
+        assert stored.version == 4
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_step_writes_one_fragment_and_keeps_the_old_ones(
+    nats_url: str, bucket: str
+) -> None:
+    store = NatsStore(nats_url, bucket=bucket)
+    try:
+        state = WorkflowState(
+            workflow_id="w",
+            history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(30)],
+        )
+        await store.save(state)
+        _, data = await store._buckets()
+        before = set(await data.keys())
+        state.history.append(HistoryEvent(id=30, type=EventType.TIMER_FIRED))
+        await store.append(state, 1)
+        after = set(await data.keys())
+        fragments_before = {k for k in before if ".e" in k}
+        fragments_after = {k for k in after if ".e" in k}
+        assert fragments_before < fragments_after
+        assert len(fragments_after - fragments_before) == 1
+        assert await store.load("w") == state
+    finally:
+        await store.close()
