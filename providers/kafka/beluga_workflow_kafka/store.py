@@ -1,0 +1,484 @@
+"""The Kafka store: records in a compacted topic, read through a materialized view.
+
+Records (all records of one workflow go to one partition, chosen from its id,
+so they are read back in the order they were written):
+
+- ``m\\0<id>``: the meta record — status, creation time, version, history
+  length and where the data is. It is written last: it is the commit point.
+- ``d\\0<id>\\0<generation>\\0h<n>.<i>``: part ``i`` of the head (every field
+  but the history) as of head number ``n``;
+- ``d\\0<id>\\0<generation>\\0e<j>``: history fragment ``j`` (the events one
+  write added).
+
+Values are split at ``chunk_size`` so no record exceeds a broker's message
+limit. A ``save`` writes a new generation and tombstones the old one; a
+workflow step writes a new head part, one fragment and the meta record, then
+tombstones the old head part: its cost does not grow with the history.
+Compaction keeps the latest value of every key and drops tombstoned keys.
+
+Reads: the store consumes the whole topic from the beginning into a view
+(meta records, data records, an index by status). Before every operation it
+catches the view up to the partitions' end offsets, so whatever any instance
+wrote before the call is seen (read-your-writes across instances).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.errors import (
+    ConcurrencyConflictError,
+    CorruptStateError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
+from beluga_workflow_kafka.config import KafkaConfig
+
+__all__ = ["KafkaStore", "create_store"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_States = list[WorkflowState]
+_Records = list[tuple[bytes, bytes | None]]
+_Chunks = list[bytes]
+
+
+def create_store(config: KafkaConfig) -> KafkaStore:
+    """Factory named by the plugin's ``StoreProvider`` record."""
+    return KafkaStore(config)
+
+
+@dataclass
+class _Meta:
+    id: str
+    status: str
+    created: str
+    version: int
+    n: int
+    gen: str
+    head: int
+    head_parts: int
+    frags: int
+
+
+def _meta_key(workflow_id: str) -> bytes:
+    return b"m\0" + workflow_id.encode()
+
+
+def _data_key(workflow_id: str, gen: str, part: str) -> bytes:
+    return b"d\0" + workflow_id.encode() + b"\0" + gen.encode() + b"\0" + part.encode()
+
+
+class _View:
+    """The latest value of every key, as far as the topic has been read."""
+
+    def __init__(self) -> None:
+        self.metas: dict[str, _Meta] = {}
+        self.data: dict[tuple[str, str], dict[str, bytes]] = {}
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        if key.startswith(b"m\0"):
+            workflow_id = key[2:].decode()
+            if value is None:
+                self.metas.pop(workflow_id, None)
+            else:
+                try:
+                    self.metas[workflow_id] = _Meta(**json.loads(value))
+                except (ValueError, TypeError):
+                    logger.warning("unreadable meta record for %r", workflow_id)
+        elif key.startswith(b"d\0"):
+            head, _, part = key[2:].rpartition(b"\0")
+            workflow, _, gen = head.rpartition(b"\0")
+            slot = (workflow.decode(), gen.decode())
+            if value is None:
+                parts = self.data.get(slot)
+                if parts is not None:
+                    parts.pop(part.decode(), None)
+                    if not parts:
+                        del self.data[slot]
+            else:
+                self.data.setdefault(slot, {})[part.decode()] = value
+
+
+class KafkaStore:
+    """A :class:`~beluga_workflow.WorkflowStore` on a compacted Kafka topic.
+
+    Also implements ``append``. ``list`` is ordered by ``created_at`` then
+    id. There is no compare-and-set in Kafka, so optimistic concurrency is not
+    offered; ``append`` refuses a history another writer moved on as far as
+    the caught-up view shows.
+    """
+
+    def __init__(self, config: KafkaConfig | str | None = None, **options: Any) -> None:
+        if config is None or isinstance(config, str):
+            settings = dict(options)
+            if config is not None:
+                settings["url"] = config
+            config = KafkaConfig(**settings)
+        elif options:
+            raise InvalidArgumentError("give KafkaStore a config, or a URL with options")
+        self.config = config
+        self.idempotent = config.idempotent
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._view = _View()
+        self._written: dict[TopicPartition, int] = {}
+        self._under_reports = False
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"KafkaStore(url={self.config.address!r})"
+
+    # --- the store protocol ---------------------------------------------------
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        await self._call(lambda: self._write_whole(state))
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        return await self._call(lambda: self._build(workflow_id))
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+
+        async def fetch() -> _States:
+            metas = [
+                m
+                for m in self._view.metas.values()
+                if wanted.status is None or m.status == wanted.status.value
+            ]
+            metas.sort(key=lambda m: (m.created, m.id))
+            if wanted.limit:
+                metas = metas[: wanted.limit]
+            states: _States = []
+            for meta in metas:
+                state = await self._build(meta.id)
+                if state is not None:
+                    states.append(state)
+            return states
+
+        return await self._call(fetch)
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+
+        async def delete() -> None:
+            meta = self._view.metas.get(workflow_id)
+            if meta is None:
+                return
+            records: _Records = [(_meta_key(workflow_id), None)]
+            records += self._tombstones(workflow_id, meta.gen)
+            await self._produce(workflow_id, records)
+
+        await self._call(delete)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        kept = require_append(state, new_events)
+
+        async def append() -> None:
+            meta = self._view.metas.get(state.workflow_id)
+            if meta is None:
+                require_state(state)
+                await self._write_whole(state)
+                return
+            if meta.n != kept:
+                raise ConcurrencyConflictError(
+                    f"workflow {state.workflow_id!r} has {meta.n} stored events, not the "
+                    f"{kept} this append extends; another writer moved it on"
+                )
+            history = state.history
+            events = ",".join(history[i].model_dump_json() for i in range(kept, len(history)))
+            if events and kept:
+                events = "," + events
+            old_head = meta.head
+            updated = _Meta(**asdict(meta))
+            updated.head += 1
+            records = self._head_records(state, updated)
+            for chunk in self._split(events):
+                records.append((_data_key(state.workflow_id, meta.gen, f"e{updated.frags}"), chunk))
+                updated.frags += 1
+            updated.status = state.status.value
+            updated.created = _created(state)
+            updated.version = state.version
+            updated.n = len(history)
+            records.append((_meta_key(state.workflow_id), _encode_meta(updated)))
+            records += [
+                (_data_key(state.workflow_id, meta.gen, f"h{old_head}.{i}"), None)
+                for i in range(meta.head_parts)
+            ]
+            await self._produce(state.workflow_id, records)
+
+        await self._call(append)
+
+    async def close(self) -> None:
+        self._closed = True
+        producer, self._producer = self._producer, None
+        consumer, self._consumer = self._consumer, None
+        stops = [asyncio.ensure_future(c.stop()) for c in (producer, consumer) if c is not None]
+        if stops:
+            # A dead broker must neither hang close() nor make it fail.
+            done, pending = await asyncio.wait(stops, timeout=self.config.operation_timeout)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    logger.debug("stopping a Kafka client failed: %s", task.exception())
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- writing --------------------------------------------------------------
+
+    async def _write_whole(self, state: WorkflowState) -> None:
+        previous = self._view.metas.get(state.workflow_id)
+        meta = _Meta(
+            id=state.workflow_id,
+            status=state.status.value,
+            created=_created(state),
+            version=state.version,
+            n=len(state.history),
+            gen=uuid.uuid4().hex[:12],
+            head=0,
+            head_parts=0,
+            frags=0,
+        )
+        records = self._head_records(state, meta)
+        events = ",".join(event.model_dump_json() for event in state.history)
+        for chunk in self._split(events):
+            records.append((_data_key(state.workflow_id, meta.gen, f"e{meta.frags}"), chunk))
+            meta.frags += 1
+        records.append((_meta_key(state.workflow_id), _encode_meta(meta)))
+        if previous is not None:
+            records += self._tombstones(state.workflow_id, previous.gen)
+        await self._produce(state.workflow_id, records)
+
+    def _head_records(self, state: WorkflowState, meta: _Meta) -> _Records:
+        chunks = self._split(encode_head(state)) or [b""]
+        meta.head_parts = len(chunks)
+        return [
+            (_data_key(state.workflow_id, meta.gen, f"h{meta.head}.{i}"), chunk)
+            for i, chunk in enumerate(chunks)
+        ]
+
+    def _tombstones(self, workflow_id: str, gen: str) -> _Records:
+        parts = self._view.data.get((workflow_id, gen), {})
+        return [(_data_key(workflow_id, gen, part), None) for part in parts]
+
+    def _split(self, text: str) -> _Chunks:
+        data = text.encode()
+        size = self.config.chunk_size
+        return [data[i : i + size] for i in range(0, len(data), size)]
+
+    async def _produce(self, workflow_id: str, records: _Records) -> None:
+        """Send ``records`` in order to the workflow's partition; return once all are acked."""
+        assert self._producer is not None
+        partition = zlib.crc32(workflow_id.encode()) % len(self._partitions)
+        futures = [
+            await self._producer.send(self.config.topic, key=key, value=value, partition=partition)
+            for key, value in records
+        ]
+        acked = await asyncio.gather(*futures)
+        tp = TopicPartition(self.config.topic, partition)
+        self._written[tp] = max(self._written.get(tp, 0), acked[-1].offset + 1)
+
+    # --- reading --------------------------------------------------------------
+
+    async def _build(self, workflow_id: str) -> WorkflowState | None:
+        meta = self._view.metas.get(workflow_id)
+        if meta is None:
+            return None
+        parts = self._view.data.get((workflow_id, meta.gen), {})
+        try:
+            head = b"".join(parts[f"h{meta.head}.{i}"] for i in range(meta.head_parts))
+            events = b"".join(parts[f"e{j}"] for j in range(meta.frags))
+        except KeyError as exc:
+            raise CorruptStateError(workflow_id, f"record {exc} of its state is missing") from exc
+        return decode_state_parts(head.decode(), [events.decode()] if events else [], workflow_id)
+
+    async def _catch_up(self) -> None:
+        """Read the topic up to where it ended when this call began (and our own writes).
+
+        Some Kafka-compatible brokers report the last offset instead of the next
+        one as a partition's end. Once the store has read past a reported end,
+        it also polls briefly after reaching it, so the one record such a broker
+        leaves out is still read.
+        """
+        assert self._consumer is not None
+        consumer = self._consumer
+        reported = await consumer.end_offsets(self._partitions)
+        target = {tp: max(reported[tp], self._written.get(tp, 0)) for tp in self._partitions}
+        while True:
+            behind = [tp for tp in self._partitions if await consumer.position(tp) < target[tp]]
+            if not behind:
+                break
+            self._apply(await consumer.getmany(*behind, timeout_ms=50))
+        if self._under_reports:
+            self._apply(await consumer.getmany(*self._partitions, timeout_ms=10))
+        for tp in self._partitions:
+            if await consumer.position(tp) > reported[tp]:
+                self._under_reports = True
+
+    def _apply(self, batches: dict[Any, Any]) -> None:
+        for messages in batches.values():
+            for message in messages:
+                self._view.apply(message.key, message.value)
+
+    # --- connection -----------------------------------------------------------
+
+    async def _open(self) -> None:
+        if self._producer is not None:
+            return
+        config = self.config
+        common: dict[str, Any] = {
+            "bootstrap_servers": config.bootstrap_servers,
+            "client_id": config.client_id,
+            "request_timeout_ms": int(config.operation_timeout * 1000),
+            "security_protocol": config.security_protocol,
+            "sasl_mechanism": config.sasl_mechanism or "PLAIN",
+            "sasl_plain_username": config.sasl_plain_username,
+            "sasl_plain_password": (
+                config.sasl_plain_password.get_secret_value()
+                if config.sasl_plain_password
+                else None
+            ),
+        }
+        await self._ensure_topic(common)
+        producer = await self._start_producer(common)
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=max(4 * config.chunk_size, 1024 * 1024),
+            **common,
+        )
+        try:
+            await consumer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        found = await producer.partitions_for(config.topic)
+        self._partitions = [TopicPartition(config.topic, p) for p in sorted(found)]
+        consumer.assign(self._partitions)
+        await consumer.seek_to_beginning(*self._partitions)
+        self._producer, self._consumer = producer, consumer
+
+    async def _start_producer(self, common: dict[str, Any]) -> AIOKafkaProducer:
+        limit = max(2 * self.config.chunk_size, 1024 * 1024)
+        if self.idempotent:
+            producer = AIOKafkaProducer(
+                acks="all", enable_idempotence=True, max_request_size=limit, **common
+            )
+            try:
+                await producer.start()
+                return producer
+            except KafkaError as exc:
+                await producer.stop()
+                logger.warning(
+                    "broker at %s refused the idempotent producer (%s); using acks=all without "
+                    "idempotence",
+                    self.config.address,
+                    exc,
+                )
+                self.idempotent = False
+        producer = AIOKafkaProducer(acks="all", max_request_size=limit, **common)
+        await producer.start()
+        return producer
+
+    async def _ensure_topic(self, common: dict[str, Any]) -> None:
+        admin = AIOKafkaAdminClient(**common)
+        await admin.start()
+        try:
+            topics = await admin.list_topics()
+            if self.config.topic not in topics:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                self.config.topic,
+                                num_partitions=self.config.partitions,
+                                replication_factor=self.config.replication_factor,
+                                topic_configs={"cleanup.policy": "compact"},
+                            )
+                        ]
+                    )
+        finally:
+            await admin.close()
+
+    async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._closed:
+            raise StoreClosedError(f"kafka store {self.config.address} is closed")
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        lock = self._lock
+
+        async def attempt() -> T:
+            async with lock:
+                await self._open()
+                await self._catch_up()
+                return await work()
+
+        # A task of its own: the Kafka client may swallow or replace a
+        # cancellation, and the bound must hold whatever it does.
+        task = asyncio.ensure_future(attempt())
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.config.operation_timeout)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
+                raise TimeoutError(f"no answer within {self.config.operation_timeout:g}s")
+            return task.result()
+        except (TimeoutError, OSError, KafkaError) as exc:
+            if self._closed:
+                raise StoreClosedError(f"kafka store {self.config.address} is closed") from exc
+            text = str(exc).strip() or type(exc).__name__
+            raise StoreUnavailableError(
+                f"kafka store at {self.config.address} is unavailable "
+                f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"
+            ) from exc
+        except (StoreError, InvalidArgumentError):
+            raise
+
+
+def _created(state: WorkflowState) -> str:
+    return state.created_at.isoformat(timespec="microseconds")
+
+
+def _encode_meta(meta: _Meta) -> bytes:
+    return json.dumps(asdict(meta)).encode()

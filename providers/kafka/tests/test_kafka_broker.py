@@ -1,0 +1,62 @@
+"""The broker going away and coming back, and the topic the store creates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from beluga_workflow import StoreUnavailableError, WorkflowState, open_store
+from beluga_workflow_kafka import KafkaStore
+
+
+async def test_broker_stopped_mid_run_then_restarted(own_broker: object) -> None:
+    broker = own_broker
+    address = broker.address  # type: ignore[attr-defined]
+    store = KafkaStore(f"kafka://{address}/outage", operation_timeout=3.0)
+    try:
+        await store.save(WorkflowState(workflow_id="before"))
+        broker.stop()  # type: ignore[attr-defined]
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="kafka store at kafka://"):
+            await store.save(WorkflowState(workflow_id="during"))
+        assert time.monotonic() - started < 3.0 + 3.0
+    finally:
+        await store.close()
+    broker.start()  # type: ignore[attr-defined]
+    again = KafkaStore(f"kafka://{address}/outage", operation_timeout=5.0)
+    try:
+        await again.save(WorkflowState(workflow_id="after"))
+        loaded = await again.load("after")
+        assert loaded is not None
+        assert loaded.workflow_id == "after"
+    finally:
+        await again.close()
+
+
+async def test_unreachable_broker_is_unavailable_within_the_bound() -> None:
+    store = KafkaStore("kafka://127.0.0.1:9/none", operation_timeout=2.0)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match=r"kafka://127\.0\.0\.1:9/none"):
+        await store.load("w")
+    assert time.monotonic() - started < 2.0 + 3.0
+    await store.close()
+
+
+async def test_the_topic_is_created_compacted(broker: object, topic: str) -> None:
+    address = broker.address  # type: ignore[attr-defined]
+    async with open_store(f"kafka://{address}/{topic}") as store:
+        await store.save(WorkflowState(workflow_id="w"))
+    admin = AIOKafkaAdminClient(bootstrap_servers=address)
+    await admin.start()
+    try:
+        assert topic in await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ValueError, match="sasl_plain_password") as info:
+        open_store("kafka://user:s3cret@127.0.0.1:9092/topic")
+    assert "s3cret" not in str(info.value)

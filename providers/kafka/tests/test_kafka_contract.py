@@ -1,0 +1,29 @@
+"""The whole contract suite against a running Kafka-protocol broker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from beluga_workflow import WorkflowStore
+from beluga_workflow_contract_tests import StoreContract
+from beluga_workflow_kafka import KafkaStore
+
+
+class TestKafkaContract(StoreContract):
+    capabilities = frozenset({"durable", "ordered_list", "append_history", "multi_process"})
+    max_examples = 10
+
+    @pytest.fixture
+    def store_factory(self, broker: object, topic: str) -> Callable[[], Awaitable[WorkflowStore]]:
+        address = broker.address  # type: ignore[attr-defined]
+
+        async def open_one() -> WorkflowStore:
+            return KafkaStore(f"kafka://{address}/{topic}")
+
+        return open_one
+
+    @pytest.fixture
+    def store_spec(self, broker: object, topic: str) -> str:
+        return f"kafka://{broker.address}/{topic}"  # type: ignore[attr-defined]
