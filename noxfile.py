@@ -76,5 +76,5 @@ def contract(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks; writes docs/benchmarks.md and a JSON file."""
     _install_workspace(session, *PROVIDERS)
-    session.install("dbos")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

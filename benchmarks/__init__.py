@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of beluga-workflow; run with ``python -m benchmarks``."""
