@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from beluga_workflow import (
-    ConcurrencyConflictError,
     EventType,
     HistoryEvent,
     StoreUnavailableError,
     WorkflowState,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_contract_tests.server_checks import (
+    check_one_writer_wins,
+    check_outage_and_recovery,
+)
 from beluga_workflow_nats import NatsStore
 from beluga_workflow_nats.store import key_of
 
@@ -44,22 +45,8 @@ async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
         f"nats://127.0.0.1:{proxy.port}", bucket=bucket, operation_timeout=2.0, connect_timeout=1.0
     )
     try:
-        await store.save(WorkflowState(workflow_id="before"))
-        await proxy.stop()
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailableError, match="nats store at nats://"):
-            await store.save(WorkflowState(workflow_id="during"))
-        assert time.monotonic() - started < 2.0 + 3.0
-        await proxy.start()
-        deadline = time.monotonic() + 10
-        while True:  # the client reconnects in the background
-            try:
-                await store.save(WorkflowState(workflow_id="after"))
-                break
-            except StoreUnavailableError:
-                if time.monotonic() > deadline:
-                    raise
-        assert {"before", "after"} <= {s.workflow_id for s in await store.list()}
+        error = await check_outage_and_recovery(store, proxy, bound=2.0)
+        assert "nats store at nats://" in str(error)
     finally:
         await store.close()
         await proxy.close()
@@ -78,23 +65,11 @@ async def test_unreachable_server_is_unavailable_and_the_token_is_masked() -> No
 
 
 async def test_two_writers_of_one_id_exactly_one_wins(nats_url: str, bucket: str) -> None:
-    first = NatsStore(nats_url, bucket=bucket)
-    second = NatsStore(nats_url, bucket=bucket)
-    try:
-        await first.save(WorkflowState(workflow_id="w", version=3))
-        results = await asyncio.gather(
-            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
-            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
-            return_exceptions=True,
-        )
-        assert sorted(type(r).__name__ for r in results) == ["ConcurrencyConflictError", "int"]
-        assert any(isinstance(r, ConcurrencyConflictError) for r in results)
-        stored = await second.load("w")
-        assert stored is not None
-        assert stored.version == 4
-    finally:
-        await first.close()
-        await second.close()
+    async with (
+        NatsStore(nats_url, bucket=bucket) as first,
+        NatsStore(nats_url, bucket=bucket) as second,
+    ):
+        await check_one_writer_wins(first, second)
 
 
 async def test_a_step_writes_one_fragment_and_keeps_the_old_ones(

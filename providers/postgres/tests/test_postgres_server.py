@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from beluga_workflow import (
-    ConcurrencyConflictError,
     EventType,
     HistoryEvent,
     ProviderConfigError,
@@ -19,6 +16,10 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_contract_tests.server_checks import (
+    check_one_writer_wins,
+    check_outage_and_recovery,
+)
 from beluga_workflow_postgres import PostgresStore
 
 
@@ -38,15 +39,8 @@ async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
         through(proxy, postgres_url), schema=schema, operation_timeout=2.0, connect_timeout=2.0
     )
     try:
-        await store.save(WorkflowState(workflow_id="before"))
-        await proxy.stop()
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailableError, match="postgres store at postgresql://"):
-            await store.save(WorkflowState(workflow_id="during"))
-        assert time.monotonic() - started < 2.0 + 3.0
-        await proxy.start()
-        await store.save(WorkflowState(workflow_id="after"))
-        assert {s.workflow_id for s in await store.list()} == {"before", "after"}
+        error = await check_outage_and_recovery(store, proxy, bound=2.0)
+        assert "postgres store at postgresql://" in str(error)
     finally:
         await store.close()
         await proxy.close()
@@ -68,25 +62,11 @@ async def test_unreachable_server_is_unavailable_and_the_password_is_masked() ->
 
 
 async def test_two_writers_of_one_id_exactly_one_wins(postgres_url: str, schema: str) -> None:
-    first = PostgresStore(postgres_url, schema=schema)
-    second = PostgresStore(postgres_url, schema=schema)
-    try:
-        await first.save(WorkflowState(workflow_id="w", version=3))
-        results = await asyncio.gather(
-            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
-            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
-            return_exceptions=True,
-        )
-        winners = [r for r in results if r == 4]
-        losers = [r for r in results if isinstance(r, ConcurrencyConflictError)]
-        assert (len(winners), len(losers)) == (1, 1)
-        stored = await second.load("w")
-        assert stored is not None
-        assert stored.version == 4
-        assert stored.input == ("first" if results[0] == 4 else "second")
-    finally:
-        await first.close()
-        await second.close()
+    async with (
+        PostgresStore(postgres_url, schema=schema) as first,
+        PostgresStore(postgres_url, schema=schema) as second,
+    ):
+        await check_one_writer_wins(first, second)
 
 
 async def test_a_step_inserts_only_the_new_event(postgres_url: str, schema: str) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from beluga_workflow import (
-    ConcurrencyConflictError,
     EventType,
     HistoryEvent,
     ProviderConfigError,
@@ -21,6 +18,10 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_contract_tests.server_checks import (
+    check_one_writer_wins,
+    check_outage_and_recovery,
+)
 from beluga_workflow_redis import RedisStore
 
 
@@ -37,15 +38,8 @@ async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
         connect_timeout=1.0,
     )
     try:
-        await store.save(WorkflowState(workflow_id="before"))
-        await proxy.stop()
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailableError, match="redis store at redis://"):
-            await store.save(WorkflowState(workflow_id="during"))
-        assert time.monotonic() - started < 2.0 + 3.0
-        await proxy.start()
-        await store.save(WorkflowState(workflow_id="after"))
-        assert {s.workflow_id for s in await store.list()} == {"before", "after"}
+        error = await check_outage_and_recovery(store, proxy, bound=2.0)
+        assert "redis store at redis://" in str(error)
     finally:
         await store.close()
         await proxy.close()
@@ -65,23 +59,11 @@ async def test_unreachable_server_is_unavailable_and_the_password_is_masked() ->
 
 
 async def test_two_writers_of_one_id_exactly_one_wins(redis_url: str, prefix: str) -> None:
-    first = RedisStore(redis_url, prefix=prefix)
-    second = RedisStore(redis_url, prefix=prefix)
-    try:
-        await first.save(WorkflowState(workflow_id="w", version=3))
-        results = await asyncio.gather(
-            first.compare_and_save(WorkflowState(workflow_id="w", input="first"), 3),
-            second.compare_and_save(WorkflowState(workflow_id="w", input="second"), 3),
-            return_exceptions=True,
-        )
-        assert sorted(type(r).__name__ for r in results) == ["ConcurrencyConflictError", "int"]
-        assert any(isinstance(r, ConcurrencyConflictError) for r in results)
-        stored = await second.load("w")
-        assert stored is not None
-        assert stored.version == 4
-    finally:
-        await first.close()
-        await second.close()
+    async with (
+        RedisStore(redis_url, prefix=prefix) as first,
+        RedisStore(redis_url, prefix=prefix) as second,
+    ):
+        await check_one_writer_wins(first, second)
 
 
 async def test_listing_by_status_reads_only_that_status_index(redis_url: str, prefix: str) -> None:
