@@ -212,7 +212,6 @@ class PostgresStore:
                         "connect_timeout": max(1, round(self.config.connect_timeout)),
                     },
                     timeout=self.config.operation_timeout,
-                    check=AsyncConnectionPool.check_connection,
                     open=False,
                     name="beluga-workflow",
                 )
