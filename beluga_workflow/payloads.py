@@ -13,7 +13,7 @@ from typing import Any
 
 from beluga_workflow.errors import PayloadSerializationError
 
-__all__ = ["check_json_value"]
+__all__ = ["check_json_value", "copy_json"]
 
 
 def check_json_value(value: Any, where: str = "payload") -> None:
@@ -52,6 +52,19 @@ def check_json_value(value: Any, where: str = "payload") -> None:
             f"{path} holds a {type(item).__name__} ({_short_repr(item)}), which is not a "
             "JSON value; convert it to dict, list, str, int, float, bool or None"
         )
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value (as :func:`check_json_value` accepts).
+
+    Only dicts and lists are mutable in a JSON value, so copying just those is
+    all isolation needs, and many times faster than ``copy.deepcopy``.
+    """
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
 
 
 def _short_repr(value: Any) -> str:

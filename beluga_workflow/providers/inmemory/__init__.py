@@ -7,13 +7,13 @@ store, and one lock makes it safe from many tasks and many threads.
 
 from __future__ import annotations
 
-import copy
 import threading
 from types import TracebackType
 from typing import Self
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError, StoreClosedError
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
+from beluga_workflow.payloads import copy_json
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -42,7 +42,7 @@ class InMemoryStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        stored = state.model_copy(deep=True)
+        stored = _copy_state(state)
         with self._lock:
             self._check_open()
             self._states[state.workflow_id] = stored
@@ -52,7 +52,7 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             stored = self._states.get(workflow_id)
-            return None if stored is None else stored.model_copy(deep=True)
+            return None if stored is None else _copy_state(stored)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -62,7 +62,7 @@ class InMemoryStore:
             for stored in self._states.values():
                 if wanted.status is not None and stored.status != wanted.status:
                     continue
-                matches.append(stored.model_copy(deep=True))
+                matches.append(_copy_state(stored))
                 if wanted.limit and len(matches) >= wanted.limit:
                     break
         return matches
@@ -80,7 +80,7 @@ class InMemoryStore:
             stored = self._states.get(state.workflow_id)
             if stored is None:
                 require_state(state)
-                self._states[state.workflow_id] = state.model_copy(deep=True)
+                self._states[state.workflow_id] = _copy_state(state)
                 return
             if len(stored.history) != kept:
                 raise ConcurrencyConflictError(
@@ -105,9 +105,9 @@ class InMemoryStore:
                     f"not the expected {expected_version}"
                 )
             new_version = expected_version + 1
-            self._states[state.workflow_id] = state.model_copy(
-                update={"version": new_version}, deep=True
-            )
+            stored = _copy_state(state)
+            stored.version = new_version
+            self._states[state.workflow_id] = stored
             return new_version
 
     async def close(self) -> None:
@@ -130,10 +130,22 @@ class InMemoryStore:
             raise StoreClosedError("this InMemoryStore is closed")
 
 
+def _copy_state(state: WorkflowState) -> WorkflowState:
+    return _copy_without_history(state, _copy_events(state.history))
+
+
 def _copy_events(events: list[HistoryEvent]) -> list[HistoryEvent]:
-    return [event.model_copy(deep=True) for event in events]
+    """Copies sharing nothing mutable with ``events`` (their payloads are checked JSON)."""
+    return [
+        HistoryEvent.model_construct(
+            _fields_set=event.model_fields_set, **{n: copy_json(v) for n, v in event}
+        )
+        for event in events
+    ]
 
 
 def _copy_without_history(state: WorkflowState, history: list[HistoryEvent]) -> WorkflowState:
-    fields = {name: copy.deepcopy(value) for name, value in state if name != "history"}
-    return WorkflowState.model_construct(history=history, **fields)
+    fields = {name: copy_json(value) for name, value in state if name != "history"}
+    return WorkflowState.model_construct(
+        _fields_set=state.model_fields_set, history=history, **fields
+    )
