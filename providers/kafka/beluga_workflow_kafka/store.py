@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import uuid
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -39,7 +36,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.chunked import CommitRecord, history_text, split
+from beluga_workflow.codec import encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     CorruptStateError,
@@ -63,25 +61,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _States = list[WorkflowState]
 _Records = list[tuple[bytes, bytes | None]]
-_Chunks = list[bytes]
 
 
 def create_store(config: KafkaConfig) -> KafkaStore:
     """Factory named by the plugin's ``StoreProvider`` record."""
     return KafkaStore(config)
-
-
-@dataclass
-class _Meta:
-    id: str
-    status: str
-    created: str
-    version: int
-    n: int
-    gen: str
-    head: int
-    head_parts: int
-    frags: int
 
 
 def _meta_key(workflow_id: str) -> bytes:
@@ -96,7 +80,7 @@ class _View:
     """The latest value of every key, as far as the topic has been read."""
 
     def __init__(self) -> None:
-        self.metas: dict[str, _Meta] = {}
+        self.metas: dict[str, CommitRecord] = {}
         self.data: dict[tuple[str, str], dict[str, bytes]] = {}
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -108,9 +92,9 @@ class _View:
                 self.metas.pop(workflow_id, None)
             else:
                 try:
-                    self.metas[workflow_id] = _Meta(**json.loads(value))
-                except (ValueError, TypeError):
-                    logger.warning("unreadable meta record for %r", workflow_id)
+                    self.metas[workflow_id] = CommitRecord.decode(value, workflow_id)
+                except CorruptStateError as exc:
+                    logger.warning("%s", exc)
         elif key.startswith(b"d\0"):
             head, _, part = key[2:].rpartition(b"\0")
             workflow, _, gen = head.rpartition(b"\0")
@@ -214,24 +198,11 @@ class KafkaStore:
                     f"workflow {state.workflow_id!r} has {meta.n} stored events, not the "
                     f"{kept} this append extends; another writer moved it on"
                 )
-            history = state.history
-            events = ",".join(history[i].model_dump_json() for i in range(kept, len(history)))
-            if events and kept:
-                events = "," + events
-            old_head = meta.head
-            updated = _Meta(**asdict(meta))
-            updated.head += 1
-            records = self._head_records(state, updated)
-            for chunk in self._split(events):
-                records.append((_data_key(state.workflow_id, meta.gen, f"e{updated.frags}"), chunk))
-                updated.frags += 1
-            updated.status = state.status.value
-            updated.created = _created(state)
-            updated.version = state.version
-            updated.n = len(history)
-            records.append((_meta_key(state.workflow_id), _encode_meta(updated)))
+            updated = meta.next_step(state)
+            records = self._part_records(state, updated, first_event=kept)
+            records.append((_meta_key(state.workflow_id), updated.encode()))
             records += [
-                (_data_key(state.workflow_id, meta.gen, f"h{old_head}.{i}"), None)
+                (_data_key(state.workflow_id, meta.gen, meta.head_part(i)), None)
                 for i in range(meta.head_parts)
             ]
             await self._produce(state.workflow_id, records)
@@ -267,43 +238,34 @@ class KafkaStore:
 
     async def _write_whole(self, state: WorkflowState) -> None:
         previous = self._view.metas.get(state.workflow_id)
-        meta = _Meta(
-            id=state.workflow_id,
-            status=state.status.value,
-            created=_created(state),
-            version=state.version,
-            n=len(state.history),
-            gen=uuid.uuid4().hex[:12],
-            head=0,
-            head_parts=0,
-            frags=0,
-        )
-        records = self._head_records(state, meta)
-        events = ",".join(event.model_dump_json() for event in state.history)
-        for chunk in self._split(events):
-            records.append((_data_key(state.workflow_id, meta.gen, f"e{meta.frags}"), chunk))
-            meta.frags += 1
-        records.append((_meta_key(state.workflow_id), _encode_meta(meta)))
+        meta = CommitRecord.first(state)
+        records = self._part_records(state, meta, first_event=0)
+        records.append((_meta_key(state.workflow_id), meta.encode()))
         if previous is not None:
             records += self._tombstones(state.workflow_id, previous.gen)
         await self._produce(state.workflow_id, records)
 
-    def _head_records(self, state: WorkflowState, meta: _Meta) -> _Records:
-        chunks = self._split(encode_head(state)) or [b""]
-        meta.head_parts = len(chunks)
-        return [
-            (_data_key(state.workflow_id, meta.gen, f"h{meta.head}.{i}"), chunk)
-            for i, chunk in enumerate(chunks)
+    def _part_records(
+        self, state: WorkflowState, meta: CommitRecord, *, first_event: int
+    ) -> _Records:
+        """Records of the head and of the events from ``first_event`` on, counted in ``meta``."""
+        size = self.config.chunk_size
+        head = split(encode_head(state), size) or [b""]
+        records: _Records = [
+            (_data_key(state.workflow_id, meta.gen, meta.head_part(i)), chunk)
+            for i, chunk in enumerate(head)
         ]
+        meta.head_parts = len(head)
+        for chunk in split(history_text(state, first_event), size):
+            records.append(
+                (_data_key(state.workflow_id, meta.gen, meta.fragment(meta.frags)), chunk)
+            )
+            meta.frags += 1
+        return records
 
     def _tombstones(self, workflow_id: str, gen: str) -> _Records:
         parts = self._view.data.get((workflow_id, gen), {})
         return [(_data_key(workflow_id, gen, part), None) for part in parts]
-
-    def _split(self, text: str) -> _Chunks:
-        data = text.encode()
-        size = self.config.chunk_size
-        return [data[i : i + size] for i in range(0, len(data), size)]
 
     async def _produce(self, workflow_id: str, records: _Records) -> None:
         """Send ``records`` in order to the workflow's partition; return once all are acked."""
@@ -325,11 +287,11 @@ class KafkaStore:
             return None
         parts = self._view.data.get((workflow_id, meta.gen), {})
         try:
-            head = b"".join(parts[f"h{meta.head}.{i}"] for i in range(meta.head_parts))
-            events = b"".join(parts[f"e{j}"] for j in range(meta.frags))
+            head = [parts[meta.head_part(i)] for i in range(meta.head_parts)]
+            events = [parts[meta.fragment(j)] for j in range(meta.frags)]
         except KeyError as exc:
             raise CorruptStateError(workflow_id, f"record {exc} of its state is missing") from exc
-        return decode_state_parts(head.decode(), [events.decode()] if events else [], workflow_id)
+        return meta.assemble(head, events)
 
     async def _catch_up(self) -> None:
         """Read the topic up to where it ended when this call began (and our own writes).
@@ -474,11 +436,3 @@ class KafkaStore:
             ) from exc
         except (StoreError, InvalidArgumentError):
             raise
-
-
-def _created(state: WorkflowState) -> str:
-    return state.created_at.isoformat(timespec="microseconds")
-
-
-def _encode_meta(meta: _Meta) -> bytes:
-    return json.dumps(asdict(meta)).encode()

@@ -24,10 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -38,7 +35,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.chunked import CommitRecord, history_text, split
+from beluga_workflow.codec import encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     CorruptStateError,
@@ -60,7 +58,6 @@ __all__ = ["NatsStore", "create_store"]
 
 T = TypeVar("T")
 _States = list[WorkflowState]
-_Chunks = list[bytes]
 _MAX_PLAIN_KEY = 200
 _READ_ATTEMPTS = 5
 
@@ -78,25 +75,7 @@ def key_of(workflow_id: str) -> str:
     return "h" + hashlib.sha256(workflow_id.encode()).hexdigest()
 
 
-@dataclass
-class _Meta:
-    """The commit record of one workflow."""
-
-    id: str
-    status: str
-    created: str
-    version: int
-    n: int
-    gen: str
-    head: int
-    head_parts: int
-    frags: int
-
-    def encode(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-
-_MetaList = list[_Meta]
+_Records = list[CommitRecord]
 
 
 class NatsStore:
@@ -175,34 +154,20 @@ class NatsStore:
                 require_state(state)
                 await self._write_whole(state, expected=0, conflict_on_exists=True, kept=kept)
                 return
-            meta, revision = found
-            if meta.n != kept:
+            stored, revision = found
+            if stored.n != kept:
                 raise self._conflict(
-                    state.workflow_id, f"it has {meta.n} stored events, not {kept}"
+                    state.workflow_id, f"it has {stored.n} stored events, not {kept}"
                 )
             key = key_of(state.workflow_id)
-            history = state.history
-            events = ",".join(history[i].model_dump_json() for i in range(kept, len(history)))
-            if events and kept:
-                events = "," + events
-            old_head = meta.head
-            meta.head += 1
-            meta.head_parts = await self._put_chunks(
-                f"{key}.{meta.gen}.h{meta.head}", encode_head(state)
-            )
-            for part in self._split(events):
-                await self._data_kv().put(f"{key}.{meta.gen}.e{meta.frags}", part)
-                meta.frags += 1
-            meta.status = state.status.value
-            meta.created = _created(state)
-            meta.version = state.version
-            meta.n = len(history)
+            meta = stored.next_step(state)
+            await self._put_parts(key, meta, state, first_event=kept)
             meta_kv, _ = await self._buckets()
             try:
                 await meta_kv.update(key, meta.encode(), last=revision)
             except KeyWrongLastSequenceError as exc:
                 raise self._conflict(state.workflow_id, "another writer moved it on") from exc
-            await self._purge(f"{key}.{meta.gen}.h{old_head}.>")
+            await self._purge(f"{key}.{meta.gen}.h{stored.head}.>")
 
         await self._call(append)
 
@@ -258,24 +223,9 @@ class NatsStore:
                 raise self._conflict(
                     state.workflow_id, f"it is at version {current}, not {expected}"
                 )
-        gen = uuid.uuid4().hex[:12]
-        head_parts = await self._put_chunks(f"{key}.{gen}.h0", encode_head(state))
-        events = ",".join(event.model_dump_json() for event in state.history)
-        frags = 0
-        for part in self._split(events):
-            await self._data_kv().put(f"{key}.{gen}.e{frags}", part)
-            frags += 1
-        meta = _Meta(
-            id=state.workflow_id,
-            status=state.status.value,
-            created=_created(state),
-            version=state.version,
-            n=len(state.history),
-            gen=gen,
-            head=0,
-            head_parts=head_parts,
-            frags=frags,
-        )
+        meta = CommitRecord.first(state)
+        gen = meta.gen
+        await self._put_parts(key, meta, state, first_event=0)
         try:
             if expected is None:
                 await meta_kv.put(key, meta.encode())
@@ -296,20 +246,21 @@ class NatsStore:
             if found is None:
                 return None
             meta = found[0]
+            prefix = f"{key}.{meta.gen}"
             try:
-                head = "".join(
-                    [
-                        await self._get_data(f"{key}.{meta.gen}.h{meta.head}.{i}")
-                        for i in range(meta.head_parts)
-                    ]
-                )
-                events = [await self._get_data(f"{key}.{meta.gen}.e{j}") for j in range(meta.frags)]
+                head = [
+                    await self._get_data(f"{prefix}.{meta.head_part(i)}")
+                    for i in range(meta.head_parts)
+                ]
+                events = [
+                    await self._get_data(f"{prefix}.{meta.fragment(j)}") for j in range(meta.frags)
+                ]
             except KeyNotFoundError:
                 continue  # a writer replaced the generation we were reading: read again
-            return decode_state_parts(head, ["".join(events)] if events else [], workflow_id)
+            return meta.assemble(head, events)
         raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
 
-    async def _get_meta(self, workflow_id: str) -> tuple[_Meta, int] | None:
+    async def _get_meta(self, workflow_id: str) -> tuple[CommitRecord, int] | None:
         meta_kv, _ = await self._buckets()
         try:
             entry = await meta_kv.get(key_of(workflow_id))
@@ -317,40 +268,43 @@ class NatsStore:
             return None
         if entry.value is None or entry.revision is None:
             return None
-        meta = _decode_meta(entry.value, workflow_id)
+        meta = CommitRecord.decode(entry.value, workflow_id)
         if meta.id != workflow_id:  # a hashed key shared by two ids: never silently mixed
             raise CorruptStateError(workflow_id, f"its key holds workflow {meta.id!r}")
         return meta, entry.revision
 
-    async def _all_meta(self) -> _MetaList:
+    async def _all_meta(self) -> _Records:
         meta_kv, _ = await self._buckets()
         try:
             keys = await meta_kv.keys()
         except nats.js.errors.NoKeysError:
             return []
-        metas: _MetaList = []
+        metas: _Records = []
         for key in keys:
             try:
                 entry = await meta_kv.get(key)
             except KeyNotFoundError:
                 continue  # deleted since it was listed
             if entry.value:
-                metas.append(_decode_meta(entry.value, key))
+                metas.append(CommitRecord.decode(entry.value, key))
         return metas
 
-    async def _get_data(self, key: str) -> str:
+    async def _get_data(self, key: str) -> bytes:
         entry = await self._data_kv().get(key)
-        return (entry.value or b"").decode()
+        return entry.value or b""
 
-    async def _put_chunks(self, prefix: str, text: str) -> int:
-        parts = self._split(text) or [b""]
-        for index, part in enumerate(parts):
-            await self._data_kv().put(f"{prefix}.{index}", part)
-        return len(parts)
-
-    def _split(self, text: str) -> _Chunks:
-        data = text.encode()
-        return [data[i : i + self._chunk] for i in range(0, len(data), self._chunk)]
+    async def _put_parts(
+        self, key: str, meta: CommitRecord, state: WorkflowState, *, first_event: int
+    ) -> None:
+        """Write the head and the events from ``first_event`` on; count them in ``meta``."""
+        prefix = f"{key}.{meta.gen}"
+        head = split(encode_head(state), self._chunk) or [b""]
+        for index, chunk in enumerate(head):
+            await self._data_kv().put(f"{prefix}.{meta.head_part(index)}", chunk)
+        meta.head_parts = len(head)
+        for chunk in split(history_text(state, first_event), self._chunk):
+            await self._data_kv().put(f"{prefix}.{meta.fragment(meta.frags)}", chunk)
+            meta.frags += 1
 
     async def _purge(self, subject_tail: str) -> None:
         """Remove data keys matching ``subject_tail`` in one stream purge."""
@@ -421,17 +375,6 @@ class NatsStore:
                 f"nats store at {self.config.address} is unavailable "
                 f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"
             ) from exc
-
-
-def _created(state: WorkflowState) -> str:
-    return state.created_at.isoformat(timespec="microseconds")
-
-
-def _decode_meta(raw: bytes, where: str) -> _Meta:
-    try:
-        return _Meta(**json.loads(raw))
-    except (ValueError, TypeError) as exc:
-        raise CorruptStateError(where, f"unreadable meta record: {exc}") from exc
 
 
 async def _quiet(error: Exception) -> None:
