@@ -1,14 +1,20 @@
-"""``python -m benchmarks [--quick] [--only NAME ...]``: run and write docs/benchmarks.md."""
+"""``python -m benchmarks``: run the benchmarks and write docs/benchmarks.md and .json.
+
+``--quick`` runs every benchmark at a tiny size (figures not meaningful);
+``--only`` and ``--backends`` choose what runs. Server addresses come from
+``BELUGA_BENCH_POSTGRES_URL``, ``..._REDIS_URL``, ``..._NATS_URL`` and
+``..._KAFKA_URL``; a server that does not answer is reported as skipped.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
+import time
 from pathlib import Path
 
-from beluga_workflow_contract_tests.servers import port_is_open
+from benchmarks.backends import ALL_BACKENDS, Backend, select_backends
 from benchmarks.growth import run_growth
 from benchmarks.harness import Report
 from benchmarks.overhead import run_overhead
@@ -19,45 +25,61 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES = ("steps", "growth", "ops", "overhead")
 
 
-def server_urls() -> dict[str, str | None]:
-    urls = {
-        "postgres": os.environ.get(
-            "BELUGA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-        "redis": os.environ.get("BELUGA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "nats": os.environ.get("BELUGA_BENCH_NATS_URL", "nats://127.0.0.1:4222"),
-    }
-    ports = {"postgres": 5432, "redis": 6379, "nats": 4222}
-    return {
-        name: url if port_is_open("127.0.0.1", ports[name]) else None for name, url in urls.items()
-    }
+async def server_versions(backends: dict[str, Backend]) -> dict[str, str]:
+    found = {}
+    for backend in backends.values():
+        if backend.name in ("inmemory", "sqlite"):
+            continue
+        key = f"{backend.label} server"
+        if not backend.available:
+            found[key] = "not reachable (skipped)"
+            continue
+        try:
+            found[key] = await backend.server_version()
+        except Exception as exc:  # a version is worth a line, not a failed run
+            found[key] = f"unknown ({type(exc).__name__})"
+    return found
 
 
 async def main(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
     report = Report()
-    urls = server_urls()
-    report.settings = {
-        "mode": "quick (tiny sizes; figures not meaningful)" if args.quick else "full",
-        "SQLite": "WAL; synchronous=FULL unless stated",
-        "servers": ", ".join(f"{k}: {'yes' if v else 'not reachable'}" for k, v in urls.items()),
-    }
     with tempfile.TemporaryDirectory(prefix="beluga-bench-") as folder:
-        work = Path(folder)
+        backends = select_backends(args.backends, Path(folder))
+        report.servers = await server_versions(backends)
+        report.settings = {
+            "mode": "quick (tiny sizes; figures not meaningful)" if args.quick else "full",
+            "benchmarks": ", ".join(args.only),
+            "backends": ", ".join(backends),
+            "SQLite": "WAL journal, synchronous=FULL unless a row says otherwise",
+            "PostgreSQL": "a fresh schema per store (a fresh database for DBOS), dropped after",
+        }
+        for number, note in enumerate(args.note, 1):
+            report.settings[f"note {number}"] = note
         if "steps" in args.only:
-            await run_steps(report, work, urls["postgres"], args.quick)
+            await run_steps(report, backends, args.quick)
         if "growth" in args.only:
-            await run_growth(report, work, urls["postgres"], args.quick)
+            await run_growth(report, backends, args.quick)
         if "ops" in args.only:
-            await run_store_ops(report, work, urls, args.quick)
-        if "overhead" in args.only:
+            await run_store_ops(report, backends, args.quick)
+        if "overhead" in args.only and "inmemory" in backends:
             await run_overhead(report, args.quick)
+    report.settings["total run time"] = f"{time.perf_counter() - started:.0f} s"
     report.write(args.output / "benchmarks.md", args.output / "benchmarks.json")
     print(f"wrote {args.output / 'benchmarks.md'}")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
     parser.add_argument("--only", nargs="+", choices=SUITES, default=list(SUITES))
-    parser.add_argument("--output", type=Path, default=ROOT / "docs")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--backends", nargs="+", choices=ALL_BACKENDS, default=list(ALL_BACKENDS))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs", help="folder for the report")
+    parser.add_argument(
+        "--note", action="append", default=[], help="a line for the report's settings"
+    )
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -8,282 +8,222 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from beluga_workflow import Executor, WorkflowOptions, open_store
-from benchmarks.harness import Report, Row, measure
+from beluga_workflow import Executor, WorkflowOptions, WorkflowStore
+from benchmarks.backends import Backend, SQLiteBackend
+from benchmarks.harness import Figure, Report, Row, failure, measure
+from benchmarks.raw import step_rate
 from benchmarks.workflows import sequential_steps
 
 __all__ = ["run_steps"]
 
-PAYLOAD = json.dumps({"step": 1, "ok": True})
+SECTION = "1-3. Durable steps per second (workflows of sequential small activities)"
+TARGET_DBOS = "ours ≥ 2x DBOS"
+TARGET_RAW = "≥ 0.5"
+TARGET_CONCURRENT = "well above 1x"
+CONCURRENT = 50
+SECONDS_PER_FIGURE = 2.0
+SECONDS_CONCURRENT = 4.0
 
 
-async def ours_steps_per_second(
-    store_spec: Any, workflows: int, steps: int, **options: Any
-) -> float:
-    store = open_store(store_spec, **options)
-    async with Executor(store=store, load_plugins=False) as executor:
-        started = asyncio.get_running_loop().time()
-        for _ in range(workflows):
-            handle = await executor.execute(sequential_steps, WorkflowOptions(input=steps))
-            await handle.result()
-        elapsed = asyncio.get_running_loop().time() - started
-    await store.close()
+async def ours_rate(open_store: Callable[[], WorkflowStore], workflows: int, steps: int) -> float:
+    """Steps/s of ``workflows`` runs of the ``steps``-step workflow, one after another."""
+    store = open_store()
+    try:
+        async with Executor(store=store, load_plugins=False) as executor:
+            warm = await executor.execute(sequential_steps, WorkflowOptions(input=1))
+            await warm.result()
+            started = asyncio.get_running_loop().time()
+            for _ in range(workflows):
+                handle = await executor.execute(sequential_steps, WorkflowOptions(input=steps))
+                await handle.result()
+            elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await store.close()
     return workflows * steps / elapsed
 
 
-async def ours_concurrent(store_spec: Any, workflows: int, steps: int, **options: Any) -> float:
-    store = open_store(store_spec, **options)
-    async with Executor(store=store, load_plugins=False) as executor:
-        started = asyncio.get_running_loop().time()
-        handles = [
-            await executor.execute(sequential_steps, WorkflowOptions(input=steps))
-            for _ in range(workflows)
-        ]
-        await asyncio.gather(*(h.result() for h in handles))
-        elapsed = asyncio.get_running_loop().time() - started
-    await store.close()
-    return workflows * steps / elapsed
+async def ours_concurrent_rate(open_store: Callable[[], WorkflowStore], steps: int) -> float:
+    """Aggregate steps/s of ``CONCURRENT`` workflows started together in one process."""
+    store = open_store()
+    try:
+        async with Executor(store=store, load_plugins=False) as executor:
+            started = asyncio.get_running_loop().time()
+            handles = [
+                await executor.execute(sequential_steps, WorkflowOptions(input=steps))
+                for _ in range(CONCURRENT)
+            ]
+            await asyncio.gather(*(h.result() for h in handles))
+            elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await store.close()
+    return CONCURRENT * steps / elapsed
 
 
-def dbos_steps_per_second(url: str, workflows: int, steps: int) -> float:
+def dbos_rate(url: str, workflows: int, steps: int) -> float:
+    """DBOS Transact runs in a process of its own: it is a process-wide singleton."""
     completed = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "benchmarks.dbos_peer",
-            "--url",
-            url,
-            "--steps",
-            str(steps),
-            "--workflows",
-            str(workflows),
+            *(sys.executable, "-m", "benchmarks.dbos_peer", "--url", url),
+            *("--steps", str(steps), "--workflows", str(workflows)),
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=600,
     )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the DBOS run failed: {completed.stderr[-2000:]}")
     seconds = json.loads(completed.stdout.strip().splitlines()[-1])[0]
     return workflows * steps / float(seconds)
 
 
-def raw_sqlite_steps_per_second(path: Path, synchronous: str, steps: int) -> float:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute(f"PRAGMA synchronous = {synchronous}")
-    db.execute("CREATE TABLE IF NOT EXISTS steps (id INTEGER PRIMARY KEY, payload TEXT)")
-    import time
-
-    started = time.perf_counter()
-    for _ in range(steps):
-        db.execute("BEGIN")
-        db.execute("INSERT INTO steps (payload) VALUES (?)", (PAYLOAD,))
-        db.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    db.close()
-    return steps / elapsed
-
-
-async def raw_postgres_steps_per_second(url: str, table: str, steps: int) -> float:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (id BIGSERIAL PRIMARY KEY, payload TEXT)"
-        )
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        for _ in range(steps):
-            await conn.execute(f"INSERT INTO {table} (payload) VALUES (%s)", (PAYLOAD,))
-        elapsed = loop.time() - started
-        await conn.execute(f"DROP TABLE {table}")
-    return steps / elapsed
-
-
-def _set_wal(path: Path) -> None:
+def _use_wal(path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode = WAL")
 
 
-async def run_steps(report: Report, work: Path, postgres_url: str | None, quick: bool) -> None:
-    workflows, steps, repeats = (2, 20, 1) if quick else (20, 100, 3)
-    section = "1-3. Durable steps per second (one workflow of sequential small activities)"
-    target_dbos = "ours ≥ 2x DBOS"
+def _ratio_row(
+    case: str,
+    figures: tuple[Figure, Figure | None, Figure | None],
+    baseline_name: str,
+    target: str = "",
+    threshold: float | None = None,
+) -> Row:
+    ours, theirs, ratio = figures
+    met = None if threshold is None or ratio is None else ratio.median >= threshold
+    return Row(SECTION, case, ours, theirs, baseline_name, ratio, target, met)
 
-    # --- SQLite: ours against DBOS at equal durability (WAL, synchronous=FULL) ---
-    def fresh(name: str) -> Path:
-        return work / f"{name}-{uuid.uuid4().hex[:8]}.db"
 
+async def _sqlite_against_dbos(
+    report: Report, backend: SQLiteBackend, workflows: int, steps: int, repeats: int
+) -> None:
     async def ours_full() -> float:
-        return await ours_steps_per_second(
-            f"sqlite:///{fresh('ours')}", workflows, steps, synchronous="FULL"
-        )
+        return await ours_rate(lambda: backend.open(synchronous="FULL"), workflows, steps)
 
     async def dbos_wal_full() -> float:
-        path = fresh("dbos")
-        _set_wal(path)  # DBOS then runs in WAL with its default synchronous=FULL
-        return await asyncio.to_thread(dbos_steps_per_second, f"sqlite:///{path}", workflows, steps)
-
-    ours, theirs, ratio = await measure(ours_full, dbos_wal_full, repeats, "steps/s")
-    report.add(
-        Row(
-            section,
-            "SQLite, both WAL + synchronous=FULL",
-            ours,
-            theirs,
-            "DBOS",
-            ratio,
-            target_dbos,
-            ratio is not None and ratio.median >= 2,
-        )
-    )
+        path = backend.new_path("dbos")
+        _use_wal(path)  # the mode is kept in the file; DBOS keeps SQLite's synchronous=FULL
+        return await asyncio.to_thread(dbos_rate, f"sqlite:///{path}", workflows, steps)
 
     async def dbos_default() -> float:
-        return await asyncio.to_thread(
-            dbos_steps_per_second, f"sqlite:///{fresh('dbosdef')}", workflows, steps
-        )
+        path = backend.new_path("dbos-default")
+        return await asyncio.to_thread(dbos_rate, f"sqlite:///{path}", workflows, steps)
 
-    ours, theirs, ratio = await measure(ours_full, dbos_default, repeats, "steps/s")
+    figures = await measure(ours_full, dbos_wal_full, repeats, "steps/s")
+    report.add(_ratio_row("SQLite, both WAL + synchronous=FULL", figures, "DBOS", TARGET_DBOS, 2.0))
+    figures = await measure(ours_full, dbos_default, repeats, "steps/s")
     report.add(
-        Row(
-            section,
-            "SQLite, each at its default (ours WAL+FULL, DBOS rollback journal+FULL)",
-            ours,
-            theirs,
+        _ratio_row(
+            "SQLite, each at its default (ours WAL + FULL, DBOS rollback journal + FULL)",
+            figures,
             "DBOS default",
-            ratio,
         )
     )
 
     async def ours_normal() -> float:
-        return await ours_steps_per_second(
-            f"sqlite:///{fresh('ours')}", workflows, steps, synchronous="NORMAL"
-        )
+        return await ours_rate(lambda: backend.open(synchronous="NORMAL"), workflows, steps)
 
-    ours, _, _ = await measure(ours_normal, None, repeats, "steps/s")
-    report.add(Row(section, "SQLite, ours at WAL + synchronous=NORMAL", ours, None, "", None))
-
-    # --- SQLite: against the raw backend (one INSERT + COMMIT per step, same settings) ---
-    async def raw_full() -> float:
-        return await asyncio.to_thread(
-            raw_sqlite_steps_per_second, fresh("raw"), "FULL", workflows * steps
-        )
-
-    ours, theirs, ratio = await measure(ours_full, raw_full, repeats, "steps/s")
+    figures = await measure(ours_normal, ours_full, repeats, "steps/s")
     report.add(
-        Row(
-            section,
-            "SQLite WAL+FULL against raw INSERT+COMMIT",
-            ours,
-            theirs,
-            "raw sqlite3",
-            ratio,
-            "≥ 0.5",
-            ratio is not None and ratio.median >= 0.5,
-        )
+        _ratio_row("SQLite, ours at WAL + synchronous=NORMAL against FULL", figures, "ours, FULL")
     )
 
-    # --- Concurrency: 50 workflows at once against the sequential figure ---
-    async def ours_fifty() -> float:
-        return await ours_concurrent(f"sqlite:///{fresh('conc')}", 50, steps, synchronous="FULL")
 
-    ours, theirs, ratio = await measure(ours_fifty, ours_full, repeats, "steps/s")
-    report.add(
-        Row(
-            section,
-            "SQLite, 50 workflows at once against one at a time",
-            ours,
-            theirs,
-            "sequential",
-            ratio,
-            "well above 1x",
-            ratio is not None and ratio.median > 1.5,
-        )
-    )
+async def _postgres_against_dbos(
+    report: Report, backend: Backend, workflows: int, steps: int, repeats: int
+) -> None:
+    import psycopg
 
-    if postgres_url is None:
-        report.add(Row(section, "PostgreSQL", None, None, "", None, note="skipped: no server"))
-        return
+    assert backend.url is not None
+    url = backend.url
 
-    # --- PostgreSQL: same local server for all ---
-    async def ours_pg() -> float:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        try:
-            return await ours_steps_per_second(postgres_url, workflows, steps, schema=schema)
-        finally:
-            await _drop_schema(postgres_url, schema)
+    async def ours() -> float:
+        return await ours_rate(backend.open, workflows, steps)
 
-    async def dbos_pg() -> float:
+    async def dbos() -> float:
         database = f"bench_dbos_{uuid.uuid4().hex[:8]}"
-        url = postgres_url.rsplit("/", 1)[0] + f"/{database}"
         try:
-            return await asyncio.to_thread(dbos_steps_per_second, url, workflows, steps)
+            return await asyncio.to_thread(
+                dbos_rate, url.rsplit("/", 1)[0] + f"/{database}", workflows, steps
+            )
         finally:
-            await _drop_database(postgres_url, database)
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
-    ours, theirs, ratio = await measure(ours_pg, dbos_pg, repeats, "steps/s")
-    report.add(
-        Row(
-            section,
-            "PostgreSQL, same local server",
-            ours,
-            theirs,
-            "DBOS",
-            ratio,
-            target_dbos,
-            ratio is not None and ratio.median >= 2,
-        )
+    figures = await measure(ours, dbos, repeats, "steps/s")
+    report.add(_ratio_row("PostgreSQL, same local server", figures, "DBOS", TARGET_DBOS, 2.0))
+
+
+async def _against_raw_and_concurrent(
+    report: Report, backend: Backend, workflows: int, steps: int, repeats: int, quick: bool
+) -> None:
+    with_target = backend.name in ("sqlite", "postgres")
+    options: dict[str, Any] = {"synchronous": "FULL"} if backend.name == "sqlite" else {}
+    concurrent_steps = steps
+    if not quick:
+        # A slow store gets fewer workflows (and shorter ones when run 50 at once), so
+        # each measurement takes a few seconds; the rows say what ran.
+        rate = await ours_rate(lambda: backend.open(**options), 1, 50)
+        workflows = max(1, min(workflows, int(rate * SECONDS_PER_FIGURE / steps)))
+        concurrent_steps = max(5, min(steps, int(rate * SECONDS_CONCURRENT / CONCURRENT)))
+
+    async def ours() -> float:
+        return await ours_rate(lambda: backend.open(**options), workflows, steps)
+
+    async def raw() -> float:
+        return await step_rate(backend, workflows * steps)
+
+    async def concurrent() -> float:
+        return await ours_concurrent_rate(lambda: backend.open(**options), concurrent_steps)
+
+    raw_name = {
+        "sqlite": "raw INSERT + COMMIT (WAL, FULL)",
+        "postgres": "raw autocommit INSERT",
+        "redis": "raw RPUSH",
+        "nats": "raw KV put",
+        "kafka": "raw acked produce",
+    }[backend.name]
+    figures = await measure(ours, raw, repeats, "steps/s")
+    row = _ratio_row(
+        f"{backend.label} against its raw client, one durable write per step",
+        figures,
+        raw_name,
+        TARGET_RAW if with_target else "",
+        0.5 if with_target else None,
     )
-
-    async def raw_pg() -> float:
-        return await raw_postgres_steps_per_second(
-            postgres_url, f"bench_raw_{uuid.uuid4().hex[:8]}", workflows * steps
-        )
-
-    ours, theirs, ratio = await measure(ours_pg, raw_pg, repeats, "steps/s")
-    report.add(
-        Row(
-            section,
-            "PostgreSQL against raw autocommit INSERT",
-            ours,
-            theirs,
-            "raw psycopg",
-            ratio,
-            "≥ 0.5",
-            ratio is not None and ratio.median >= 0.5,
-        )
+    row.note = f"{workflows} x {steps} steps"
+    report.add(row)
+    figures = await measure(concurrent, ours, repeats, "steps/s")
+    row = _ratio_row(
+        f"{backend.label}, {CONCURRENT} workflows at once against one at a time",
+        figures,
+        "one at a time",
+        TARGET_CONCURRENT if with_target else "",
+        1.5 if with_target else None,
     )
+    row.note = f"{CONCURRENT} x {concurrent_steps} steps against {workflows} x {steps}"
+    report.add(row)
 
-    async def ours_pg_fifty() -> float:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
+
+async def run_steps(report: Report, backends: dict[str, Backend], quick: bool) -> None:
+    workflows, steps, repeats = (2, 20, 1) if quick else (20, 100, 3)
+    for backend in backends.values():
+        if backend.name == "inmemory":
+            continue
+        if not backend.available:
+            report.add(Row(SECTION, backend.label, None, None, "", None, note="skipped: no server"))
+            continue
         try:
-            return await ours_concurrent(postgres_url, 50, steps, schema=schema)
+            if isinstance(backend, SQLiteBackend):
+                await _sqlite_against_dbos(report, backend, workflows, steps, repeats)
+            elif backend.name == "postgres":
+                await _postgres_against_dbos(report, backend, workflows, steps, repeats)
+            await _against_raw_and_concurrent(report, backend, workflows, steps, repeats, quick)
+        except Exception as exc:
+            report.add(failure(SECTION, backend.label, exc))
         finally:
-            await _drop_schema(postgres_url, schema)
-
-    ours, theirs, ratio = await measure(ours_pg_fifty, ours_pg, repeats, "steps/s")
-    report.add(
-        Row(
-            section,
-            "PostgreSQL, 50 workflows at once against one at a time",
-            ours,
-            theirs,
-            "sequential",
-            ratio,
-            "well above 1x",
-            ratio is not None and ratio.median > 1.5,
-        )
-    )
-
-
-async def _drop_schema(url: str, schema: str) -> None:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-async def _drop_database(url: str, database: str) -> None:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await backend.cleanup()

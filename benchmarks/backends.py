@@ -1,0 +1,227 @@
+"""The stores under test, each opened in a fresh namespace that is removed afterwards.
+
+Servers are shared with other users, so every store gets a uniquely named
+schema, key prefix, bucket or topic, and only those are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from beluga_workflow import WorkflowStore, open_store
+
+__all__ = ["ALL_BACKENDS", "Backend", "select_backends"]
+
+ALL_BACKENDS = ("inmemory", "sqlite", "postgres", "redis", "nats", "kafka")
+
+_DEFAULT_URLS = {
+    "postgres": "postgresql://postgres@127.0.0.1:5432/test",
+    "redis": "redis://127.0.0.1:6379/0",
+    "nats": "nats://127.0.0.1:4222",
+    "kafka": "kafka://127.0.0.1:9092",
+}
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    hosts = (parts.netloc.rsplit("@", 1)[-1] or "127.0.0.1").split(",")
+    host, _, port = hosts[0].rpartition(":") if ":" in hosts[0] else (hosts[0], "", "")
+    try:
+        with socket.create_connection((host, int(port or default_port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Backend:
+    """One kind of store; ``url`` is None when its server is not reachable."""
+
+    name: str
+    label: str
+    url: str | None
+    durable: bool = True
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return self.url is not None
+
+    def open(self, **options: Any) -> WorkflowStore:
+        """A store in a namespace of its own."""
+        raise NotImplementedError
+
+    async def cleanup(self) -> None:
+        """Remove every namespace :meth:`open` created."""
+
+    async def server_version(self) -> str:
+        return "-"
+
+
+class InMemoryBackend(Backend):
+    def open(self, **options: Any) -> WorkflowStore:
+        return open_store("inmemory", **options)
+
+
+@dataclass
+class SQLiteBackend(Backend):
+    folder: Path = Path(".")
+
+    def new_path(self, tag: str = "db") -> Path:
+        return self.folder / f"{tag}-{_tag()}.db"
+
+    def open(self, **options: Any) -> WorkflowStore:
+        return open_store(f"sqlite:///{self.new_path()}", **options)
+
+
+class PostgresBackend(Backend):
+    def open(self, **options: Any) -> WorkflowStore:
+        assert self.url is not None
+        schema = f"bench_{_tag()}"
+        self.created.append(schema)
+        return open_store(self.url, schema=schema, **options)
+
+    async def cleanup(self) -> None:
+        import psycopg
+
+        assert self.url is not None
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            for schema in self.created:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        self.created.clear()
+
+    async def server_version(self) -> str:
+        import psycopg
+
+        assert self.url is not None
+        async with await psycopg.AsyncConnection.connect(self.url) as conn:
+            row = await (await conn.execute("SHOW server_version")).fetchone()
+        return str(row[0]) if row else "-"
+
+
+class RedisBackend(Backend):
+    def open(self, **options: Any) -> WorkflowStore:
+        assert self.url is not None
+        prefix = f"bench-{_tag()}"
+        self.created.append(prefix)
+        return open_store(self.url, prefix=prefix, **options)
+
+    async def cleanup(self) -> None:
+        import redis.asyncio as aioredis
+
+        assert self.url is not None
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            for prefix in self.created:
+                keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+                for start in range(0, len(keys), 500):
+                    await client.delete(*keys[start : start + 500])
+        finally:
+            await client.aclose()
+        self.created.clear()
+
+    async def server_version(self) -> str:
+        import redis.asyncio as aioredis
+
+        assert self.url is not None
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            info = await client.info("server")
+        finally:
+            await client.aclose()
+        return str(info.get("redis_version", "-"))
+
+
+class NatsBackend(Backend):
+    def open(self, **options: Any) -> WorkflowStore:
+        assert self.url is not None
+        bucket = f"bench_{_tag()}"
+        self.created.append(bucket)
+        return open_store(self.url, bucket=bucket, **options)
+
+    async def cleanup(self) -> None:
+        import nats
+
+        assert self.url is not None
+        client = await nats.connect(self.url)
+        try:
+            js = client.jetstream()
+            for bucket in self.created:
+                for suffix in ("meta", "data"):
+                    with contextlib.suppress(Exception):
+                        await js.delete_key_value(f"{bucket}-{suffix}")
+        finally:
+            await client.close()
+        self.created.clear()
+
+    async def server_version(self) -> str:
+        import nats
+
+        assert self.url is not None
+        client = await nats.connect(self.url)
+        try:
+            return str(client.connected_server_version)
+        finally:
+            await client.close()
+
+
+class KafkaBackend(Backend):
+    @property
+    def servers(self) -> str:
+        assert self.url is not None
+        return urlsplit(self.url).netloc
+
+    def open(self, **options: Any) -> WorkflowStore:
+        topic = f"bench-{_tag()}"
+        self.created.append(topic)
+        return open_store(f"kafka://{self.servers}/{topic}", **options)
+
+    async def cleanup(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        if not self.created:
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.servers)
+        await admin.start()
+        try:
+            with contextlib.suppress(Exception):
+                await admin.delete_topics(list(self.created))
+        finally:
+            await admin.close()
+        self.created.clear()
+
+    async def server_version(self) -> str:
+        return "broker reachable (the client cannot read its version)"
+
+
+def select_backends(names: list[str], folder: Path) -> dict[str, Backend]:
+    """The chosen backends; URLs come from ``BELUGA_BENCH_<NAME>_URL`` when set."""
+    urls = {
+        name: os.environ.get(f"BELUGA_BENCH_{name.upper()}_URL", url)
+        for name, url in _DEFAULT_URLS.items()
+    }
+    ports = {"postgres": 5432, "redis": 6379, "nats": 4222, "kafka": 9092}
+
+    def reachable(name: str) -> str | None:
+        return urls[name] if _reachable(urls[name], ports[name]) else None
+
+    makers: dict[str, Any] = {
+        "inmemory": lambda: InMemoryBackend("inmemory", "in-memory", "memory", durable=False),
+        "sqlite": lambda: SQLiteBackend("sqlite", "SQLite", "sqlite", folder=folder),
+        "postgres": lambda: PostgresBackend("postgres", "PostgreSQL", reachable("postgres")),
+        "redis": lambda: RedisBackend("redis", "Redis", reachable("redis")),
+        "nats": lambda: NatsBackend("nats", "NATS JetStream", reachable("nats")),
+        "kafka": lambda: KafkaBackend("kafka", "Kafka", reachable("kafka")),
+    }
+    return {name: makers[name]() for name in ALL_BACKENDS if name in names}
