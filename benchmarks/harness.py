@@ -143,7 +143,8 @@ ABOUT = {
     "6": (
         "Single store calls one after another, against the backend's own client doing the"
         " same single write or read (`list` against an indexed first-10 query) on the same"
-        " number of rows. 300 workflows are stored, a third running."
+        " number of rows. 300 workflows are stored, a third running. Raw SQLite calls go"
+        " through `asyncio.to_thread`, as blocking calls must in an asyncio program."
     ),
     "7": (
         "The cost the engine adds per durable step when the store costs almost nothing,"
