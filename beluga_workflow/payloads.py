@@ -24,7 +24,11 @@ def check_json_value(value: Any, where: str = "payload") -> None:
     because they would come back as lists. ``where`` names the field in the
     error so the caller sees which payload was wrong.
     """
-    stack: list[tuple[Any, str]] = [(value, where)]
+    if value is None or type(value) in _PLAIN:
+        return  # the common case, answered before any bookkeeping
+    # Paths are kept as parent links and spelled out only for an error: building
+    # a string per element would cost more than the check itself.
+    stack: list[tuple[Any, _Path | None]] = [(value, None)]
     while stack:
         item, path = stack.pop()
         if item is None or isinstance(item, (bool, int, str)):
@@ -32,26 +36,39 @@ def check_json_value(value: Any, where: str = "payload") -> None:
         if isinstance(item, float):
             if not math.isfinite(item):
                 raise PayloadSerializationError(
-                    f"{path} is {item!r}, which is not a JSON value; "
+                    f"{_spell(where, path)} is {item!r}, which is not a JSON value; "
                     "use None or a string to represent it"
                 )
             continue
         if isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+            stack.extend((child, (path, index)) for index, child in enumerate(item))
             continue
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise PayloadSerializationError(
-                        f"{path} has a key {key!r} of type {type(key).__name__}; "
-                        "JSON object keys must be strings"
+                        f"{_spell(where, path)} has a key {key!r} of type "
+                        f"{type(key).__name__}; JSON object keys must be strings"
                     )
-                stack.append((child, f"{path}[{key!r}]"))
+                stack.append((child, (path, key)))
             continue
         raise PayloadSerializationError(
-            f"{path} holds a {type(item).__name__} ({_short_repr(item)}), which is not a "
-            "JSON value; convert it to dict, list, str, int, float, bool or None"
+            f"{_spell(where, path)} holds a {type(item).__name__} ({_short_repr(item)}), which "
+            "is not a JSON value; convert it to dict, list, str, int, float, bool or None"
         )
+
+
+_PLAIN = frozenset({str, int, bool})
+_Path = tuple[Any, int | str]
+"""A position in a payload: (the parent's position or None, index or key)."""
+
+
+def _spell(where: str, path: _Path | None) -> str:
+    steps: list[int | str] = []
+    while path is not None:
+        path, step = path
+        steps.append(step)
+    return where + "".join(f"[{step!r}]" for step in reversed(steps))
 
 
 def copy_json(value: Any) -> Any:

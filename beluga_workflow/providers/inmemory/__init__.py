@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError, StoreClosedError
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
@@ -136,16 +136,32 @@ def _copy_state(state: WorkflowState) -> WorkflowState:
 
 def _copy_events(events: list[HistoryEvent]) -> list[HistoryEvent]:
     """Copies sharing nothing mutable with ``events`` (their payloads are checked JSON)."""
-    return [
-        HistoryEvent.model_construct(
-            _fields_set=event.model_fields_set, **{n: copy_json(v) for n, v in event}
-        )
-        for event in events
-    ]
+    return [_copied(event, _EVENT_PAYLOADS) for event in events]
 
 
 def _copy_without_history(state: WorkflowState, history: list[HistoryEvent]) -> WorkflowState:
-    fields = {name: copy_json(value) for name, value in state if name != "history"}
-    return WorkflowState.model_construct(
-        _fields_set=state.model_fields_set, history=history, **fields
-    )
+    copy = _copied(state, _STATE_PAYLOADS)
+    copy.__dict__["history"] = history
+    return copy
+
+
+_EVENT_PAYLOADS = ("input", "result", "signal_payload")
+_STATE_PAYLOADS = ("input", "result", "metadata")
+
+_Model = TypeVar("_Model", HistoryEvent, WorkflowState)
+
+
+def _copied(model: _Model, payloads: tuple[str, ...]) -> _Model:
+    """A shallow copy whose payload fields are copied too.
+
+    Every other field is immutable (str, int, enum, datetime), so sharing it
+    is safe; writing the copies into ``__dict__`` skips validation, which the
+    originals already passed.
+    """
+    copy = model.__copy__()
+    fields = copy.__dict__
+    for name in payloads:
+        value = fields[name]
+        if isinstance(value, (dict, list)):
+            fields[name] = copy_json(value)
+    return copy
