@@ -1,9 +1,15 @@
-"""The SQLite store: one connection, owned by one thread, with group commit.
+"""The SQLite store: one connection, served by one thread, with group commit.
 
-Every operation is queued to the store's thread, which takes all queued
-operations at once and runs them in one transaction, each inside its own
-savepoint. Concurrent workflows therefore share one commit (one fsync) instead
-of paying for one each, while a failing operation still rolls back alone.
+Operations queue to the store's thread, which takes all queued operations at
+once and runs them in one transaction, each inside its own savepoint.
+Concurrent workflows therefore share one commit (one fsync) instead of paying
+for one each, while a failing operation still rolls back alone.
+
+A lone operation skips the queue: each one waits until the event loop has run
+everything else that was ready, and when it is then the only one waiting and
+the thread is idle, it runs on the caller's thread (``inline_when_idle``). A
+sequential workflow so avoids two thread hand-offs per step, and concurrent
+workflows, which submit together, still share commits on the thread.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class _Request:
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     writes: bool
+    inline: bool
+    """Whether it may run on the caller's thread: bounded work only, never a listing."""
 
 
 @dataclass
@@ -103,7 +111,15 @@ class SQLiteStore:
         self.path: str = config.path or MEMORY
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        """Guards the fields below and the thread's start."""
+        self._queued = 0
+        """Operations handed to the thread (or running inline) and not yet finished."""
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
+        """Per event loop, operations waiting for the loop's current round to end."""
+        self._connection_lock = threading.Lock()
+        """Held while the connection runs a transaction, on the thread or inline."""
         self._closed = False
 
     def __repr__(self) -> str:
@@ -121,7 +137,7 @@ class SQLiteStore:
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        return await self._run(lambda db: _list(db, wanted), writes=False)  # type: ignore[no-any-return]
+        return await self._run(lambda db: _list(db, wanted), writes=False, inline=False)  # type: ignore[no-any-return]
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -134,45 +150,42 @@ class SQLiteStore:
 
         status = state.status.value
         created_at = state.created_at.isoformat(timespec="microseconds")
+        indexed = (status, created_at)
 
         def operation(db: sqlite3.Connection) -> None:
+            # Most steps leave the indexed columns alone: one UPDATE that checks
+            # them does the step without rewriting two index entries.
+            updated = db.execute(
+                "UPDATE workflows SET version = ?, history_len = ?, head = ?"
+                " WHERE workflow_id = ? AND history_len = ? AND status = ? AND created_at = ?",
+                (state.version, len(state.history), head, state.workflow_id, kept, *indexed),
+            ).rowcount
+            if updated != 1 and not rewrite_head(db):
+                return
+            db.executemany(
+                "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
+                [(state.workflow_id, kept + i, event) for i, event in enumerate(tail)],
+            )
+
+        def rewrite_head(db: sqlite3.Connection) -> bool:
+            """The rare cases: nothing stored, another writer, or new indexed values."""
             found = db.execute(
-                "SELECT history_len, status, created_at FROM workflows WHERE workflow_id = ?",
-                (state.workflow_id,),
+                "SELECT history_len FROM workflows WHERE workflow_id = ?", (state.workflow_id,)
             ).fetchone()
             if found is None:
                 _write(db, _Row.of(state))
-                return
+                return False
             if found[0] != kept:
                 raise ConcurrencyConflictError(
                     f"workflow {state.workflow_id!r} has {found[0]} stored events, not the "
                     f"{kept} this append extends; another writer moved it on"
                 )
-            if (found[1], found[2]) == (status, created_at):
-                # Most steps leave the indexed columns alone; not setting them
-                # spares SQLite rewriting two index entries per step.
-                db.execute(
-                    "UPDATE workflows SET version = ?, history_len = ?, head = ?"
-                    " WHERE workflow_id = ?",
-                    (state.version, len(state.history), head, state.workflow_id),
-                )
-            else:
-                db.execute(
-                    "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
-                    " history_len = ?, head = ? WHERE workflow_id = ?",
-                    (
-                        status,
-                        created_at,
-                        state.version,
-                        len(state.history),
-                        head,
-                        state.workflow_id,
-                    ),
-                )
-            db.executemany(
-                "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
-                [(state.workflow_id, kept + i, event) for i, event in enumerate(tail)],
+            db.execute(
+                "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
+                " history_len = ?, head = ? WHERE workflow_id = ?",
+                (status, created_at, state.version, len(state.history), head, state.workflow_id),
             )
+            return True
 
         await self._run(operation)
 
@@ -198,9 +211,13 @@ class SQLiteStore:
         return await self._run(operation)  # type: ignore[no-any-return]
 
     async def close(self) -> None:
-        with self._start_lock:
+        with self._lock:
             self._closed = True
             thread, self._thread = self._thread, None
+            waiting, self._waiting = self._waiting, {}
+        for requests in waiting.values():
+            for request in requests:  # submitted together with close(): refused, not lost
+                request.loop.call_soon_threadsafe(_settle, request.future, False, self._gone())
         if thread is not None:
             self._queue.put(_STOP)
             await asyncio.to_thread(thread.join)
@@ -216,30 +233,69 @@ class SQLiteStore:
     ) -> None:
         await self.close()
 
-    # --- the store's thread ---------------------------------------------------
+    # --- running operations ---------------------------------------------------
 
-    async def _run(self, operation: Operation, *, writes: bool = True) -> Any:
+    async def _run(self, operation: Operation, *, writes: bool = True, inline: bool = True) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        with self._start_lock:
+        request = _Request(operation, loop.create_future(), loop, writes, inline)
+        with self._lock:
             if self._closed:
-                raise StoreClosedError(f"SQLite store {self.path!r} is closed")
+                raise self._gone()
             if self._thread is None:
-                ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-                thread = threading.Thread(
-                    target=self._serve, args=(ready,), name="beluga-sqlite", daemon=True
-                )
-                thread.start()
-                failure = ready.get()
-                if failure is not None:
-                    raise failure
-                self._thread = thread
-            self._queue.put(_Request(operation, future, loop, writes))
-        return await future
+                self._start_thread()
+            if inline and self.config.inline_when_idle:
+                waiting = self._waiting.setdefault(loop, [])
+                waiting.append(request)
+                if len(waiting) == 1:
+                    loop.call_soon(self._end_of_round, loop)
+            else:
+                self._hand_over([request])
+        return await request.future
+
+    def _end_of_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop`` once it has run what was ready when the first request came.
+
+        Every workflow the loop resumed in that round has submitted its step by
+        now, so one request alone means no company to share a commit with.
+        """
+        with self._lock:
+            batch = self._waiting.pop(loop, [])
+            if not batch:
+                return  # close() refused them
+            alone = len(batch) == 1 and self._queued == 0
+            if not alone:
+                self._hand_over(batch)
+                return
+            self._queued += 1
+        try:
+            with self._connection_lock:
+                assert self._connection is not None
+                outcomes = self._commit(self._connection, batch)
+        finally:
+            with self._lock:
+                self._queued -= 1
+        _settle(batch[0].future, *outcomes[0])
+
+    def _hand_over(self, batch: _Batch) -> None:
+        """Queue ``batch`` to the store's thread (``self._lock`` held)."""
+        self._queued += len(batch)
+        for request in batch:
+            self._queue.put(request)
+
+    def _start_thread(self) -> None:
+        ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        thread = threading.Thread(
+            target=self._serve, args=(ready,), name="beluga-sqlite", daemon=True
+        )
+        thread.start()
+        failure = ready.get()
+        if failure is not None:
+            raise failure
+        self._thread = thread
 
     def _serve(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
         try:
-            connection = self._connect()
+            connection = self._connection = self._connect()
         except BaseException as exc:
             ready.put(exc)
             return
@@ -249,9 +305,16 @@ class SQLiteStore:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                self._commit(connection, batch)
+                with self._connection_lock:
+                    outcomes = self._commit(connection, batch)
+                with self._lock:
+                    self._queued -= len(batch)
+                for request, (ok, value) in zip(batch, outcomes, strict=True):
+                    with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
+                        request.loop.call_soon_threadsafe(_settle, request.future, ok, value)
         finally:
-            connection.close()
+            with self._connection_lock:  # an inline operation may still be running
+                connection.close()
 
     def _next_batch(self) -> _Batch | None:
         first = self._queue.get()
@@ -271,8 +334,8 @@ class SQLiteStore:
             batch.append(item)
         return batch
 
-    def _commit(self, db: sqlite3.Connection, batch: _Batch) -> None:
-        """Run ``batch`` in one transaction and settle each caller's future.
+    def _commit(self, db: sqlite3.Connection, batch: _Batch) -> _Outcomes:
+        """Run ``batch`` in one transaction; return each operation's (ok, value).
 
         Reads alone take no write lock, so they never wait for another
         process's writer. Savepoints isolate the operations of a batch from
@@ -301,9 +364,10 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
             error = self._translate(exc)
             outcomes = [(False, error)] * len(batch)
-        for request, (ok, value) in zip(batch, outcomes, strict=True):
-            with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
-                request.loop.call_soon_threadsafe(_settle, request.future, ok, value)
+        return outcomes
+
+    def _gone(self) -> StoreClosedError:
+        return StoreClosedError(f"SQLite store {self.path!r} is closed")
 
     def _connect(self) -> sqlite3.Connection:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from beluga_workflow import (
     EventType,
     HistoryEvent,
     ProviderConfigError,
+    StoreClosedError,
     StoreError,
     StoreUnavailableError,
     WorkflowFilter,
@@ -208,3 +210,64 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock(tmp_path: 
             writer.close()
         await store.save(WorkflowState(workflow_id="x"))
         assert await store.load("x") is not None
+
+
+def _trace_threads(store: SQLiteStore) -> list[tuple[str, str]]:
+    """Record (thread name, statement) for every statement the store's connection runs."""
+    seen: list[tuple[str, str]] = []
+    assert store._connection is not None
+    store._connection.set_trace_callback(
+        lambda statement: seen.append((threading.current_thread().name, statement))
+    )
+    return seen
+
+
+async def test_a_lone_operation_runs_on_the_callers_thread(tmp_path: Path) -> None:
+    async with SQLiteStore(str(tmp_path / "runs.db")) as store:
+        await store.save(WorkflowState(workflow_id="warm-up"))
+        seen = _trace_threads(store)
+        await store.save(WorkflowState(workflow_id="w"))
+        assert await store.load("w") is not None
+    assert seen
+    assert {thread for thread, _ in seen} == {threading.current_thread().name}
+
+
+async def test_operations_submitted_together_share_one_commit_on_the_stores_thread(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteStore(str(tmp_path / "runs.db")) as store:
+        await store.save(WorkflowState(workflow_id="warm-up"))
+        seen = _trace_threads(store)
+        await asyncio.gather(*(store.save(WorkflowState(workflow_id=f"w{i}")) for i in range(20)))
+        assert len(await store.list()) == 21
+    commits = [thread for thread, statement in seen if statement == "COMMIT"]
+    assert commits[0] == "beluga-sqlite"
+    assert len(commits) == 2  # the 20 saves, then the listing
+
+
+async def test_inline_when_idle_off_keeps_every_operation_on_the_stores_thread(
+    tmp_path: Path,
+) -> None:
+    config = SQLiteConfig(path=str(tmp_path / "runs.db"), inline_when_idle=False)
+    async with SQLiteStore(config=config) as store:
+        await store.save(WorkflowState(workflow_id="warm-up"))
+        seen = _trace_threads(store)
+        await store.save(WorkflowState(workflow_id="w"))
+        assert await store.load("w") is not None
+    assert {thread for thread, _ in seen} == {"beluga-sqlite"}
+
+
+async def test_an_operation_racing_close_finishes_or_is_refused(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "runs.db"))
+    await store.save(WorkflowState(workflow_id="warm-up"))
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            store.save(WorkflowState(workflow_id="w")), store.close(), return_exceptions=True
+        ),
+        timeout=10,
+    )
+    assert results[0] is None or isinstance(results[0], StoreClosedError)
+    assert results[1] is None
+    async with SQLiteStore(str(tmp_path / "runs.db")) as reopened:
+        stored = await reopened.load("w")
+    assert (stored is not None) == (results[0] is None)
