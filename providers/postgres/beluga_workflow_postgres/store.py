@@ -2,14 +2,18 @@
 
 Layout (in the configured schema): ``workflows`` holds every field but the
 history as JSON text, plus the columns listing and concurrency need;
-``history_events`` holds one row per event. Each operation is a single SQL
-statement (data-modifying CTEs), so it is atomic in autocommit mode and costs
-one round trip; a workflow step inserts only its new events.
+``history_events`` holds the history in runs of consecutive events: a row's
+``seq`` is the index of its first event and its ``event`` text is those
+events' JSON objects joined by commas. A save writes the whole history as one
+row at ``seq`` 0; a workflow step (``append``) inserts one row holding just
+its new events, so its cost does not grow with the history. Each operation
+is a single SQL statement (data-modifying CTEs), so it is atomic in autocommit
+mode and costs one round trip.
 
 Every write first takes the workflow's row (upsert or update), so writers of
-one id are serialized; reads take only the first ``history_len`` events, so
-an event row left by a concurrent writer whose commit the statement's
-snapshot did not see is never mistaken for part of the history.
+one id are serialized; reads take only the rows starting before
+``history_len``, so a row left by a concurrent writer whose commit the
+statement's snapshot did not see is never mistaken for part of the history.
 
 JSON is kept as text rather than JSONB: JSONB would turn ``1.0`` into ``1``,
 lose ``-0.0`` and refuse ``\\u0000``, and the contract requires them back
@@ -173,7 +177,7 @@ class PostgresStore:
 
     # --- connections ----------------------------------------------------------
 
-    async def _execute(self, statement: sql.Composed, params: dict[str, Any]) -> None:
+    async def _execute(self, statement: bytes, params: dict[str, Any]) -> None:
         async def run(conn: Connection) -> None:
             await conn.execute(statement, params)
 
@@ -238,19 +242,22 @@ class PostgresStore:
 
 
 class _Statements:
-    """The SQL of every operation, bound to one schema."""
+    """The SQL of every operation, bound to one schema.
+
+    A write that replaces the history deletes every row but ``seq`` 0 and
+    upserts that one: the two sets never meet, which a single statement needs.
+    """
 
     def __init__(self, schema: str) -> None:
         workflows = sql.Identifier(schema, "workflows")
         events = sql.Identifier(schema, "history_events")
         write_events = sql.SQL(
             "INSERT INTO {events} (workflow_id, seq, event)"
-            " SELECT %(id)s, t.ord - 1, t.e FROM unnest(%(events)s::text[]) WITH ORDINALITY"
-            " AS t(e, ord) WHERE EXISTS (SELECT 1 FROM head)"
+            " SELECT %(id)s, 0, %(events)s WHERE %(n)s > 0 AND EXISTS (SELECT 1 FROM head)"
             " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
         ).format(events=events)
         trim_events = sql.SQL(
-            "DELETE FROM {events} WHERE workflow_id = %(id)s AND seq >= %(n)s"
+            "DELETE FROM {events} WHERE workflow_id = %(id)s AND (seq > 0 OR %(n)s = 0)"
             " AND EXISTS (SELECT 1 FROM head)"
         ).format(events=events)
         columns = sql.SQL("(workflow_id, status, created_at, version, history_len, head)")
@@ -264,58 +271,81 @@ class _Statements:
             "UPDATE {w} SET status = %(status)s, created_at = %(created_at)s,"
             " version = %(version)s, history_len = %(n)s, head = %(head)s"
         ).format(w=workflows)
-        self.save = sql.SQL(
-            "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
-            " ON CONFLICT (workflow_id) DO UPDATE SET {assign} RETURNING 1),"
-            " trimmed AS ({trim}) {write}"
-        ).format(
-            w=workflows,
-            columns=columns,
-            values=values,
-            assign=assign,
-            trim=trim_events,
-            write=write_events,
+        self.save = _render(
+            sql.SQL(
+                "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
+                " ON CONFLICT (workflow_id) DO UPDATE SET {assign} RETURNING 1),"
+                " trimmed AS ({trim}) {write}"
+            ).format(
+                w=workflows,
+                columns=columns,
+                values=values,
+                assign=assign,
+                trim=trim_events,
+                write=write_events,
+            )
         )
-        self.create_if_absent = sql.SQL(
-            "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
-            " ON CONFLICT (workflow_id) DO NOTHING RETURNING 1),"
-            " trimmed AS ({trim}), written AS ({write} RETURNING 1)"
-            " SELECT count(*) FROM head"
-        ).format(w=workflows, columns=columns, values=values, trim=trim_events, write=write_events)
-        self.replace_if = sql.SQL(
-            "WITH head AS ({update} WHERE workflow_id = %(id)s AND version = %(expected)s"
-            " RETURNING 1), trimmed AS ({trim}), written AS ({write} RETURNING 1)"
-            " SELECT count(*) FROM head"
-        ).format(update=update_head, trim=trim_events, write=write_events)
-        self.append = sql.SQL(
-            "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
-            " RETURNING 1),"
-            " written AS (INSERT INTO {events} (workflow_id, seq, event)"
-            " SELECT %(id)s, %(kept)s + t.ord - 1, t.e"
-            " FROM unnest(%(events)s::text[]) WITH ORDINALITY AS t(e, ord)"
-            " WHERE EXISTS (SELECT 1 FROM head)"
-            " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event RETURNING 1)"
-            " SELECT count(*) FROM head"
-        ).format(update=update_head, events=events)
+        self.create_if_absent = _render(
+            sql.SQL(
+                "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
+                " ON CONFLICT (workflow_id) DO NOTHING RETURNING 1),"
+                " trimmed AS ({trim}), written AS ({write} RETURNING 1)"
+                " SELECT count(*) FROM head"
+            ).format(
+                w=workflows, columns=columns, values=values, trim=trim_events, write=write_events
+            )
+        )
+        self.replace_if = _render(
+            sql.SQL(
+                "WITH head AS ({update} WHERE workflow_id = %(id)s AND version = %(expected)s"
+                " RETURNING 1), trimmed AS ({trim}), written AS ({write} RETURNING 1)"
+                " SELECT count(*) FROM head"
+            ).format(update=update_head, trim=trim_events, write=write_events)
+        )
+        self.append = _render(
+            sql.SQL(
+                "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
+                " RETURNING 1),"
+                " written AS (INSERT INTO {events} (workflow_id, seq, event)"
+                " SELECT %(id)s, %(kept)s, %(events)s"
+                " WHERE %(n)s > %(kept)s AND EXISTS (SELECT 1 FROM head)"
+                " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
+                " RETURNING 1)"
+                " SELECT count(*) FROM head"
+            ).format(update=update_head, events=events)
+        )
         history = sql.SQL(
             "(SELECT coalesce(string_agg(e.event, ',' ORDER BY e.seq), '')"
             " FROM {events} e WHERE e.workflow_id = w.workflow_id AND e.seq < w.history_len)"
         ).format(events=events)
-        self.load = sql.SQL(
-            "SELECT w.head, {history} FROM {w} w WHERE w.workflow_id = %(id)s"
-        ).format(w=workflows, history=history)
-        self.list_all = sql.SQL(
-            "SELECT w.workflow_id, w.head, {history} FROM {w} w"
-            " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
-        ).format(w=workflows, history=history)
-        self.list_by_status = sql.SQL(
-            "SELECT w.workflow_id, w.head, {history} FROM {w} w WHERE w.status = %(status)s"
-            " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
-        ).format(w=workflows, history=history)
-        self.delete = sql.SQL(
-            "WITH gone AS (DELETE FROM {w} WHERE workflow_id = %(id)s)"
-            " DELETE FROM {events} WHERE workflow_id = %(id)s"
-        ).format(w=workflows, events=events)
+        self.load = _render(
+            sql.SQL("SELECT w.head, {history} FROM {w} w WHERE w.workflow_id = %(id)s").format(
+                w=workflows, history=history
+            )
+        )
+        self.list_all = _render(
+            sql.SQL(
+                "SELECT w.workflow_id, w.head, {history} FROM {w} w"
+                " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
+            ).format(w=workflows, history=history)
+        )
+        self.list_by_status = _render(
+            sql.SQL(
+                "SELECT w.workflow_id, w.head, {history} FROM {w} w WHERE w.status = %(status)s"
+                " ORDER BY w.created_at, w.workflow_id LIMIT %(limit)s"
+            ).format(w=workflows, history=history)
+        )
+        self.delete = _render(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {w} WHERE workflow_id = %(id)s)"
+                " DELETE FROM {events} WHERE workflow_id = %(id)s"
+            ).format(w=workflows, events=events)
+        )
+
+
+def _render(statement: sql.Composable) -> bytes:
+    """Compose a statement once: composing it on every call cost more than sending it."""
+    return statement.as_bytes(None)
 
 
 def _row(state: WorkflowState, first_event: int = 0) -> dict[str, Any]:
@@ -328,7 +358,7 @@ def _row(state: WorkflowState, first_event: int = 0) -> dict[str, Any]:
         "version": state.version,
         "n": len(history),
         "head": encode_head(state),
-        "events": [history[i].model_dump_json() for i in range(first_event, len(history))],
+        "events": ",".join(history[i].model_dump_json() for i in range(first_event, len(history))),
     }
 
 

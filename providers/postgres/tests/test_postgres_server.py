@@ -69,7 +69,9 @@ async def test_two_writers_of_one_id_exactly_one_wins(postgres_url: str, schema:
         await check_one_writer_wins(first, second)
 
 
-async def test_a_step_inserts_only_the_new_event(postgres_url: str, schema: str) -> None:
+async def test_a_step_inserts_one_row_with_only_its_new_events(
+    postgres_url: str, schema: str
+) -> None:
     store = PostgresStore(postgres_url, schema=schema)
     try:
         state = WorkflowState(
@@ -82,16 +84,44 @@ async def test_a_step_inserts_only_the_new_event(postgres_url: str, schema: str)
                 f'SELECT xmin::text, seq FROM "{schema}".history_events ORDER BY seq'
             ).fetchall()
         state.history.append(HistoryEvent(id=20, type=EventType.TIMER_FIRED))
-        await store.append(state, 1)
+        state.history.append(HistoryEvent(id=21, type=EventType.ACTIVITY_STARTED))
+        await store.append(state, 2)
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             after = conn.execute(
                 f'SELECT xmin::text, seq FROM "{schema}".history_events ORDER BY seq'
             ).fetchall()
-        assert after[:20] == before  # the old rows were not rewritten
-        assert len(after) == 21
+        assert len(before) == 1  # a save writes the history as one row
+        assert after[:1] == before  # the step did not rewrite it
+        assert [seq for _, seq in after] == [0, 20]
         assert await store.load("w") == state
+        await store.save(state)  # and a save folds the runs back into one row
+        assert await store.load("w") == state
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            rows = conn.execute(f'SELECT seq FROM "{schema}".history_events').fetchall()
+        assert rows == [(0,)]
     finally:
         await store.close()
+
+
+async def test_rows_of_one_event_each_still_load_and_extend(postgres_url: str, schema: str) -> None:
+    """Histories written one row per event (as releases before runs did) stay readable."""
+    state = WorkflowState(
+        workflow_id="w",
+        history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(3)],
+    )
+    async with PostgresStore(postgres_url, schema=schema) as store:
+        await store.save(state)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DELETE FROM "{schema}".history_events')
+            for seq, event in enumerate(state.history):
+                conn.execute(
+                    f'INSERT INTO "{schema}".history_events VALUES (%s, %s, %s)',
+                    ("w", seq, event.model_dump_json()),
+                )
+        assert await store.load("w") == state
+        state.history.append(HistoryEvent(id=3, type=EventType.TIMER_FIRED))
+        await store.append(state, 1)
+        assert await store.load("w") == state
 
 
 async def test_listing_by_status_uses_the_index(postgres_url: str, schema: str) -> None:
