@@ -133,7 +133,6 @@ class KafkaStore:
         self._partitions: list[TopicPartition] = []
         self._view = _View()
         self._written: dict[TopicPartition, int] = {}
-        self._under_reports = False
         self._lock: asyncio.Lock | None = None
         self._closed = False
 
@@ -296,10 +295,11 @@ class KafkaStore:
     async def _catch_up(self) -> None:
         """Read the topic up to where it ended when this call began (and our own writes).
 
-        Some Kafka-compatible brokers report the last offset instead of the next
-        one as a partition's end. Once the store has read past a reported end,
-        it also polls briefly after reaching it, so the one record such a broker
-        leaves out is still read.
+        Some Kafka-compatible brokers report a partition's end as one past the
+        first offset of its last batch rather than past its last record. That
+        is still enough: a fetch hands over whole batches, so reaching the
+        reported end reads the whole last batch. Records the consumer already
+        holds are applied too, without waiting for more.
         """
         assert self._consumer is not None
         consumer = self._consumer
@@ -310,11 +310,7 @@ class KafkaStore:
             if not behind:
                 break
             self._apply(await consumer.getmany(*behind, timeout_ms=50))
-        if self._under_reports:
-            self._apply(await consumer.getmany(*self._partitions, timeout_ms=10))
-        for tp in self._partitions:
-            if await consumer.position(tp) > reported[tp]:
-                self._under_reports = True
+        self._apply(await consumer.getmany(*self._partitions, timeout_ms=0))
 
     def _apply(self, batches: dict[Any, Any]) -> None:
         for messages in batches.values():
