@@ -1,38 +1,60 @@
-"""The NATS JetStream KV store: a small meta record per workflow, the state in chunks.
+"""The NATS JetStream KV store: a meta record per workflow, its history in chunks.
 
-Buckets: ``<bucket>-meta`` holds one small JSON record per workflow (its id,
-status, creation time, version, history length and where its data is);
-``<bucket>-data`` holds the state: the head (every field but the history) in
-parts of at most one message each, and the history as a series of fragments,
-one per write. Writing the meta record is the commit point, so a reader sees
-the old or the new state, never a mix, and data written by a failed call is
-invisible.
+Buckets: ``<bucket>-meta`` holds one record per workflow: a small JSON line
+(its id, status, creation time, version, history length and where its data
+is) followed, when it fits in one message, by the head (every field but the
+history). ``<bucket>-data`` holds the history as a series of fragments, one
+per write, and the head in parts of at most one message when it is too big to
+ride in the meta record. Writing the meta record is the commit point, so a
+reader sees the old or the new state, never a mix, and data written by a
+failed call is invisible.
 
 KV keys allow only ``[-/_=.A-Za-z0-9]``: an id becomes ``i`` + its UTF-8 in
 unpadded base64url (reversible, so ids never collide), or, when that would
 make the key longer than 200 characters, ``h`` + its SHA-256 (the id itself is
 kept in the meta record).
 
-A workflow step writes the new head part, one fragment with the new events,
-and the meta record (compare-and-set on its revision): its cost does not grow
-with the history. Listing reads every meta record (the KV has no secondary
-index) and loads only the states that match.
+A workflow step creates one fragment with the new events under a key named by
+its position (one never committed before), then writes the meta record with
+the new head (compare-and-set on its revision): two round trips, no purge, and
+a cost that does not grow with the history. The last meta record this store
+wrote for a workflow is remembered, so a step need not read it first; the
+compare-and-set catches a stale one.
+
+Data keys are created, never blindly overwritten: a chunk a meta record
+points at is never changed while it does. A key already taken at a position
+the step wants (left by a crashed writer, or by a racing one) is reclaimed only
+after rewriting the meta record unchanged, which makes any other writer's
+pending commit fail. The meta record also notes the highest data-stream
+sequence it relies on; a reader treats a newer chunk as replaced and reads
+again. Stale chunks are thus never read as live data; they are removed when a
+``save`` replaces the generation, or by ``delete``.
+
+Listing reads every meta record (the KV has no secondary index) by a scan of
+the meta stream, and loads only the states that match.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
+from nats.js.errors import NotFoundError as NatsNotFoundError
 from nats.js.kv import KeyValue
 
 from beluga_workflow.chunked import CommitRecord, history_text, split
@@ -60,6 +82,12 @@ T = TypeVar("T")
 _States = list[WorkflowState]
 _MAX_PLAIN_KEY = 200
 _READ_ATTEMPTS = 5
+_READ_BATCH = 64
+"""Data keys read at once when loading a state."""
+_KNOWN = 4096
+"""Meta records remembered (per store) so that a step need not read its record first."""
+_SEQ_ROOM = 32
+"""Bytes kept free in an inline meta record for the data sequence, still to be set."""
 
 
 def create_store(config: NatsConfig) -> NatsStore:
@@ -75,7 +103,43 @@ def key_of(workflow_id: str) -> str:
     return "h" + hashlib.sha256(workflow_id.encode()).hexdigest()
 
 
-_Records = list[CommitRecord]
+@dataclass
+class Commit(CommitRecord):
+    """A :class:`CommitRecord` plus ``seq``: the highest data-stream sequence it relies on.
+
+    Every chunk the record points at was written before it was committed, so
+    has a sequence of at most ``seq``; a chunk found with a higher one was
+    written after the commit (its key removed by a later write, then taken
+    again by a stale writer) and is not part of this state. ``seq`` 0 (a
+    record of the earlier layout, or one with no data yet) is not checked.
+    """
+
+    seq: int = 0
+
+    @classmethod
+    def new(cls, state: WorkflowState) -> Commit:
+        return cls(**asdict(CommitRecord.first(state)))
+
+    @classmethod
+    def read(cls, raw: bytes, where: str) -> tuple[Commit, bytes]:
+        """The record in a stored meta value, and the head that follows it (or ``b""``)."""
+        line, _, head = raw.partition(b"\n")
+        return cast(Commit, cls.decode(line, where)), head
+
+    def after(self, state: WorkflowState) -> Commit:
+        return cast(Commit, self.next_step(state))
+
+    def value(self, head: bytes | None) -> bytes:
+        """The meta value: the JSON line, then the head when it is kept inline."""
+        return self.encode() if head is None else self.encode() + b"\n" + head
+
+
+_Known = tuple[Commit, int]
+_Writes = list[tuple[str, bytes]]
+"""Data keys and the chunks to write under them."""
+_Commits = list[Commit]
+_Chunks = list[bytes]
+_Seqs = list[int]
 
 
 class NatsStore:
@@ -101,6 +165,7 @@ class NatsStore:
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
+        self._known: dict[str, _Known] = {}
 
     def __repr__(self) -> str:
         return f"NatsStore(url={self.config.address!r}, bucket={self.config.bucket!r})"
@@ -138,6 +203,7 @@ class NatsStore:
         require_workflow_id(workflow_id)
 
         async def delete() -> None:
+            self._known.pop(workflow_id, None)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
             await meta_kv.purge(key)
@@ -149,25 +215,27 @@ class NatsStore:
         kept = require_append(state, new_events)
 
         async def append() -> None:
-            found = await self._get_meta(state.workflow_id)
+            workflow_id = state.workflow_id
+            key = key_of(workflow_id)
+            known = self._known.pop(workflow_id, None)
+            # What this store last wrote is tried first; the compare-and-set
+            # on its revision fails if anyone wrote since.
+            if (
+                known is not None
+                and known[0].n == kept
+                and await self._step(key, *known, state, kept)
+            ):
+                return
+            found = await self._get_meta(workflow_id)
             if found is None:
                 require_state(state)
                 await self._write_whole(state, expected=0, conflict_on_exists=True, kept=kept)
                 return
-            stored, revision = found
+            stored, revision, _ = found
             if stored.n != kept:
-                raise self._conflict(
-                    state.workflow_id, f"it has {stored.n} stored events, not {kept}"
-                )
-            key = key_of(state.workflow_id)
-            meta = stored.next_step(state)
-            await self._put_parts(key, meta, state, first_event=kept)
-            meta_kv, _ = await self._buckets()
-            try:
-                await meta_kv.update(key, meta.encode(), last=revision)
-            except KeyWrongLastSequenceError as exc:
-                raise self._conflict(state.workflow_id, "another writer moved it on") from exc
-            await self._purge(f"{key}.{meta.gen}.h{stored.head}.>")
+                raise self._conflict(workflow_id, f"it has {stored.n} stored events, not {kept}")
+            if not await self._step(key, stored, revision, state, kept):
+                raise self._conflict(workflow_id, "another writer moved it on")
 
         await self._call(append)
 
@@ -181,6 +249,7 @@ class NatsStore:
 
     async def close(self) -> None:
         self._closed = True
+        self._known.clear()
         client, self._client = self._client, None
         self._js = self._meta = self._data = None
         if client is not None and not client.is_closed:
@@ -197,7 +266,7 @@ class NatsStore:
     ) -> None:
         await self.close()
 
-    # --- reading and writing --------------------------------------------------
+    # --- writing --------------------------------------------------------------
 
     async def _write_whole(
         self,
@@ -212,99 +281,135 @@ class NatsStore:
         ``expected`` is the version the stored state must have (0: none stored);
         ``None`` overwrites whatever is there.
         """
-        meta_kv, _ = await self._buckets()
-        key = key_of(state.workflow_id)
-        found = await self._get_meta(state.workflow_id)
+        meta_kv, data_kv = await self._buckets()
+        workflow_id = state.workflow_id
+        self._known.pop(workflow_id, None)
+        key = key_of(workflow_id)
+        found = await self._get_meta(workflow_id)
         if expected is not None:
             current = 0 if found is None else found[0].version
             if found is not None and conflict_on_exists:
-                raise self._conflict(state.workflow_id, f"it has stored events, not {kept}")
+                raise self._conflict(workflow_id, f"it has stored events, not {kept}")
             if current != expected:
-                raise self._conflict(
-                    state.workflow_id, f"it is at version {current}, not {expected}"
-                )
-        meta = CommitRecord.first(state)
-        gen = meta.gen
-        await self._put_parts(key, meta, state, first_event=0)
+                raise self._conflict(workflow_id, f"it is at version {current}, not {expected}")
+        meta = Commit.new(state)
+        head, writes = self._plan(key, meta, state, first_event=0)
+        # A new generation's keys are fresh (its name is random): plain puts.
+        seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
+        meta.seq = max(seqs, default=0)
+        value = meta.value(head)
         try:
             if expected is None:
-                await meta_kv.put(key, meta.encode())
+                revision = await meta_kv.put(key, value)
             elif found is None:
-                await meta_kv.create(key, meta.encode())
+                revision = await meta_kv.create(key, value)
             else:
-                await meta_kv.update(key, meta.encode(), last=found[1])
+                revision = await meta_kv.update(key, value, last=found[1])
         except KeyWrongLastSequenceError as exc:
-            await self._purge(f"{key}.{gen}.>")
-            raise self._conflict(state.workflow_id, "another writer saved it first") from exc
-        if found is not None and found[0].gen != gen:
+            await self._purge_keys(k for k, _ in writes)
+            raise self._conflict(workflow_id, "another writer saved it first") from exc
+        self._remember(workflow_id, meta, revision)
+        if found is not None and found[0].gen != meta.gen:
             await self._purge(f"{key}.{found[0].gen}.>")
 
-    async def _load(self, workflow_id: str) -> WorkflowState | None:
-        key = key_of(workflow_id)
-        for _ in range(_READ_ATTEMPTS):
-            found = await self._get_meta(workflow_id)
-            if found is None:
-                return None
-            meta = found[0]
-            prefix = f"{key}.{meta.gen}"
-            try:
-                head = [
-                    await self._get_data(f"{prefix}.{meta.head_part(i)}")
-                    for i in range(meta.head_parts)
-                ]
-                events = [
-                    await self._get_data(f"{prefix}.{meta.fragment(j)}") for j in range(meta.frags)
-                ]
-            except KeyNotFoundError:
-                continue  # a writer replaced the generation we were reading: read again
-            return meta.assemble(head, events)
-        raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
+    async def _step(
+        self, key: str, stored: Commit, revision: int, state: WorkflowState, kept: int
+    ) -> bool:
+        """Commit one step on top of ``stored`` at ``revision``; False if that record moved on.
 
-    async def _get_meta(self, workflow_id: str) -> tuple[CommitRecord, int] | None:
-        meta_kv, _ = await self._buckets()
+        The step's chunks go to positions ``stored`` does not point at, and are
+        created there; a position already taken is reclaimed only after the
+        meta record was rewritten unchanged (:meth:`_reclaim`), so a chunk that
+        a pending commit relies on is never replaced under it.
+        """
+        meta_kv, data_kv = await self._buckets()
+        meta = stored.after(state)
+        head, writes = self._plan(key, meta, state, first_event=kept)
+        results = await _create_all(data_kv, writes)
+        seqs = [seq for seq in results if isinstance(seq, int)]
+        taken = [write for write, seq in zip(writes, results, strict=True) if seq is None]
+        if taken:
+            reclaimed = await self._reclaim(key, revision, taken)
+            if reclaimed is None:
+                return False
+            revision, more = reclaimed
+            seqs.extend(more)
+        meta.seq = max([stored.seq, *seqs])
         try:
-            entry = await meta_kv.get(key_of(workflow_id))
+            new_revision = await meta_kv.update(key, meta.value(head), last=revision)
+        except KeyWrongLastSequenceError:
+            return False
+        self._remember(meta.id, meta, new_revision)
+        if stored.head_parts:  # the old head was kept apart: no record points at it now
+            prefix = f"{key}.{stored.gen}"
+            await self._purge_keys(
+                f"{prefix}.{stored.head_part(i)}" for i in range(stored.head_parts)
+            )
+        return True
+
+    async def _reclaim(self, key: str, revision: int, taken: _Writes) -> tuple[int, _Seqs] | None:
+        """Write ``taken`` over whatever holds those keys; the new revision and sequences.
+
+        First the meta record is rewritten as it is (compare-and-set on
+        ``revision``): whoever wrote those keys meant to commit on top of that
+        revision, or an older one, and now cannot. None if the record moved on
+        or another writer reclaimed a key first.
+        """
+        meta_kv, data_kv = await self._buckets()
+        try:
+            entry = await meta_kv.get(key)
         except KeyNotFoundError:
             return None
-        if entry.value is None or entry.revision is None:
+        if entry.revision != revision or entry.value is None:
             return None
-        meta = CommitRecord.decode(entry.value, workflow_id)
-        if meta.id != workflow_id:  # a hashed key shared by two ids: never silently mixed
-            raise CorruptStateError(workflow_id, f"its key holds workflow {meta.id!r}")
-        return meta, entry.revision
-
-    async def _all_meta(self) -> _Records:
-        meta_kv, _ = await self._buckets()
         try:
-            keys = await meta_kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
-        metas: _Records = []
-        for key in keys:
+            revision = await meta_kv.update(key, entry.value, last=revision)
+        except KeyWrongLastSequenceError:
+            return None
+        seqs: _Seqs = []
+        for data_key, chunk in taken:
             try:
-                entry = await meta_kv.get(key)
-            except KeyNotFoundError:
-                continue  # deleted since it was listed
-            if entry.value:
-                metas.append(CommitRecord.decode(entry.value, key))
-        return metas
+                last = (await data_kv.get(data_key)).revision or 0
+            except KeyNotFoundError as gone:  # a delete marker, or removed meanwhile
+                last = gone.entry.revision if gone.entry is not None else 0
+            try:
+                seqs.append(await data_kv.update(data_key, chunk, last=last))
+            except KeyWrongLastSequenceError:
+                return None
+        return revision, seqs
 
-    async def _get_data(self, key: str) -> bytes:
-        entry = await self._data_kv().get(key)
-        return entry.value or b""
+    def _plan(
+        self, key: str, meta: Commit, state: WorkflowState, *, first_event: int
+    ) -> tuple[bytes | None, _Writes]:
+        """The head to keep inline (None: it is in the writes) and the data keys to write.
 
-    async def _put_parts(
-        self, key: str, meta: CommitRecord, state: WorkflowState, *, first_event: int
-    ) -> None:
-        """Write the head and the events from ``first_event`` on; count them in ``meta``."""
+        Counts the new fragments and the head parts in ``meta``.
+        """
         prefix = f"{key}.{meta.gen}"
-        head = split(encode_head(state), self._chunk) or [b""]
-        for index, chunk in enumerate(head):
-            await self._data_kv().put(f"{prefix}.{meta.head_part(index)}", chunk)
-        meta.head_parts = len(head)
+        writes: _Writes = []
         for chunk in split(history_text(state, first_event), self._chunk):
-            await self._data_kv().put(f"{prefix}.{meta.fragment(meta.frags)}", chunk)
+            writes.append((f"{prefix}.{meta.fragment(meta.frags)}", chunk))
             meta.frags += 1
+        head = encode_head(state).encode()
+        meta.head_parts = 0
+        if len(meta.encode()) + _SEQ_ROOM + len(head) <= self._chunk:
+            return head, writes
+        parts = [head[i : i + self._chunk] for i in range(0, len(head), self._chunk)]
+        meta.head_parts = len(parts)
+        writes += [(f"{prefix}.{meta.head_part(i)}", part) for i, part in enumerate(parts)]
+        return None, writes
+
+    def _remember(self, workflow_id: str, meta: Commit, revision: int) -> None:
+        known = self._known
+        known.pop(workflow_id, None)
+        if len(known) >= _KNOWN:
+            known.pop(next(iter(known)))
+        known[workflow_id] = (meta, revision)
+
+    async def _purge_keys(self, keys: Iterable[str]) -> None:
+        """Remove these data keys (exact subjects: no scan of the stream), best effort."""
+        with contextlib.suppress(NatsError):
+            await _gather([self._purge(k) for k in keys])
 
     async def _purge(self, subject_tail: str) -> None:
         """Remove data keys matching ``subject_tail`` in one stream purge."""
@@ -316,6 +421,82 @@ class NatsStore:
 
     def _conflict(self, workflow_id: str, why: str) -> ConcurrencyConflictError:
         return ConcurrencyConflictError(f"workflow {workflow_id!r} changed: {why}")
+
+    # --- reading --------------------------------------------------------------
+
+    async def _load(self, workflow_id: str) -> WorkflowState | None:
+        key = key_of(workflow_id)
+        for _ in range(_READ_ATTEMPTS):
+            found = await self._get_meta(workflow_id)
+            if found is None:
+                return None
+            meta, _, inline = found
+            prefix = f"{key}.{meta.gen}"
+            names = [meta.head_part(i) for i in range(meta.head_parts)]
+            names += [meta.fragment(j) for j in range(meta.frags)]
+            try:
+                chunks = await self._get_data([f"{prefix}.{name}" for name in names], meta.seq)
+            except KeyNotFoundError:
+                continue  # a writer replaced what we were reading: read again
+            split_at = meta.head_parts
+            head = chunks[:split_at] if split_at else [inline]
+            return meta.assemble(head, chunks[split_at:])
+        raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
+
+    async def _get_meta(self, workflow_id: str) -> tuple[Commit, int, bytes] | None:
+        meta_kv, _ = await self._buckets()
+        try:
+            entry = await meta_kv.get(key_of(workflow_id))
+        except KeyNotFoundError:
+            return None
+        if entry.value is None or entry.revision is None:
+            return None
+        meta, head = Commit.read(entry.value, workflow_id)
+        if meta.id != workflow_id:  # a hashed key shared by two ids: never silently mixed
+            raise CorruptStateError(workflow_id, f"its key holds workflow {meta.id!r}")
+        return meta, entry.revision, head
+
+    async def _all_meta(self) -> _Commits:
+        """Every live meta record, by a scan of the meta stream (one read per record).
+
+        Each read asks for the next message at or after a sequence; the KV's
+        own ``keys()`` (a watcher that stops when the server reports nothing
+        pending) was seen to stop early on some servers and miss records.
+        """
+        await self._buckets()
+        js = self._js
+        assert js is not None
+        bucket = f"{self.config.bucket}-meta"
+        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
+        records: dict[str, Commit] = {}
+        seq = 1
+        while True:
+            try:
+                msg = await js.get_msg(stream, seq=seq, subject=f"{prefix}>", next=True)
+            except NatsNotFoundError:
+                break  # no message after seq
+            if msg.seq is None or msg.subject is None:
+                raise StoreError(f"nats store: a message in {stream} has no sequence or subject")
+            seq = msg.seq + 1
+            key = msg.subject[len(prefix) :]
+            # A record rewritten during the scan is seen again later: the later one counts.
+            records.pop(key, None)
+            operation = (msg.headers or {}).get("KV-Operation")
+            if msg.data and operation not in ("DEL", "PURGE"):
+                records[key] = Commit.read(msg.data, key)[0]
+        return [*records.values()]
+
+    async def _get_data(self, keys: Sequence[str], seq: int) -> _Chunks:
+        """The values of ``keys``, a batch at a time; KeyNotFoundError if one was replaced."""
+        data_kv = self._data_kv()
+        values: _Chunks = []
+        for start in range(0, len(keys), _READ_BATCH):
+            batch = keys[start : start + _READ_BATCH]
+            for entry in await _gather([data_kv.get(k) for k in batch]):
+                if seq and (entry.revision or 0) > seq:
+                    raise KeyNotFoundError(message="written after the record was committed")
+                values.append(entry.value or b"")
+        return values
 
     # --- connection -----------------------------------------------------------
 
@@ -383,3 +564,28 @@ async def _quiet(error: Exception) -> None:
 
 async def _quiet_event() -> None:
     return None
+
+
+async def _gather(calls: list[Awaitable[T]]) -> list[T]:
+    """Await ``calls`` together; once all are done, raise the first error."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
+
+
+async def _create_all(data_kv: KeyValue, writes: _Writes) -> list[int | None]:
+    """Create the keys together: each one's sequence, or None where the key was taken."""
+    results = await asyncio.gather(
+        *(data_kv.update(key, chunk, last=0) for key, chunk in writes), return_exceptions=True
+    )
+    created: list[int | None] = []
+    for result in results:
+        if isinstance(result, KeyWrongLastSequenceError):
+            created.append(None)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            created.append(result)
+    return created
