@@ -18,6 +18,7 @@ from beluga_workflow import (
 )
 from benchmarks.backends import Backend
 from benchmarks.harness import Report, Row, failure, figure, one_core
+from benchmarks.raw import kafka_step_growth
 from benchmarks.workflows import STEP_TIMES, timed_steps
 
 __all__ = ["run_growth"]
@@ -107,6 +108,26 @@ async def _history(report: Report, backend: Backend, steps: int, repeats: int, q
         await backend.cleanup()
     ratio = figure(ratios, "x")
     report.add(Row(section, case, None, None, "", ratio, "≤ 1.5x", ratio.median <= 1.5, note))
+    if backend.name == "kafka":
+        await _kafka_broker_growth(report, backend, section, steps, repeats)
+
+
+async def _kafka_broker_growth(
+    report: Report, backend: Backend, section: str, steps: int, repeats: int
+) -> None:
+    """The same growth for the raw client, to tell the broker's share from the store's."""
+    ratios = []
+    try:
+        for _ in range(repeats):
+            ratios.append(await kafka_step_growth(backend, steps, WINDOW))
+    finally:
+        await backend.cleanup()
+    case = (
+        f"Kafka raw client, the same records per step, end offset and read-back: "
+        f"last {WINDOW} / first {WINDOW} steps"
+    )
+    note = f"lower is better; {steps:,} steps, as the row above"
+    report.add(Row(section, case, None, None, "", figure(ratios, "x"), note=note))
 
 
 async def _probe_rate(backend: Backend) -> float:

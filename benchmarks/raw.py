@@ -10,6 +10,7 @@ registered with the backend so its cleanup removes them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any, cast
 
 from benchmarks.backends import Backend, KafkaBackend, SQLiteBackend
 
-__all__ = ["LIST_ROWS", "PAYLOAD", "RawOps", "open_ops", "step_rate"]
+__all__ = ["LIST_ROWS", "PAYLOAD", "RawOps", "kafka_step_growth", "open_ops", "step_rate"]
 
 PAYLOAD = '{"step": 1, "ok": true}'
 LIST_ROWS = 300
@@ -154,6 +155,67 @@ async def _kafka_steps(backend: Backend, steps: int) -> float:
             await producer.send_and_wait(topic, PAYLOAD.encode(), key=f"s{i}".encode())
         return steps / (time.perf_counter() - started)
     finally:
+        await producer.stop()
+
+
+async def _compacted_topic(servers: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        topics = [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+        await admin.create_topics(topics)
+    finally:
+        await admin.close()
+
+
+async def kafka_step_growth(backend: Backend, steps: int, window: int) -> float:
+    """The broker's own growth: per-step time, last ``window`` steps over the first.
+
+    Each step does what a store step needs at the least: send a head part, a
+    history fragment and a commit record in one acknowledged batch (tombstoning
+    the previous head part), ask for the partition's end and read the batch
+    back, so a reader would see it.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    assert isinstance(backend, KafkaBackend)
+    topic = f"bench-{_tag()}"
+    backend.created.append(topic)
+    producer = await _kafka_producer(backend.servers)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=backend.servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=5,
+    )
+    try:
+        await _compacted_topic(backend.servers, topic)  # as the store creates it
+        await producer.send_and_wait(topic, PAYLOAD.encode(), key=b"start", partition=0)
+        await consumer.start()
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        times = []
+        for step in range(steps):
+            records = [
+                (f"h{step + 1}".encode(), PAYLOAD.encode()),
+                (f"e{step}".encode(), PAYLOAD.encode()),
+                (b"m", PAYLOAD.encode()),
+                (f"h{step}".encode(), None),
+            ]
+            sent = [await producer.send(topic, v, key=k, partition=0) for k, v in records]
+            end = (await asyncio.gather(*sent))[-1].offset + 1
+            await consumer.end_offsets([partition])
+            while await consumer.position(partition) < end:
+                await consumer.getmany(partition, timeout_ms=50)
+            times.append(time.perf_counter())
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        window = min(window, len(gaps) // 2)
+        return (sum(gaps[-window:]) / window) / (sum(gaps[:window]) / window)
+    finally:
+        await consumer.stop()
         await producer.stop()
 
 
