@@ -117,7 +117,8 @@ INTRO = [
     "Options: `--quick` (tiny sizes), `--only steps growth ops overhead`,",
     "`--backends inmemory sqlite postgres redis nats kafka`; server addresses from",
     "`BELUGA_BENCH_POSTGRES_URL`, `BELUGA_BENCH_REDIS_URL`, `BELUGA_BENCH_NATS_URL`,",
-    "`BELUGA_BENCH_KAFKA_URL`.",
+    "`BELUGA_BENCH_KAFKA_URL`. Without a Kafka at its default address (and no URL",
+    "given), a Tansu broker is started for the run.",
     "",
 ]
 
