@@ -267,14 +267,20 @@ class SQLiteStore:
                 self._hand_over(batch)
                 return
             self._queued += 1
+        outcomes: _Outcomes | None = None
         try:
             with self._connection_lock:
                 assert self._connection is not None
-                outcomes = self._commit(self._connection, batch)
+                outcomes = self._commit(self._connection, batch, patient=False)
         finally:
             with self._lock:
                 self._queued -= 1
-        _settle(batch[0].future, *outcomes[0])
+                if outcomes is None:
+                    # Another process holds the database: wait for it on the
+                    # thread, never on the event loop.
+                    self._hand_over(batch)
+        if outcomes is not None:
+            _settle(batch[0].future, *outcomes[0])
 
     def _hand_over(self, batch: _Batch) -> None:
         """Queue ``batch`` to the store's thread (``self._lock`` held)."""
@@ -307,6 +313,7 @@ class SQLiteStore:
                     return
                 with self._connection_lock:
                     outcomes = self._commit(connection, batch)
+                assert outcomes is not None  # a patient commit always answers
                 with self._lock:
                     self._queued -= len(batch)
                 for request, (ok, value) in zip(batch, outcomes, strict=True):
@@ -334,13 +341,29 @@ class SQLiteStore:
             batch.append(item)
         return batch
 
-    def _commit(self, db: sqlite3.Connection, batch: _Batch) -> _Outcomes:
+    def _commit(
+        self, db: sqlite3.Connection, batch: _Batch, *, patient: bool = True
+    ) -> _Outcomes | None:
         """Run ``batch`` in one transaction; return each operation's (ok, value).
 
         Reads alone take no write lock, so they never wait for another
         process's writer. Savepoints isolate the operations of a batch from
         each other; a batch of one needs none, its transaction is enough.
+        Not ``patient`` (on the event loop), it does not wait for another
+        process's lock: it rolls back and returns None instead.
         """
+        if not patient or not self.config.inline_when_idle:
+            return self._transaction(db, batch, patient=patient)
+        # The connection rests without a busy timeout, for the inline path.
+        db.execute(f"PRAGMA busy_timeout = {round(self.config.busy_timeout * 1000)}")
+        try:
+            return self._transaction(db, batch, patient=True)
+        finally:
+            db.execute("PRAGMA busy_timeout = 0")
+
+    def _transaction(
+        self, db: sqlite3.Connection, batch: _Batch, *, patient: bool
+    ) -> _Outcomes | None:
         outcomes: _Outcomes = []
         isolate = len(batch) > 1
         try:
@@ -362,6 +385,8 @@ class SQLiteStore:
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
+            if not patient and _is_busy(exc):
+                return None
             error = self._translate(exc)
             outcomes = [(False, error)] * len(batch)
         return outcomes
@@ -386,6 +411,8 @@ class SQLiteStore:
                 _use_wal(db, self.config.busy_timeout)
             db.execute(f"PRAGMA synchronous = {self.config.synchronous}")
             migrate(db, self.path)
+            if self.config.inline_when_idle:
+                db.execute("PRAGMA busy_timeout = 0")  # see _commit
         except sqlite3.Error as exc:
             db.close()
             raise self._translate(exc) from exc
@@ -421,6 +448,12 @@ def _use_wal(db: sqlite3.Connection, patience: float) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _is_busy(exc: Exception) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

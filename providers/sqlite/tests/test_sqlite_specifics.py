@@ -271,3 +271,31 @@ async def test_an_operation_racing_close_finishes_or_is_refused(tmp_path: Path) 
     async with SQLiteStore(str(tmp_path / "runs.db")) as reopened:
         stored = await reopened.load("w")
     assert (stored is not None) == (results[0] is None)
+
+
+async def test_a_lone_operation_never_waits_for_another_process_on_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.db"
+    async with SQLiteStore(str(db)) as store:
+        await store.save(WorkflowState(workflow_id="warm-up"))
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write lock
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        saving = asyncio.create_task(store.save(WorkflowState(workflow_id="w")))
+        await asyncio.sleep(0.5)
+        assert not saving.done()  # it waits for the lock...
+        assert ticks >= 20  # ...off the event loop, which kept running
+        other.execute("ROLLBACK")
+        other.close()
+        await asyncio.wait_for(saving, timeout=5)
+        ticker.cancel()
+        assert await store.load("w") is not None
