@@ -157,6 +157,8 @@ class WorkflowContext:
             raise InvalidArgumentError(
                 f"activity timeout must be a positive number, got {timeout!r}"
             )
+        if name is not None and not (isinstance(name, str) and name):
+            raise InvalidArgumentError(f"activity name must be a non-empty str, got {name!r}")
         activity_name = name or activity_name_of(fn)
         policy = retry or NO_RETRY
         attempt = 1
@@ -193,7 +195,11 @@ class WorkflowContext:
     ) -> tuple[HistoryEvent, Exception | None]:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
-            EventType.ACTIVITY_STARTED, activity_name=name, input=input, attempt=attempt
+            EventType.ACTIVITY_STARTED,
+            checked=True,
+            activity_name=name,
+            input=input,
+            attempt=attempt,
         )
         self._lifecycle.emit(
             "beluga_workflow_on_activity_start", attempt=attempt, input=input, **ids
@@ -234,6 +240,7 @@ class WorkflowContext:
         duration = time.perf_counter() - began
         completed = new_event(
             EventType.ACTIVITY_COMPLETED,
+            checked=True,
             activity_name=name,
             attempt=attempt,
             result=result,

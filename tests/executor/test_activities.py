@@ -12,6 +12,7 @@ from beluga_workflow.context import WorkflowContext
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
+    InvalidArgumentError,
     PayloadSerializationError,
     WorkflowFailedError,
 )
@@ -184,6 +185,24 @@ async def test_an_activity_input_that_is_not_json_is_refused_at_the_call(
     result = await (await executor.execute(workflow, WorkflowOptions(id="bad-in"))).result()
     assert "activity input" in result
     state = await store.load("bad-in")
+    assert state is not None
+    assert activity_events(state.history) == []
+
+
+@pytest.mark.parametrize("name", ["", 7, b"square"])
+async def test_an_activity_name_that_is_not_a_non_empty_str_is_refused_at_the_call(
+    executor: Executor, store: InMemoryStore, name: Any
+) -> None:
+    async def workflow(ctx: WorkflowContext, input: Any) -> str:
+        try:
+            await ctx.execute_activity(square, 2, name=name)
+        except InvalidArgumentError as exc:
+            return str(exc)
+        return "accepted"
+
+    result = await (await executor.execute(workflow, WorkflowOptions(id="bad-name"))).result()
+    assert "activity name must be a non-empty str" in result
+    state = await store.load("bad-name")
     assert state is not None
     assert activity_events(state.history) == []
 
