@@ -196,7 +196,6 @@ class WorkflowContext:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
             EventType.ACTIVITY_STARTED,
-            checked=True,
             activity_name=name,
             input=input,
             attempt=attempt,
@@ -240,7 +239,6 @@ class WorkflowContext:
         duration = time.perf_counter() - began
         completed = new_event(
             EventType.ACTIVITY_COMPLETED,
-            checked=True,
             activity_name=name,
             attempt=attempt,
             result=result,

@@ -51,16 +51,8 @@ def format_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def new_event(type: EventType, *, checked: bool = False, **fields: Any) -> HistoryEvent:
-    """A history event stamped now; its ``id`` is given when it is recorded.
-
-    ``checked``: the caller vouches that every field already has its model's
-    type (a ``str`` name, an ``int`` attempt, a ``float`` duration, checked
-    JSON payloads), so validation is skipped; on the activity path it cost
-    more than the rest of the event's bookkeeping.
-    """
-    if checked:
-        return HistoryEvent.model_construct(id=0, type=type, timestamp=utc_now(), **fields)
+def new_event(type: EventType, **fields: Any) -> HistoryEvent:
+    """A history event stamped now; its ``id`` is given when it is recorded."""
     return HistoryEvent(id=0, type=type, **fields)
 
 
