@@ -267,20 +267,23 @@ class SQLiteStore:
                 self._hand_over(batch)
                 return
             self._queued += 1
-        outcomes: _Outcomes | None = None
         try:
             with self._connection_lock:
                 assert self._connection is not None
                 outcomes = self._commit(self._connection, batch, patient=False)
-        finally:
+        except BaseException:
             with self._lock:
                 self._queued -= 1
-                if outcomes is None:
-                    # Another process holds the database: wait for it on the
-                    # thread, never on the event loop.
-                    self._hand_over(batch)
-        if outcomes is not None:
-            _settle(batch[0].future, *outcomes[0])
+            raise
+        with self._lock:
+            self._queued -= 1
+            if outcomes is None and not self._closed:
+                # Another process holds the database: wait for it on the
+                # thread, never on the event loop.
+                self._hand_over(batch)
+                return
+        ok, value = (False, self._gone()) if outcomes is None else outcomes[0]
+        _settle(batch[0].future, ok, value)
 
     def _hand_over(self, batch: _Batch) -> None:
         """Queue ``batch`` to the store's thread (``self._lock`` held)."""
