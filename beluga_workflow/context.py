@@ -195,10 +195,7 @@ class WorkflowContext:
     ) -> tuple[HistoryEvent, Exception | None]:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
-            EventType.ACTIVITY_STARTED,
-            activity_name=name,
-            input=input,
-            attempt=attempt,
+            EventType.ACTIVITY_STARTED, activity_name=name, input=input, attempt=attempt
         )
         self._lifecycle.emit(
             "beluga_workflow_on_activity_start", attempt=attempt, input=input, **ids

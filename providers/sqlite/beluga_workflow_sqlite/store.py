@@ -59,8 +59,6 @@ class _Request:
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     writes: bool
-    inline: bool
-    """Whether it may run on the caller's thread: bounded work only, never a listing."""
 
 
 @dataclass
@@ -236,8 +234,12 @@ class SQLiteStore:
     # --- running operations ---------------------------------------------------
 
     async def _run(self, operation: Operation, *, writes: bool = True, inline: bool = True) -> Any:
+        """Run ``operation`` on the connection; ``inline=False`` for work that may be long.
+
+        A listing's cost grows with what it returns, so it always goes to the thread.
+        """
         loop = asyncio.get_running_loop()
-        request = _Request(operation, loop.create_future(), loop, writes, inline)
+        request = _Request(operation, loop.create_future(), loop, writes)
         with self._lock:
             if self._closed:
                 raise self._gone()
@@ -428,8 +430,8 @@ class SQLiteStore:
         if not isinstance(exc, sqlite3.Error):
             return exc
         text = str(exc)
-        if isinstance(exc, sqlite3.OperationalError) and (
-            "locked" in text or "busy" in text or "unable to open" in text
+        if _is_busy(exc) or (
+            isinstance(exc, sqlite3.OperationalError) and "unable to open" in text
         ):
             return StoreUnavailableError(f"sqlite store {self.path!r} is unavailable: {text}")
         return StoreError(f"sqlite store {self.path!r} failed: {text}")
