@@ -4,9 +4,9 @@ A workflow is an ``async def workflow(ctx, input)`` function. Its progress is
 recorded as history in the :class:`~beluga_workflow.store.WorkflowStore`
 before the workflow moves on, so a new process can call :meth:`Executor.recover`
 and resume every running workflow: recorded steps are replayed, not run again.
-The executor talks to the store through the protocol only; it appends new
-events when the store can (``SupportsAppend``) and compares versions when it
-can (``SupportsCompareAndSave``).
+The executor talks to the store through the protocol only; every write is
+conditional on the stored state it extends (see :mod:`beluga_workflow.writes`),
+so signals and cancels stored by other processes are never overwritten.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import asyncio
 import inspect
 import logging
 import os
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -37,13 +38,7 @@ from beluga_workflow.errors import (
     WorkflowTimeoutError,
 )
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
-from beluga_workflow.history import (
-    DEFAULT_STORE_RETRY,
-    Journal,
-    format_error,
-    new_event,
-    write_with_retry,
-)
+from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import (
     EventType,
@@ -58,8 +53,16 @@ from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
-from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
 from beluga_workflow.validation import require_workflow_id
+from beluga_workflow.writes import (
+    MESSAGE_EVENTS,
+    Basis,
+    ConditionalWriter,
+    StoreAttempts,
+    landed,
+    number_events,
+)
 
 __all__ = ["Executor", "RecoveryReport", "WorkflowFunction"]
 
@@ -72,6 +75,9 @@ _DEADLINE = "deadline"
 """``WorkflowState.metadata`` key: when a workflow with a timeout fails (ISO 8601, UTC)."""
 
 _STORED_UPDATE_ATTEMPTS = 10
+
+_REFRESH_BATCH = 200
+"""How many waiting runs are read back per poll interval, at most."""
 
 _TERMINAL_EVENTS = {
     WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
@@ -101,7 +107,9 @@ class Executor:
     plugins unless ``load_plugins`` is false. ``store_retry`` says how often a
     failed store write is retried before the workflow stops (it stays
     ``running`` in the store, to be recovered). ``poll_interval`` is how often a
-    handle to a workflow running elsewhere checks the store.
+    handle to a workflow running elsewhere checks the store, and how long a
+    run here may wait without writing before it checks the store for signals
+    and cancels that other processes stored for it.
     """
 
     def __init__(
@@ -127,12 +135,14 @@ class Executor:
             plugin_manager = default_registry().plugin_manager
         self._lifecycle = Lifecycle(hooks, plugin_manager=plugin_manager)
         self._store_retry = store_retry
+        self._writer = ConditionalWriter(self._store)
         self._poll_interval = poll_interval
         self._functions: dict[str, WorkflowFunction] = {}
         self._names: dict[WorkflowFunction, str] = {}
         self._runs: dict[str, _Run] = {}
         self._starting: set[str] = set()
         self._closed = False
+        self._refresher: asyncio.Task[None] | None = None
         for workflow in workflows:
             self.register(workflow)
 
@@ -199,8 +209,7 @@ class Executor:
             state = _new_state(workflow_id, name, options)
             await self._store_new_run(state, previous)
             run = _Run(self, fn, state, name)
-            self._runs[workflow_id] = run
-            run.start()
+            self._adopt(run)
         finally:
             self._starting.discard(workflow_id)
         self._lifecycle.emit(
@@ -236,8 +245,7 @@ class Executor:
                 report.not_resumed[workflow_id] = error
                 continue
             run = _Run(self, fn, state, state.workflow_name or "")
-            self._runs[workflow_id] = run
-            run.start()
+            self._adopt(run)
             report.resumed.append(run.handle())
         return report
 
@@ -298,8 +306,7 @@ class Executor:
 
         def add_signal(state: WorkflowState) -> None:
             _require_running(state, "signals are delivered only to running workflows")
-            event.id = len(state.history) + 1
-            state.history.append(event)
+            number_events(state.history, [event])
 
         state = await self._update_stored(workflow_id, add_signal)
         self._lifecycle.emit(
@@ -353,12 +360,11 @@ class Executor:
 
         def mark_canceled(state: WorkflowState) -> None:
             if state.status is WorkflowStatus.RUNNING:
-                ended.id = len(state.history) + 1
-                state.history.append(ended)
+                number_events(state.history, [ended])
                 state.status = WorkflowStatus.CANCELED
 
         state = await self._update_stored(workflow_id, mark_canceled)
-        if state.history and state.history[-1] is ended:
+        if state.history and state.history[-1] == ended:
             self._lifecycle.emit(
                 "beluga_workflow_on_workflow_cancel",
                 workflow_id=workflow_id,
@@ -380,6 +386,8 @@ class Executor:
         runs = list(self._runs.values())
         for run in runs:
             run.stop("shutdown")
+        if self._refresher is not None:
+            self._refresher.cancel()
         if runs:
             await asyncio.gather(*(run.task for run in runs if run.task), return_exceptions=True)
         if self._owns_store:
@@ -421,75 +429,124 @@ class Executor:
         return state
 
     async def _store_new_run(self, state: WorkflowState, previous: WorkflowState | None) -> None:
+        """Store a new run unless another start of the same id got there first.
+
+        Compare-and-save (or, for a new id, an append that only creates)
+        makes the start conditional; a start whose answer was lost is read
+        back before it is tried again.
+        """
         store = self._store
-        what = f"storing the start of workflow {state.workflow_id!r}"
-        if isinstance(store, SupportsCompareAndSave):
-            expected = 0 if previous is None else previous.version
+        attempts = StoreAttempts(
+            self._store_retry, f"storing the start of workflow {state.workflow_id!r}"
+        )
+        while True:
             try:
-                state.version = await write_with_retry(
-                    lambda _: store.compare_and_save(state, expected),
-                    policy=self._store_retry,
-                    what=what,
-                )
+                if isinstance(store, SupportsCompareAndSave):
+                    expected = 0 if previous is None else previous.version
+                    state.version = await store.compare_and_save(state, expected)
+                elif previous is None:
+                    await self._writer.write(state, Basis(state.run_id, 0, 0))
+                else:  # nothing conditional can replace a finished run here
+                    await store.save(state)
+                return
             except ConcurrencyConflictError as exc:
+                conflict: Exception | None = exc
+            except Exception as exc:
+                await attempts.failed(exc)
+                conflict = None
+            stored = await attempts.call(lambda: store.load(state.workflow_id))
+            if stored is not None and stored.run_id == state.run_id:
+                state.version = stored.version  # the start whose answer was lost had landed
+                return
+            if conflict is not None:
                 raise WorkflowAlreadyRunningError(
                     f"workflow {state.workflow_id!r} was started elsewhere at the same time"
-                ) from exc
-        else:
-            await write_with_retry(lambda _: store.save(state), policy=self._store_retry, what=what)
+                ) from conflict
 
     async def _update_stored(
         self, workflow_id: str, change: Callable[[WorkflowState], None]
     ) -> WorkflowState:
         """Load, change and write back a workflow no process here runs, without lost updates.
 
-        Uses compare-and-save when the store has it (retrying when another
-        writer got there first), else one append of the new event, else a save.
+        ``change`` adds events (a signal, a cancel) to a loaded copy; the write
+        is conditional on that copy, so when another writer got there first the
+        run is read again and changed anew. A write whose answer was lost is
+        read back before it is tried again, so it is stored exactly once.
         """
+        attempts = StoreAttempts(self._store_retry, f"updating workflow {workflow_id!r}")
         for _ in range(_STORED_UPDATE_ATTEMPTS):
-            state = await self._load(workflow_id)
-            before = len(state.history)
+            state = await attempts.call(lambda: self._load(workflow_id))
+            basis = Basis.of(state)
             change(state)
-            added = len(state.history) - before
-            if added == 0:
+            added = state.history[basis.events :]
+            if not added:
                 return state
+            assert all(event.type in MESSAGE_EVENTS for event in added)
             state.updated_at = utc_now()
-            try:
-                await self._write_stored(state, added)
-            except ConcurrencyConflictError:
-                continue
-            return state
+            stored = await self._write_message(state, basis, added, attempts)
+            if stored is not None:
+                return stored
         raise ConcurrencyConflictError(
             f"workflow {workflow_id!r} kept changing while being updated; try again"
         )
 
-    async def _write_stored(self, state: WorkflowState, added: int) -> None:
-        store = self._store
-        what = f"updating workflow {state.workflow_id!r}"
-        if isinstance(store, SupportsCompareAndSave):
-            expected = state.version
-            state.version = await write_with_retry(
-                lambda _: store.compare_and_save(state, expected),
-                policy=self._store_retry,
-                what=what,
-            )
-        elif isinstance(store, SupportsAppend):
-            appender = store
-
-            async def append_then_save(attempt: int) -> None:
-                # After a failure nobody knows what was kept: write the whole state.
-                if attempt == 1:
-                    await appender.append(state, added)
-                else:
-                    await store.save(state)
-
-            await write_with_retry(append_then_save, policy=self._store_retry, what=what)
-        else:
-            await write_with_retry(lambda _: store.save(state), policy=self._store_retry, what=what)
+    async def _write_message(
+        self,
+        state: WorkflowState,
+        basis: Basis,
+        added: list[HistoryEvent],
+        attempts: StoreAttempts,
+    ) -> WorkflowState | None:
+        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile."""
+        while True:
+            try:
+                await self._writer.write(state, basis)
+                return state
+            except ConcurrencyConflictError:
+                return None
+            except Exception as exc:
+                await attempts.failed(exc)
+            stored = await attempts.call(lambda: self._store.load(state.workflow_id))
+            if landed(stored, basis, added):
+                assert stored is not None
+                return stored
+            if stored is None or Basis.of(stored) != basis:
+                return None  # changed by another writer: change the new state instead
 
     def _forget(self, run: _Run) -> None:
         if self._runs.get(run.state.workflow_id) is run:
             del self._runs[run.state.workflow_id]
+
+    def _adopt(self, run: _Run) -> None:
+        """Run ``run`` here, and keep refreshing the runs that wait."""
+        self._runs[run.state.workflow_id] = run
+        run.start()
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(
+                self._refresh_waiting_runs(), name="refresh waiting runs"
+            )
+
+    async def _refresh_waiting_runs(self) -> None:
+        """Let runs that have not written for ``poll_interval`` see messages from elsewhere.
+
+        At most ``_REFRESH_BATCH`` runs are read per interval, longest-waiting
+        first, so the cost stays bounded however many runs wait.
+        """
+        interval = self._poll_interval
+        while self._runs and not self._closed:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            waiting = [
+                run
+                for run in self._runs.values()
+                if now - run.journal.last_stored >= interval and not run.journal.closed
+            ]
+            waiting.sort(key=lambda run: run.journal.last_stored)
+            for run in waiting[:_REFRESH_BATCH]:
+                try:
+                    await run.journal.refresh()
+                except Exception as exc:  # the store is down: the run's next write will say so
+                    logger.debug("could not refresh workflow %r: %s", run.state.workflow_id, exc)
 
 
 class _Run:
@@ -501,7 +558,11 @@ class _Run:
         self.state = state
         self.name = name
         self.journal = Journal(
-            executor._store, state, retry=executor._store_retry, on_halt=self._halted
+            executor._writer,
+            state,
+            retry=executor._store_retry,
+            on_halt=self._halted,
+            on_messages=self._take_messages,
         )
         self.inbox = SignalInbox()
         self.queries: dict[str, Callable[[], Any]] = {}
@@ -589,6 +650,14 @@ class _Run:
     def _halted(self, error: BaseException) -> None:
         self.stop("halt", error)
 
+    def _take_messages(self, events: Sequence[HistoryEvent], stored: WorkflowState) -> None:
+        """Messages another process stored for this run: deliver signals, honour a cancel."""
+        for event in events:
+            if event.type is EventType.SIGNAL_RECEIVED:
+                self._deliver(event)
+            elif event.type is EventType.WORKFLOW_CANCELED:
+                self.stop("canceled_elsewhere")
+
     async def _supervise(self) -> None:
         try:
             outcome = await self._drive()
@@ -640,6 +709,8 @@ class _Run:
             reason, why = self._stop
             if reason in ("shutdown", "halt"):
                 return Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error())
+            if reason == "canceled_elsewhere":
+                return self._ended_elsewhere()
             if reason == "cancel":
                 return await self._finish(WorkflowStatus.CANCELED)
             return await self._finish(WorkflowStatus.FAILED, error=why)
@@ -668,6 +739,8 @@ class _Run:
         try:
             await self.journal.record([event], final=True, status=status, result=result, error=text)
         except BelugaWorkflowError:
+            if self._stop is not None and self._stop[0] == "canceled_elsewhere":
+                return self._ended_elsewhere()
             return Outcome(WorkflowStatus.RUNNING, stopped=self._stopped_error())
         ids = {
             "workflow_id": self.state.workflow_id,
@@ -681,6 +754,16 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    def _ended_elsewhere(self) -> Outcome:
+        """The run was canceled by another process; its stored state already says so."""
+        self._lifecycle.emit(
+            "beluga_workflow_on_workflow_cancel",
+            workflow_id=self.state.workflow_id,
+            run_id=self.state.run_id,
+            workflow_name=self.name,
+        )
+        return outcome_of(self.state)
 
     def _timeout_error(self) -> WorkflowTimeoutError:
         limit = self.state.metadata.get("timeout")

@@ -1,38 +1,52 @@
 """Writing a run's history: every event is stored before the workflow moves past it.
 
-A :class:`Journal` is the only writer of one run's state while it runs. It
-appends events, stores them (one ``append`` of the new events when the store
-supports it, else a full ``save``) and only then lets the caller go on. When
-the store fails it retries with backoff, a bounded number of times; if the
-store still fails the journal halts: the run stops where the store last
-acknowledged it, and ``recover()`` resumes it from there later.
+A :class:`Journal` is the only process that records the steps of one run while
+it runs. It appends events and stores them with the conditional write of
+:mod:`beluga_workflow.writes`, and only then lets the caller go on. When the
+store refuses the write because another process added a message (a signal or
+a cancel), the journal reads the run back, takes the messages in, places its
+own events after them and writes again: a message is never overwritten and
+never makes the run fail. When the store fails, it retries with backoff a
+bounded number of times, reading back first so that a write whose answer was
+lost is not made twice; if the store still fails the journal halts: the run
+stops where the store last acknowledged it, and ``recover()`` resumes it later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
-    StoreClosedError,
     StoreError,
-    StoreUnavailableError,
+    WorkflowCanceledError,
     WorkflowError,
 )
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, utc_now
 from beluga_workflow.retry import RetryPolicy
-from beluga_workflow.store import SupportsAppend, WorkflowStore
+from beluga_workflow.store import WorkflowStore
+from beluga_workflow.writes import (
+    MESSAGE_EVENTS,
+    Basis,
+    ConditionalWriter,
+    StoreAttempts,
+    format_error,
+    landed,
+    number_events,
+)
 
 __all__ = [
     "DEFAULT_STORE_RETRY",
     "Journal",
+    "MessageHandler",
     "format_error",
     "new_event",
-    "write_with_retry",
 ]
 
 logger = logging.getLogger("beluga_workflow.history")
@@ -44,11 +58,8 @@ DEFAULT_STORE_RETRY = RetryPolicy(
 )
 """How often a failed store write is tried again before the run halts (about 1.5 s in all)."""
 
-
-def format_error(error: BaseException) -> str:
-    """``"TypeName: message"``: how errors are written to history and read back on replay."""
-    message = str(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+MessageHandler = Callable[[Sequence[HistoryEvent], WorkflowState], None]
+"""Called with messages other processes stored for a run, and the stored state they are in."""
 
 
 def new_event(type: EventType, **fields: Any) -> HistoryEvent:
@@ -56,34 +67,14 @@ def new_event(type: EventType, **fields: Any) -> HistoryEvent:
     return HistoryEvent(id=0, type=type, **fields)
 
 
-async def write_with_retry(
-    write: Callable[[int], Awaitable[T]], *, policy: RetryPolicy, what: str
-) -> T:
-    """Run ``write(attempt)`` until it succeeds or ``policy`` gives up.
+@dataclass
+class _Written:
+    """What storing one record led to."""
 
-    Bad input, a closed store and a lost compare-and-save are not retried:
-    trying the same write again cannot help.
-    After the last attempt the failure is raised as a ``StoreError`` (a
-    ``StoreUnavailableError`` when the store said so) chained to the cause.
-    """
-    attempt = 1
-    while True:
-        try:
-            return await write(attempt)
-        except (InvalidArgumentError, StoreClosedError, ConcurrencyConflictError):
-            raise
-        except Exception as exc:
-            if attempt >= policy.max_attempts:
-                kind = (
-                    StoreUnavailableError if isinstance(exc, StoreUnavailableError) else StoreError
-                )
-                raise kind(
-                    f"{what} failed {attempt} time(s), last with {format_error(exc)}"
-                ) from exc
-            delay = policy.delay_before(attempt + 1)
-            logger.warning("%s failed (%s); trying again in %.2fs", what, format_error(exc), delay)
-            await asyncio.sleep(delay)
-            attempt += 1
+    later_messages: list[HistoryEvent] = field(default_factory=list)
+    """Messages stored after the record's events (handed over after them)."""
+    found: Any = None
+    """What ``found()`` returned once messages were taken in: the record was dropped."""
 
 
 class Journal:
@@ -96,21 +87,24 @@ class Journal:
 
     def __init__(
         self,
-        store: WorkflowStore,
+        store: WorkflowStore | ConditionalWriter,
         state: WorkflowState,
         *,
         retry: RetryPolicy = DEFAULT_STORE_RETRY,
         on_halt: Callable[[StoreError], None] | None = None,
+        on_messages: MessageHandler | None = None,
     ) -> None:
         self.state = state
         self.halted: StoreError | None = None
         self.closed = False
-        self._store = store
-        self._appender = store if isinstance(store, SupportsAppend) else None
-        self._persisted = len(state.history)
+        self._writer = store if isinstance(store, ConditionalWriter) else ConditionalWriter(store)
+        self._basis = Basis.of(state)
         self._lock = asyncio.Lock()
         self._retry = retry
         self._on_halt = on_halt
+        self._on_messages = on_messages
+        self.last_stored = time.monotonic()
+        """When this journal last stored or read the run (``time.monotonic()``)."""
 
     def check_open(self) -> None:
         """Raise if the run can record nothing more (its store failed, or it has ended)."""
@@ -133,10 +127,11 @@ class Journal:
 
         Records are serialized, so ``then`` (which hands what was recorded to the
         workflow) runs in history order. ``final`` marks the run's last record:
-        nothing can be recorded after it.
+        nothing can be recorded after it. Raises ``WorkflowCanceledError`` when
+        another process canceled the run first (nothing of this record is stored).
         """
         async with self._lock:
-            await self._record_locked(events, then, final, changes)
+            await self._record_locked(events, then, final, changes, None)
 
     async def record_unless(
         self,
@@ -148,14 +143,15 @@ class Journal:
         """Like :meth:`record`, unless ``found()`` (asked under the same lock) returns something.
 
         Lets a workflow decide "use what has arrived, else record a new step"
-        at one well-defined place in history.
+        at one well-defined place in history. ``found()`` is asked again when
+        messages from other processes are taken in before the record is stored.
         """
         async with self._lock:
             existing = found()
             if existing is not None:
                 return existing
-            await self._record_locked(events, then, False, {})
-            return None
+            written = await self._record_locked(events, then, False, {}, found)
+            return written.found  # type: ignore[no-any-return]
 
     async def _record_locked(
         self,
@@ -163,36 +159,153 @@ class Journal:
         then: Callable[[], None] | None,
         final: bool,
         changes: dict[str, Any],
-    ) -> None:
+        found: Callable[[], Any] | None,
+    ) -> _Written:
         self.check_open()
         state = self.state
-        history = state.history
-        for event in events:
-            event.id = len(history) + 1
-            history.append(event)
+        pending = list(events)
+        number_events(state.history, pending)
         before = {name: getattr(state, name) for name in changes}
         for name, value in changes.items():
             setattr(state, name, value)
         state.updated_at = utc_now()
         try:
-            await write_with_retry(
-                self._write, policy=self._retry, what=f"storing workflow {state.workflow_id!r}"
-            )
+            written = await self._store(pending, found)
         except (StoreError, InvalidArgumentError) as exc:
             for name, value in before.items():  # report what the store holds, not what it refused
                 setattr(state, name, value)
             raise self._halt(exc) from exc
-        self._persisted = len(history)
+        if written.found is not None:
+            for name, value in before.items():
+                setattr(state, name, value)
+            return written
         self.closed = self.closed or final
         if then is not None:
             then()
+        self._hand_over(written.later_messages)
+        return written
 
-    async def _write(self, attempt: int) -> None:
-        if self._appender is not None and attempt == 1:
-            await self._appender.append(self.state, len(self.state.history) - self._persisted)
-        else:
-            # After a failure nobody knows what the store kept: write the whole state.
-            await self._store.save(self.state)
+    async def _store(
+        self, pending: list[HistoryEvent], found: Callable[[], Any] | None
+    ) -> _Written:
+        """Write ``pending`` (the last events of the state) until the store holds them."""
+        state = self.state
+        attempts = StoreAttempts(self._retry, f"storing workflow {state.workflow_id!r}")
+        while True:
+            basis = self._basis
+            try:
+                await self._writer.write(state, basis)
+            except ConcurrencyConflictError:
+                refused = True  # another process stored something first: read it back
+            except Exception as exc:
+                await attempts.failed(exc)  # its answer is lost: read back before writing again
+                refused = False
+            else:
+                self._basis = Basis.of(state)
+                self.last_stored = time.monotonic()
+                return _Written()
+            stored = await attempts.call(lambda: self._writer.store.load(state.workflow_id))
+            if landed(stored, basis, pending):
+                assert stored is not None
+                later = self._messages_in(stored, basis.events + len(pending))
+                if later and stored.status.is_terminal:
+                    self._adopt(stored)  # canceled after this record landed
+                else:
+                    state.history.extend(later)
+                    state.version = stored.version
+                    self._basis = Basis.of(stored)
+                return _Written(later_messages=later)
+            messages = self._messages_in(stored, basis.events)
+            if not messages:
+                if refused:  # refused, yet nothing new is visible (a lagging read)
+                    await attempts.failed(
+                        StoreError("the store refused the write but shows no other change")
+                    )
+                continue  # the write did not land: make it again
+            assert stored is not None
+            self._take_in(stored, basis, pending, messages)
+            if found is not None:
+                arrived = found()
+                if arrived is not None:
+                    del state.history[len(state.history) - len(pending) :]
+                    return _Written(found=arrived)
+
+    async def refresh(self) -> None:
+        """Read the run back and take in messages other processes stored since the last write.
+
+        A run that records steps meets such messages at its next write; a run
+        that waits (for a signal, a timer) is refreshed by its executor now
+        and then, so a signal or a cancel reaches it without a write.
+        """
+        async with self._lock:
+            if self.closed or self.halted is not None:
+                return
+            stored = await self._writer.store.load(self.state.workflow_id)
+            self.last_stored = time.monotonic()
+            if stored is not None and Basis.of(stored) == self._basis:
+                return
+            try:
+                messages = self._messages_in(stored, self._basis.events)
+                if messages:
+                    assert stored is not None
+                    self._take_in(stored, self._basis, [], messages)
+            except ConcurrencyConflictError as exc:
+                raise self._halt(exc) from exc
+            except WorkflowCanceledError:
+                pass  # the run has been told, and stops
+
+    def _messages_in(self, stored: WorkflowState | None, start: int) -> list[HistoryEvent]:
+        """The events ``stored`` has from position ``start`` on, all of them messages.
+
+        Anything else means the run is no longer this journal's to write: it
+        was deleted or replaced, or another process recorded steps of it.
+        """
+        workflow_id = self.state.workflow_id
+        if not self._basis.extended_by(stored) or stored is None:
+            raise ConcurrencyConflictError(
+                f"workflow {workflow_id!r} was deleted or replaced by another writer while it ran"
+            )
+        extra = stored.history[start:]
+        for event in extra:
+            if event.type not in MESSAGE_EVENTS:
+                raise ConcurrencyConflictError(
+                    f"another process recorded {event.type.value} as event {event.id} of "
+                    f"workflow {workflow_id!r} while it ran here (is it running twice?)"
+                )
+        return extra
+
+    def _take_in(
+        self,
+        stored: WorkflowState,
+        basis: Basis,
+        pending: list[HistoryEvent],
+        messages: list[HistoryEvent],
+    ) -> None:
+        """Put ``messages`` before the pending events, or end the run if one canceled it."""
+        state = self.state
+        if stored.status.is_terminal:
+            self._adopt(stored)
+            self._hand_over(messages)
+            raise WorkflowCanceledError(
+                f"workflow {state.workflow_id!r} was {stored.status.value} by another process"
+            )
+        del state.history[basis.events :]
+        state.history.extend(messages)
+        number_events(state.history, pending)
+        state.version = stored.version
+        self._basis = Basis.of(stored)
+        self._hand_over(messages)
+
+    def _adopt(self, stored: WorkflowState) -> None:
+        """Take the stored state as this run's: another process ended it."""
+        for name in WorkflowState.model_fields:
+            setattr(self.state, name, getattr(stored, name))
+        self._basis = Basis.of(stored)
+        self.closed = True
+
+    def _hand_over(self, messages: list[HistoryEvent]) -> None:
+        if messages and self._on_messages is not None:
+            self._on_messages(messages, self.state)
 
     def _halt(self, cause: BaseException) -> StoreError:
         error = StoreError(
