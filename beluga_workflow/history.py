@@ -103,6 +103,7 @@ class Journal:
         self._retry = retry
         self._on_halt = on_halt
         self._on_messages = on_messages
+        self._unsettled: tuple[Basis, list[HistoryEvent]] | None = None
         self.last_stored = time.monotonic()
         """When this journal last stored or read the run (``time.monotonic()``)."""
 
@@ -163,6 +164,7 @@ class Journal:
     ) -> _Written:
         self.check_open()
         state = self.state
+        await self._settle()
         pending = list(events)
         number_events(state.history, pending)
         before = {name: getattr(state, name) for name in changes}
@@ -175,6 +177,13 @@ class Journal:
             for name, value in before.items():  # report what the store holds, not what it refused
                 setattr(state, name, value)
             raise self._halt(exc) from exc
+        except asyncio.CancelledError:
+            # The write may land all the same: the next record or refresh reads it back.
+            del state.history[len(state.history) - len(pending) :]
+            for name, value in before.items():
+                setattr(state, name, value)
+            self._unsettled = (self._basis, pending)
+            raise
         if written.found is not None:
             for name, value in before.items():
                 setattr(state, name, value)
@@ -230,6 +239,26 @@ class Journal:
                     del state.history[len(state.history) - len(pending) :]
                     return _Written(found=arrived)
 
+    async def _settle(self) -> None:
+        """Find out whether a record cancelled mid-write was stored, and catch up if so."""
+        if self._unsettled is None:
+            return
+        basis, pending = self._unsettled
+        what = f"reading workflow {self.state.workflow_id!r} back"
+        try:
+            stored = await StoreAttempts(self._retry, what).call(
+                lambda: self._writer.store.load(self.state.workflow_id)
+            )
+        except (StoreError, InvalidArgumentError) as exc:
+            raise self._halt(exc) from exc
+        self._unsettled = None
+        if landed(stored, basis, pending):
+            assert stored is not None
+            later = self._messages_in(stored, basis.events + len(pending))
+            self.state.history.extend(pending)
+            self._adopt(stored, closed=stored.status.is_terminal)
+            self._hand_over(later)
+
     async def refresh(self) -> None:
         """Read the run back and take in messages other processes stored since the last write.
 
@@ -240,6 +269,7 @@ class Journal:
         async with self._lock:
             if self.closed or self.halted is not None:
                 return
+            await self._settle()
             stored = await self._writer.store.load(self.state.workflow_id)
             self.last_stored = time.monotonic()
             if stored is not None and Basis.of(stored) == self._basis:
@@ -296,12 +326,12 @@ class Journal:
         self._basis = Basis.of(stored)
         self._hand_over(messages)
 
-    def _adopt(self, stored: WorkflowState) -> None:
-        """Take the stored state as this run's: another process ended it."""
+    def _adopt(self, stored: WorkflowState, *, closed: bool = True) -> None:
+        """Take the stored state as this run's (by default: another process ended it)."""
         for name in WorkflowState.model_fields:
             setattr(self.state, name, getattr(stored, name))
         self._basis = Basis.of(stored)
-        self.closed = True
+        self.closed = self.closed or closed
 
     def _hand_over(self, messages: list[HistoryEvent]) -> None:
         if messages and self._on_messages is not None:

@@ -143,12 +143,21 @@ class SQLiteStore:
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
+        # Everything the operation writes is taken now: it may run later, on the
+        # store's thread, when the caller has moved on (or was cancelled) and
+        # changed ``state``.
+        workflow_id, version, total = state.workflow_id, state.version, len(state.history)
         head = encode_head(state)
         tail = [event.model_dump_json() for event in state.history[kept:]]
 
         status = state.status.value
         created_at = state.created_at.isoformat(timespec="microseconds")
         indexed = (status, created_at)
+        history = state.history  # its first ``kept`` events are stored, so nobody changes them
+
+        def whole_row() -> _Row:
+            events = [event.model_dump_json() for event in history[:kept]] + tail
+            return _Row(workflow_id, status, created_at, version, head, events)
 
         def operation(db: sqlite3.Connection) -> None:
             # Most steps leave the indexed columns alone: one UPDATE that checks
@@ -156,32 +165,32 @@ class SQLiteStore:
             updated = db.execute(
                 "UPDATE workflows SET version = ?, history_len = ?, head = ?"
                 " WHERE workflow_id = ? AND history_len = ? AND status = ? AND created_at = ?",
-                (state.version, len(state.history), head, state.workflow_id, kept, *indexed),
+                (version, total, head, workflow_id, kept, *indexed),
             ).rowcount
             if updated != 1 and not rewrite_head(db):
                 return
             db.executemany(
                 "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
-                [(state.workflow_id, kept + i, event) for i, event in enumerate(tail)],
+                [(workflow_id, kept + i, event) for i, event in enumerate(tail)],
             )
 
         def rewrite_head(db: sqlite3.Connection) -> bool:
             """The rare cases: nothing stored, another writer, or new indexed values."""
             found = db.execute(
-                "SELECT history_len FROM workflows WHERE workflow_id = ?", (state.workflow_id,)
+                "SELECT history_len FROM workflows WHERE workflow_id = ?", (workflow_id,)
             ).fetchone()
             if found is None:
-                _write(db, _Row.of(state))
+                _write(db, whole_row())
                 return False
             if found[0] != kept:
                 raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} has {found[0]} stored events, not the "
+                    f"workflow {workflow_id!r} has {found[0]} stored events, not the "
                     f"{kept} this append extends; another writer moved it on"
                 )
             db.execute(
                 "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
                 " history_len = ?, head = ? WHERE workflow_id = ?",
-                (status, created_at, state.version, len(state.history), head, state.workflow_id),
+                (status, created_at, version, total, head, workflow_id),
             )
             return True
 
