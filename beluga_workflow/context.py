@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from beluga_workflow.blocking import run_blocking
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
@@ -143,8 +144,9 @@ class WorkflowContext:
     ) -> Any:
         """Run ``fn(input)`` at least once and return its result, recorded in history.
 
-        ``fn`` may be async or a plain function (run in a worker thread). Each
-        attempt is recorded when it ends; an attempt cut short by a crash runs
+        ``fn`` may be async or a plain function (run on a daemon thread that a
+        stopping process does not wait for: the attempt runs again on
+        recovery). Each attempt is recorded when it ends; an attempt cut short by a crash runs
         again after recovery. ``retry`` (default: a single attempt) says how
         failures are retried; ``timeout`` bounds each attempt in seconds. When
         no attempt succeeds this raises ``ActivityFailedError``, or
@@ -463,7 +465,7 @@ def _invoke(fn: Callable[[Any], Any], input: Any) -> Awaitable[Any]:
     ):
         result: Awaitable[Any] = fn(input)
         return result
-    return asyncio.to_thread(fn, input)
+    return run_blocking(fn, input)
 
 
 def _activity_error(name: str, attempts: int, error: str | None) -> ActivityFailedError:

@@ -8,17 +8,19 @@ stderr, errors as one line that says what to do. Exit codes are in
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import signal as signals
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
 from beluga_workflow.cli import render
 from beluga_workflow.cli.exit_codes import ExitCode, classify
+from beluga_workflow.cli.params import JSON_VALUE, LIMIT, SECONDS, TEXT
 from beluga_workflow.cli.stores import open_cli_store, store_spec
 from beluga_workflow.cli.targets import load_function, load_module, workflows_in
 from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
@@ -33,8 +35,8 @@ __all__ = ["cli", "main"]
 
 T = TypeVar("T")
 
-stderr = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False, soft_wrap=True)
+stderr = render.PlainConsole(stderr=True)
+stdout = render.PlainConsole()
 
 store_option = click.option(
     "--store",
@@ -51,16 +53,20 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def fail(error: BaseException) -> NoReturn:
     code, message = classify(error)
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr.print(render.error_line(message))
     raise SystemExit(int(code))
 
 
 def run_async(work: Callable[[], Awaitable[T]], *, interrupted: str | None = None) -> T:
-    """Run ``work`` in an event loop; map errors and Ctrl-C to exit codes."""
+    """Run ``work`` in an event loop; map errors, Ctrl-C and SIGTERM to exit codes.
+
+    Neither signal waits for an activity in progress: the workflow stays
+    ``running`` in the store for the next ``worker``.
+    """
     try:
-        return asyncio.run(work())  # type: ignore[arg-type]
+        return asyncio.run(_stopped_by_sigterm_too(work))
     except KeyboardInterrupt:
-        stderr.print(interrupted or "interrupted", markup=False)
+        stderr.print(interrupted or "interrupted")
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     except SystemExit:
         raise
@@ -68,16 +74,16 @@ def run_async(work: Callable[[], Awaitable[T]], *, interrupted: str | None = Non
         fail(exc)
 
 
-def parse_json(text: str, what: str) -> Any:
+async def _stopped_by_sigterm_too(work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work`` with SIGTERM handled as asyncio handles Ctrl-C (cancel, then stop)."""
+    on_interrupt = signals.getsignal(signals.SIGINT)
+    if not callable(on_interrupt):  # Ctrl-C ignored (a background job): still stop on SIGTERM
+        on_interrupt = signals.default_int_handler
+    previous = signals.signal(signals.SIGTERM, on_interrupt)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(
-            InvalidArgumentError(
-                f"{what} is not valid JSON ({exc.msg} at character {exc.pos}); "
-                'quote it for the shell, e.g. \'{"order_id": "A-1"}\' or \'"text"\''
-            )
-        )
+        return await work()
+    finally:
+        signals.signal(signals.SIGTERM, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +107,7 @@ def providers(as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("provider")
+@click.argument("provider", type=TEXT)
 @click.option(
     "--option",
     "-o",
@@ -114,11 +120,13 @@ def providers(as_json: bool) -> None:
 def check(provider: str, options: tuple[str, ...], as_json: bool) -> None:
     """Run the store contract suite against PROVIDER (a name or URL)."""
     try:
+        from beluga_workflow_contract_tests.installed import InstalledStore
         from beluga_workflow_contract_tests.runner import run_contract
     except ImportError:
         stderr.print(
-            "error: the contract suite is not installed; "
-            'run: pip install "beluga-workflow[contract]"'
+            render.error_line(
+                'the contract suite is not installed; run: pip install "beluga-workflow[contract]"'
+            )
         )
         raise SystemExit(int(ExitCode.USAGE)) from None
     parsed: dict[str, str] = {}
@@ -127,6 +135,10 @@ def check(provider: str, options: tuple[str, ...], as_json: bool) -> None:
         if not sep or not key:
             fail(InvalidArgumentError(f"--option {item!r} is not KEY=VALUE"))
         parsed[key] = value
+    try:
+        InstalledStore(provider, parsed).capabilities()  # an unknown provider is not a rule
+    except Exception as exc:
+        fail(exc)
 
     def progress(result: Any) -> None:
         stderr.print(render.rule_line(result), highlight=False)
@@ -151,15 +163,19 @@ def check(provider: str, options: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command()
 @click.argument("target", metavar="MODULE:FUNCTION")
-@click.option("--input", "input_json", default="null", metavar="JSON", help="Workflow input.")
-@click.option("--id", "workflow_id", default="", help="Workflow id (default: a new random id).")
-@click.option("--timeout", type=float, default=None, help="Workflow timeout in seconds.")
+@click.option(
+    "--input", "payload", type=JSON_VALUE, default="null", metavar="JSON", help="Workflow input."
+)
+@click.option(
+    "--id", "workflow_id", type=TEXT, default="", help="Workflow id (default: a new random id)."
+)
+@click.option("--timeout", type=SECONDS, default=None, help="Workflow timeout in seconds.")
 @store_option
 @config_option
 @json_option
 def run(
     target: str,
-    input_json: str,
+    payload: Any,
     workflow_id: str,
     timeout: float | None,
     store: str | None,
@@ -171,7 +187,6 @@ def run(
     MODULE may be a dotted module name or a .py file. Ctrl-C stops without
     losing recorded progress; `beluga-workflow worker MODULE` resumes it.
     """
-    payload = parse_json(input_json, "--input")
     try:
         function = load_function(target)
         spec = store_spec(store, config)
@@ -216,17 +231,17 @@ def run(
             )
         )
     elif error is None:
-        stdout.print(f"Result: {json.dumps(result)}", markup=False)
+        stdout.print(f"Result: {json.dumps(result)}")
     if error is not None:
         if not as_json:
-            stderr.print(f"error: {error}", markup=False)
+            stderr.print(render.error_line(error))
         raise SystemExit(int(ExitCode.WORKFLOW_FAILED))
 
 
 @cli.command()
 @click.argument("modules", nargs=-1, required=True, metavar="MODULE...")
 @click.option("--forever", is_flag=True, help="Keep running and pick up new running workflows.")
-@click.option("--poll", type=float, default=2.0, help="Seconds between store scans (--forever).")
+@click.option("--poll", type=SECONDS, default=2.0, help="Seconds between store scans (--forever).")
 @store_option
 @config_option
 def worker(
@@ -249,9 +264,9 @@ def worker(
             while True:
                 report = await executor.recover()
                 for workflow_id, problem in report.not_resumed.items():
-                    stderr.print(f"not resumed {workflow_id}: {problem}", markup=False)
+                    stderr.print(f"not resumed {workflow_id}: {problem}")
                 for handle in report.resumed:
-                    stderr.print(f"resumed {handle.id} (run {handle.run_id})", markup=False)
+                    stderr.print(f"resumed {handle.id} (run {handle.run_id})")
                 with stderr.status(
                     f"{len(report.resumed)} workflow(s) running ...", spinner="dots"
                 ):
@@ -261,9 +276,9 @@ def worker(
                 for handle, outcome in zip(report.resumed, outcomes, strict=True):
                     finished += 1
                     if isinstance(outcome, BaseException):
-                        stderr.print(f"{handle.id}: {handle.status}: {outcome}", markup=False)
+                        stderr.print(f"{handle.id}: {handle.status}: {outcome}")
                     else:
-                        stderr.print(f"{handle.id}: completed: {json.dumps(outcome)}", markup=False)
+                        stderr.print(f"{handle.id}: completed: {json.dumps(outcome)}")
                 if not forever:
                     return finished
                 await asyncio.sleep(poll)
@@ -271,7 +286,7 @@ def worker(
     count = run_async(
         work, interrupted="interrupted: unfinished workflows stay running for the next worker"
     )
-    stdout.print(f"{count} workflow(s) finished", markup=False)
+    stdout.print(f"{count} workflow(s) finished")
 
 
 # --- looking at and acting on stored workflows ----------------------------------------
@@ -294,7 +309,7 @@ def with_store(
     default=None,
     help="Only workflows with this status.",
 )
-@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
+@click.option("--limit", type=LIMIT, default=0, help="At most this many (0: all).")
 @store_option
 @config_option
 @json_option
@@ -311,7 +326,7 @@ def list_(
 
 
 @cli.command()
-@click.argument("workflow_id", metavar="ID")
+@click.argument("workflow_id", type=TEXT, metavar="ID")
 @store_option
 @config_option
 @json_option
@@ -334,7 +349,7 @@ def show(workflow_id: str, store: str | None, config: str | None, as_json: bool)
 
 
 @cli.command()
-@click.argument("workflow_id", metavar="ID")
+@click.argument("workflow_id", type=TEXT, metavar="ID")
 @store_option
 @config_option
 def cancel(workflow_id: str, store: str | None, config: str | None) -> None:
@@ -345,20 +360,17 @@ def cancel(workflow_id: str, store: str | None, config: str | None) -> None:
             await executor.cancel(workflow_id)
 
     with_store(store, config, act)
-    stdout.print(f"canceled {workflow_id}", markup=False)
+    stdout.print(f"canceled {workflow_id}")
 
 
 @cli.command()
-@click.argument("workflow_id", metavar="ID")
-@click.argument("name")
-@click.argument("payload", default="null", metavar="JSON")
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@click.argument("name", type=TEXT)
+@click.argument("value", type=JSON_VALUE, default="null", metavar="JSON")
 @store_option
 @config_option
-def signal(
-    workflow_id: str, name: str, payload: str, store: str | None, config: str | None
-) -> None:
+def signal(workflow_id: str, name: str, value: Any, store: str | None, config: str | None) -> None:
     """Send signal NAME with a JSON payload to a workflow."""
-    value = parse_json(payload, "the signal payload")
     try:
         message = Signal(name=name, payload=value)
     except ValueError as exc:
@@ -369,30 +381,40 @@ def signal(
             await executor.signal(workflow_id, message)
 
     with_store(store, config, act)
-    stdout.print(f"signal {name!r} sent to {workflow_id}", markup=False)
+    stdout.print(f"signal {name!r} sent to {workflow_id}")
 
 
 @cli.command()
-@click.argument("workflow_id", metavar="ID")
+@click.argument("workflow_id", type=TEXT, metavar="ID")
 @store_option
 @config_option
 def delete(workflow_id: str, store: str | None, config: str | None) -> None:
     """Delete a workflow's stored state (a missing id is not an error)."""
     with_store(store, config, lambda s: s.delete(workflow_id))
-    stdout.print(f"deleted {workflow_id}", markup=False)
+    stdout.print(f"deleted {workflow_id}")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every failure ends as one line and an exit code."""
+    _escape_undecodable_output()
     try:
         code = cli.main(standalone_mode=False, prog_name="beluga-workflow")
     except click.exceptions.NoArgsIsHelpError as exc:
         stderr.print(exc.format_message())
         raise SystemExit(int(ExitCode.USAGE)) from None
     except click.ClickException as exc:
-        stderr.print(f"error: {exc.format_message()}", markup=False)
+        stderr.print(render.error_line(exc.format_message()))
         raise SystemExit(int(ExitCode.USAGE)) from None
     except click.exceptions.Abort:
         stderr.print("interrupted")
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    except Exception as exc:
+        fail(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _escape_undecodable_output() -> None:
+    """Print text holding undecodable bytes (lone surrogates) as escapes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")

@@ -1,17 +1,36 @@
-"""How the command line shows providers, workflows, histories and contract reports."""
+"""How the command line shows providers, workflows, histories and contract reports.
+
+Ids, names, payloads, errors and hints are data, never markup: ``[/]`` or
+``beluga-workflow[postgres]`` must print as typed. :class:`PlainConsole`
+is the only console the commands use, and it never reads markup or emoji
+codes in a string; colour comes only from :class:`rich.text.Text` spans
+built here, so the helpers are safe on any console.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
 
-from rich.console import Console
+from rich.console import (
+    Console,
+    ConsoleRenderable,
+    HighlighterType,
+    JustifyMethod,
+    OverflowMethod,
+    RichCast,
+)
+from rich.status import Status
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from beluga_workflow.models import WorkflowState
 from beluga_workflow.plugins.registry import StoreInfo
 
 __all__ = [
+    "PlainConsole",
+    "error_line",
     "print_state",
     "providers_table",
     "report_summary",
@@ -21,6 +40,76 @@ __all__ = [
 ]
 
 _STATUS_STYLE = {"running": "yellow", "completed": "green", "failed": "red", "canceled": "magenta"}
+
+
+class PlainConsole(Console):
+    """A console that prints every string exactly as given: no markup, no emoji codes.
+
+    Messages soft-wrap so that an error stays one line whatever the terminal width.
+    """
+
+    def __init__(
+        self, *, stderr: bool = False, file: IO[str] | None = None, width: int | None = None
+    ) -> None:
+        super().__init__(
+            stderr=stderr,
+            file=file,
+            width=width,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: JustifyMethod | None = None,
+        overflow: OverflowMethod | None = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: HighlighterType | None = None,
+    ) -> Text:
+        return super().render_str(
+            text,
+            style=style,
+            justify=justify,
+            overflow=overflow,
+            emoji=False,
+            markup=False,
+            highlight=highlight,
+            highlighter=highlighter,
+        )
+
+    def status(
+        self,
+        status: ConsoleRenderable | RichCast | str,
+        *,
+        spinner: str = "dots",
+        spinner_style: str | Style = "status.spinner",
+        speed: float = 1.0,
+        refresh_per_second: float = 12.5,
+    ) -> Status:
+        # rich's spinner reads a str label as markup; a Text label is shown as is.
+        return super().status(
+            Text(status) if isinstance(status, str) else status,
+            spinner=spinner,
+            spinner_style=spinner_style,
+            speed=speed,
+            refresh_per_second=refresh_per_second,
+        )
+
+
+def error_line(message: str) -> Text:
+    """``error: message``, the one line a failing command prints."""
+    return Text.assemble(("error:", "bold red"), " ", message)
+
+
+def _styled(text: str, style: str) -> Text:
+    return Text(text, style=style)
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -33,13 +122,13 @@ def providers_table(infos: list[StoreInfo]) -> Table:
     for column in ("name", "distribution", "version", "schemes", "capabilities", "status"):
         table.add_column(column)
     for info in infos:
-        status = f"[red]{info.load_error}[/]" if info.load_error else "[green]ok[/]"
+        status = _styled(info.load_error, "red") if info.load_error else _styled("ok", "green")
         table.add_row(
-            info.name,
-            info.distribution or "",
-            info.version or "",
-            ", ".join(f"{s}://" for s in info.schemes),
-            ", ".join(info.capabilities),
+            Text(info.name),
+            Text(info.distribution or ""),
+            Text(info.version or ""),
+            Text(", ".join(f"{s}://" for s in info.schemes)),
+            Text(", ".join(info.capabilities)),
             status,
         )
     return table
@@ -67,28 +156,28 @@ def states_table(states: list[WorkflowState]) -> Table:
         style = _STATUS_STYLE.get(state.status.value, "")
         outcome = state.error if state.error else _short(state.result)
         table.add_row(
-            state.workflow_id,
-            state.workflow_name or "",
-            f"[{style}]{state.status.value}[/]",
-            str(len(state.history)),
-            state.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-            outcome or "",
+            Text(state.workflow_id),
+            Text(state.workflow_name or ""),
+            _styled(state.status.value, style),
+            Text(str(len(state.history))),
+            Text(state.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
+            Text(outcome or ""),
         )
     return table
 
 
 def print_state(console: Console, state: WorkflowState) -> None:
     style = _STATUS_STYLE.get(state.status.value, "")
-    console.print(f"[bold]{state.workflow_id}[/]  run {state.run_id}")
-    console.print(f"workflow: {state.workflow_name or '-'}")
-    console.print(f"status:   [{style}]{state.status.value}[/]")
-    console.print(f"created:  {state.created_at.isoformat()}")
-    console.print(f"updated:  {state.updated_at.isoformat()}")
-    console.print(f"input:    {_short(state.input, 200)}", markup=False)
+    console.print(Text.assemble((state.workflow_id, "bold"), f"  run {state.run_id}"))
+    console.print(Text(f"workflow: {state.workflow_name or '-'}"))
+    console.print(Text.assemble("status:   ", (state.status.value, style)))
+    console.print(Text(f"created:  {state.created_at.isoformat()}"))
+    console.print(Text(f"updated:  {state.updated_at.isoformat()}"))
+    console.print(Text(f"input:    {_short(state.input, 200)}"))
     if state.result is not None:
-        console.print(f"result:   {_short(state.result, 200)}", markup=False)
+        console.print(Text(f"result:   {_short(state.result, 200)}"))
     if state.error:
-        console.print(f"error:    {state.error}", markup=False)
+        console.print(Text(f"error:    {state.error}"))
     table = Table(title=f"history ({len(state.history)} events)")
     for column in ("#", "time", "event", "name", "attempt", "details"):
         table.add_column(column)
@@ -101,30 +190,30 @@ def print_state(console: Console, state: WorkflowState) -> None:
             else event.input
         )
         table.add_row(
-            str(event.id),
-            event.timestamp.strftime("%H:%M:%S.%f")[:-3],
-            event.type.value,
-            event.activity_name or event.signal_name or "",
-            "" if event.attempt is None else str(event.attempt),
-            details,
+            Text(str(event.id)),
+            Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3]),
+            Text(event.type.value),
+            Text(event.activity_name or event.signal_name or ""),
+            Text("" if event.attempt is None else str(event.attempt)),
+            Text(details),
         )
     console.print(table)
 
 
-def rule_line(result: Any) -> str:
-    mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "skipped": "[yellow]SKIP[/]"}
+def rule_line(result: Any) -> Text:
+    mark = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "skipped": ("SKIP", "yellow")}
     outcome = str(getattr(result, "outcome", ""))
-    line = f"{mark.get(outcome, outcome)} {result.rule}"
+    line = Text.assemble(mark.get(outcome, outcome), f" {result.rule}")
     message = getattr(result, "message", None)
     if message and outcome != "passed":
-        line += f" — {message.splitlines()[0]}"
+        line.append(f" — {message.splitlines()[0]}")
     return line
 
 
-def report_summary(report: Any) -> str:
+def report_summary(report: Any) -> Text:
     counts: dict[str, int] = {}
     for result in report.results:
         counts[str(result.outcome)] = counts.get(str(result.outcome), 0) + 1
     parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    verdict = "[green]contract passed[/]" if report.ok else "[red]contract FAILED[/]"
-    return f"{verdict}: {parts}"
+    verdict = ("contract passed", "green") if report.ok else ("contract FAILED", "red")
+    return Text.assemble(verdict, f": {parts}")

@@ -10,6 +10,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict
 
 from beluga_workflow.errors import ProviderLoadError
+from beluga_workflow.plugins.guard import PluginCodeFailed, run_plugin_code
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["NoConfig", "StoreFactory", "StoreProvider"]
@@ -43,14 +44,19 @@ class StoreProvider:
     description: str = ""
 
     def load_factory(self) -> StoreFactory:
-        """Import and return the factory; import failures become ``ProviderLoadError``."""
+        """Import and return the factory; any import failure becomes ``ProviderLoadError``."""
         if not isinstance(self.factory, str):
             return self.factory
         module_name, _, attribute = self.factory.partition(":")
         try:
-            module = importlib.import_module(module_name)
+            module = run_plugin_code(lambda: importlib.import_module(module_name))
+        except PluginCodeFailed as failure:
+            raise ProviderLoadError(
+                f"store provider {self.name!r} could not load {self.factory!r}: {failure.reason}"
+            ) from failure.cause
+        try:
             return cast(StoreFactory, getattr(module, attribute))
-        except (ImportError, AttributeError) as exc:
+        except AttributeError as exc:
             raise ProviderLoadError(
                 f"store provider {self.name!r} could not load {self.factory!r}: {exc}"
             ) from exc

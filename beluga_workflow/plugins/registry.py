@@ -3,8 +3,9 @@
 Every provider, the built-in in-memory one included, comes from a plugin
 module named by an entry point in the ``beluga_workflow`` group. Discovery
 imports those plugin modules (which declare, and import nothing heavy) and asks
-each for its providers. A plugin that fails is recorded and reported; the
-others keep working.
+each for its providers. A plugin that fails in any way (an exception,
+``sys.exit()``; see :mod:`beluga_workflow.plugins.guard`) is recorded and
+reported; the others keep working.
 
 Environment variables, read at discovery:
 
@@ -13,11 +14,13 @@ Environment variables, read at discovery:
 ``BELUGA_WORKFLOW_PLUGINS``
     Comma-separated entry-point names: load only these (plus the core's).
 ``BELUGA_WORKFLOW_STRICT_PLUGINS``
-    ``1``/``true``: a plugin that fails to load raises instead of being reported.
+    ``1``/``true``: a plugin that fails to load raises ``ProviderLoadError``
+    (naming the plugin and the cause) instead of being reported.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterable
@@ -34,6 +37,7 @@ from beluga_workflow.errors import (
     ProviderLoadError,
     ProviderNotFoundError,
 )
+from beluga_workflow.plugins.guard import PluginCodeFailed, run_plugin_code
 from beluga_workflow.plugins.provider import StoreProvider
 
 __all__ = [
@@ -140,19 +144,23 @@ class ProviderRegistry:
                 continue
             sources[key] = source
             try:
-                module = entry_point.load()
-            except Exception as exc:
-                if strict:
-                    raise ProviderLoadError(
-                        f"plugin {source.name!r} ({source.module}) failed to import: {exc}"
-                    ) from exc
-                registry.failures.append(_Failure(source, f"{type(exc).__name__}: {exc}"))
-                continue
-            if manager.is_registered(module):
-                continue
-            manager.register(module, name=key)
+                module = run_plugin_code(entry_point.load)
+                if not manager.is_registered(module):
+                    run_plugin_code(functools.partial(manager.register, module, name=key))
+            except PluginCodeFailed as failure:
+                registry._fail(source, "failed to import", failure, strict=strict)
         registry._collect(sources, strict=strict)
         return registry
+
+    def _fail(
+        self, source: _PluginSource, what: str, failure: PluginCodeFailed, *, strict: bool
+    ) -> None:
+        """Record a plugin that failed; in strict mode raise instead."""
+        if strict:
+            raise ProviderLoadError(
+                f"plugin {source.name!r} ({source.module}) {what}: {failure.reason}"
+            ) from failure.cause
+        self.failures.append(_Failure(source, failure.reason))
 
     def _collect(self, sources: dict[str, _PluginSource], *, strict: bool) -> None:
         for impl in self.plugin_manager.hook.beluga_workflow_store_providers.get_hookimpls():
@@ -160,17 +168,9 @@ class ProviderRegistry:
                 impl.plugin_name, repr(impl.plugin), None, None
             )
             try:
-                result: Any = impl.function()
-                offered = list(result)
-                for provider in offered:
-                    if not isinstance(provider, StoreProvider):
-                        raise TypeError(f"returned {provider!r}, not a StoreProvider")
-            except Exception as exc:
-                if strict:
-                    raise ProviderLoadError(
-                        f"plugin {source.name!r} failed to list its providers: {exc}"
-                    ) from exc
-                self.failures.append(_Failure(source, f"{type(exc).__name__}: {exc}"))
+                offered = run_plugin_code(functools.partial(_providers_offered, impl.function))
+            except PluginCodeFailed as failure:
+                self._fail(source, "failed to list its providers", failure, strict=strict)
                 continue
             for provider in offered:
                 self._add(
@@ -249,6 +249,14 @@ class ProviderRegistry:
             for failure in self.failures
         )
         return sorted(records, key=lambda info: (info.name, info.distribution or ""))
+
+
+def _providers_offered(hook: Any) -> list[StoreProvider]:
+    offered = list(hook())
+    for provider in offered:
+        if not isinstance(provider, StoreProvider):
+            raise TypeError(f"returned {provider!r}, not a StoreProvider")
+    return offered
 
 
 def _info(entry: RegisteredProvider, error: str | None = None) -> StoreInfo:

@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = str(ROOT / "examples" / "order_approval.py")
+NAPPING = str(Path(__file__).with_name("napping_app.py"))
 
 
 def cli(
@@ -149,6 +150,48 @@ def test_interrupted_run_is_resumed_by_the_worker(tmp_path: Path, stop: signal.S
     assert lines.count("ship A-2") == 1
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_stop_during_a_blocking_activity_exits_at_once_and_the_run_resumes_later(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    marker = tmp_path / "nap.txt"
+    running = start(
+        "run",
+        f"{NAPPING}:napping_workflow",
+        "--id",
+        "n1",
+        "--store",
+        "sqlite:///n.db",
+        "--input",
+        "20",
+        cwd=tmp_path,
+        env=_env(NAP_MARKER=str(marker)),
+    )
+    wait_for_line(marker, "napping")  # the 20-second activity is running in a thread
+    stopped_at = time.monotonic()
+    running.send_signal(stop)
+    _, err = running.communicate(timeout=30)
+    assert running.returncode == 130, err
+    assert time.monotonic() - stopped_at < 3
+    assert "n1 is still running in the store" in err
+    listed = json.loads(cli("list", "--store", "sqlite:///n.db", "--json", cwd=tmp_path).stdout)
+    assert [(w["workflow_id"], w["status"]) for w in listed] == [("n1", "running")]
+
+    resumed = cli(
+        "worker",
+        NAPPING,
+        "--store",
+        "sqlite:///n.db",
+        cwd=tmp_path,
+        env=_env(NAP_MARKER=str(marker), NAP_SECONDS="0"),
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    shown = json.loads(
+        cli("show", "n1", "--store", "sqlite:///n.db", "--json", cwd=tmp_path).stdout
+    )
+    assert (shown["status"], shown["result"]) == ("completed", {"slept": 20})
+
+
 def test_list_and_show_render_tables(tmp_path: Path) -> None:
     cli(
         "run",
@@ -223,7 +266,23 @@ def test_providers_lists_the_installed_stores(tmp_path: Path) -> None:
         (["cancel", "nobody", "--store", "sqlite:///o.db"], 5, "nobody"),
         (["signal", "x", "go", "{bad", "--store", "sqlite:///o.db"], 2, "not valid JSON"),
         (["list", "--limit", "-1"], 2, "limit"),
+        (["list", "--limit", str(2**63), "--store", "sqlite:///o.db"], 2, "--limit"),
         (["nonsense"], 2, "No such command"),
+        (["show", "[/]", "--store", "sqlite:///o.db"], 5, "no workflow '[/]' in the store"),
+        (["show", "[bold]x\\", "--store", "sqlite:///o.db"], 5, "no workflow '[bold]x\\\\'"),
+        (["show", "\udcff", "--store", "sqlite:///o.db"], 2, "'\\udcff' is not valid UTF-8"),
+        (["cancel", "\udcff", "--store", "sqlite:///o.db"], 2, "not valid UTF-8"),
+        (["signal", "x", "\udcff", "--store", "sqlite:///o.db"], 2, "not valid UTF-8"),
+        (["run", f"{ORDER}:order_workflow", "--input", "[" * 10_000], 2, "nested too deeply"),
+        (["signal", "x", "go", "[" * 10_000, "--store", "sqlite:///o.db"], 2, "too deeply"),
+        (["run", f"{ORDER}:order_workflow", "--timeout", "inf"], 2, "not a duration"),
+        (["run", f"{ORDER}:order_workflow", "--timeout", "nan"], 2, "not a duration"),
+        (["run", f"{ORDER}:order_workflow", "--timeout", "1e300"], 2, "not a duration"),
+        (["run", f"{ORDER}:order_workflow", "--timeout", "0"], 2, "not a duration"),
+        (["run", f"{ORDER}:order_workflow", "--timeout", "soon"], 2, "not a number"),
+        (["worker", ORDER, "--poll", "-inf"], 2, "not a duration"),
+        (["check", "nosuch"], 3, "no store provider named 'nosuch'"),
+        (["check", "sqlite", "-o", "nosuch=1"], 3, "invalid configuration"),
     ],
 )
 def test_errors_exit_non_zero_with_one_line_advice(
@@ -236,6 +295,41 @@ def test_errors_exit_non_zero_with_one_line_advice(
     assert message.startswith("error:")
     assert advice in message
     assert "Traceback" not in done.stderr
+
+
+def test_ids_payloads_and_results_with_markup_characters_print_as_typed(tmp_path: Path) -> None:
+    workflow_id = "[bold]o[/]\\[x] :smile:"
+    text = "[red]in[/] [/] \\ :thumbs_up:"
+    seed = str(ROOT / "examples" / "seed.py")
+    store = ("--store", "sqlite:///o.db")
+    done = cli(
+        "run",
+        f"{seed}:my_workflow",
+        "--id",
+        workflow_id,
+        "--input",
+        json.dumps(text),
+        *store,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"Result: {json.dumps('processed: ' + text)}\n"
+    assert f"workflow {workflow_id} started" in done.stderr
+    listed = cli("list", *store, cwd=tmp_path)
+    assert workflow_id in listed.stdout
+    shown = cli("show", workflow_id, *store, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"{workflow_id}  run ")
+    assert f"input:    {json.dumps(text)}" in shown.stdout
+    deleted = cli("delete", workflow_id, *store, cwd=tmp_path)
+    assert deleted.stdout == f"deleted {workflow_id}\n"
+
+
+def test_the_install_hint_keeps_its_extra_in_brackets(tmp_path: Path) -> None:
+    env = _env(BELUGA_WORKFLOW_PLUGINS="sqlite")  # PostgreSQL's plugin is not loaded
+    done = cli("list", "--store", "postgresql://db.example/x", cwd=tmp_path, env=env)
+    assert done.returncode == 3, done.stderr
+    assert 'install it with: pip install "beluga-workflow[postgres]"' in done.stderr
 
 
 def test_secret_in_store_url_is_not_printed(tmp_path: Path) -> None:

@@ -54,6 +54,23 @@ BROKEN_PLUGIN = """
 raise ImportError("acme backend library is missing")
 """
 
+EXITING_PLUGIN = """
+import sys
+
+sys.exit(3)
+"""
+
+EXITING_HOOK_PLUGIN = """
+import sys
+
+from beluga_workflow import hookimpl
+
+
+@hookimpl
+def beluga_workflow_store_providers():
+    sys.exit("no providers today")
+"""
+
 
 def build_distribution(
     workdir: Path, dist_name: str, package: str, files: dict[str, str], entry_point: str
@@ -131,3 +148,13 @@ def acme_files(name: str, package: str) -> dict[str, str]:
 
 def broken_files() -> dict[str, str]:
     return {"__init__.py": "", "plugin.py": BROKEN_PLUGIN}
+
+
+def exiting_files() -> dict[str, str]:
+    """A plugin whose module calls ``sys.exit(3)`` when it is imported."""
+    return {"__init__.py": "", "plugin.py": EXITING_PLUGIN}
+
+
+def exiting_hook_files() -> dict[str, str]:
+    """A plugin whose hook calls ``sys.exit()`` when asked for its providers."""
+    return {"__init__.py": "", "plugin.py": EXITING_HOOK_PLUGIN}

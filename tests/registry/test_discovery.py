@@ -45,6 +45,20 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             plugin_dists.broken_files(),
             "broken",
         ),
+        "exiting": plugin_dists.build_distribution(
+            work,
+            "exiting-workflow-store",
+            "exiting_store",
+            plugin_dists.exiting_files(),
+            "exiting",
+        ),
+        "exiting-hook": plugin_dists.build_distribution(
+            work,
+            "exiting-hook-workflow-store",
+            "exiting_hook_store",
+            plugin_dists.exiting_hook_files(),
+            "exiting-hook",
+        ),
     }
 
 
@@ -131,6 +145,86 @@ def test_plugin_that_fails_to_import_is_reported_and_the_others_still_work(
         site,
     )
     assert opened == "AcmeStore"
+
+
+EVERYTHING_ELSE = """
+    import asyncio, json
+    from beluga_workflow import Executor, WorkflowOptions, available_stores, open_store
+
+    async def greet(ctx, name):
+        return f"hello {name}"
+
+    async def run_one():
+        async with Executor("memory://") as executor:
+            handle = await executor.execute(greet, WorkflowOptions(id="g", input="ana"))
+            return await handle.result()
+
+    print(json.dumps({
+        "errors": {i.name: i.load_error for i in available_stores() if i.load_error},
+        "acme": type(open_store("acme")).__name__,
+        "memory": type(open_store("memory://")).__name__,
+        "workflow": asyncio.run(run_one()),
+    }))
+"""
+
+
+@pytest.mark.parametrize(
+    ("plugin", "reason"),
+    [("exiting", "SystemExit: 3"), ("exiting-hook", "SystemExit: no providers today")],
+    ids=["exit-at-import", "exit-in-hook"],
+)
+def test_plugin_that_calls_sys_exit_is_reported_and_the_others_still_work(
+    tmp_path: Path, wheels: dict[str, Path], plugin: str, reason: str
+) -> None:
+    site = site_with(tmp_path, wheels, "acme", plugin)
+    result = run_python(EVERYTHING_ELSE, site)
+    assert result == {
+        "errors": {plugin: reason},
+        "acme": "AcmeStore",
+        "memory": "InMemoryStore",
+        "workflow": "hello ana",
+    }
+
+
+def run_cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BELUGA_WORKFLOW_")}
+    environment.update(PYTHONPATH=str(site), COLUMNS="80", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "beluga_workflow.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=site.parent,
+        check=False,
+    )
+
+
+def test_cli_store_commands_work_beside_a_plugin_that_exits(
+    tmp_path: Path, wheels: dict[str, Path]
+) -> None:
+    site = site_with(tmp_path, wheels, "exiting")
+    listed = run_cli(site, "providers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    errors = {p["name"]: p["load_error"] for p in json.loads(listed.stdout)}
+    assert errors["exiting"] == "SystemExit: 3"
+    assert errors["sqlite"] is None
+    stored = run_cli(site, "list", "--store", "sqlite:///runs.db", "--json")
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout) == []
+
+
+def test_cli_in_strict_mode_names_the_failing_plugin_in_one_line(
+    tmp_path: Path, wheels: dict[str, Path]
+) -> None:
+    site = site_with(tmp_path, wheels, "exiting")
+    for args in (["providers"], ["list", "--store", "sqlite:///runs.db"]):
+        done = run_cli(site, *args, BELUGA_WORKFLOW_STRICT_PLUGINS="1")
+        assert done.returncode == 3, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        message = done.stderr.strip()
+        assert len(message.splitlines()) == 1, message
+        assert message.startswith("error: plugin 'exiting' (exiting_store.plugin)")
+        assert message.endswith("failed to import: SystemExit: 3")
 
 
 def test_strict_mode_reraises_a_failing_plugin(tmp_path: Path, wheels: dict[str, Path]) -> None:
