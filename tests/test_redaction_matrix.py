@@ -163,7 +163,11 @@ async def test_no_password_shows_in_errors_reprs_or_library_logs(
     assert all("(no error)" not in text for text in said)
 
 
+ORDER = str(Path(__file__).resolve().parents[1] / "examples" / "order_approval.py")
 COMMANDS = [
+    ["run", f"{ORDER}:order_workflow", "--input", '{"order_id": "A-1", "amount": 1}'],
+    ["run", f"{ORDER}:order_workflow", "--json"],
+    ["worker", ORDER],
     ["list"],
     ["list", "--json"],
     ["show", "w"],
