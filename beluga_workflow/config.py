@@ -9,6 +9,9 @@ A TOML file names the store in a ``[store]`` table::
     provider = "postgres"                 # or: url = "postgresql://..."
     url = "postgresql://app@db/workflows"
     pool_max_size = 10                    # any option of the provider's config model
+
+Options may also ride in the URL's query (``sqlite:///runs.db?synchronous=NORMAL``):
+each key must be an option of the provider (see :mod:`beluga_workflow.url_options`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from beluga_workflow.errors import InvalidArgumentError, ProviderConfigError
 from beluga_workflow.plugins.registry import ProviderRegistry, RegisteredProvider, default_registry
 from beluga_workflow.redaction import redact_text, redact_url
 from beluga_workflow.store import WorkflowStore
+from beluga_workflow.url_options import options_from_url
 
 __all__ = ["DEFAULT_STORE", "ENV_VAR", "StoreSelection", "open_store", "resolve_store"]
 
@@ -148,6 +152,12 @@ def _scheme_of(url: str) -> str:
 def _validate_config(entry: RegisteredProvider, settings: dict[str, Any]) -> BaseModel:
     model = entry.provider.config_model
     name = entry.provider.name
+    try:
+        settings = options_from_url(model, settings)
+    except ProviderConfigError as exc:
+        raise ProviderConfigError(
+            f"invalid configuration for store provider {name!r}: {redact_text(str(exc))}"
+        ) from None
     if "url" in settings and "url" not in model.model_fields:
         url = settings.pop("url")
         if not isinstance(url, str) or _SCHEME.sub("", url, count=1):

@@ -110,7 +110,12 @@ class ProviderLoadError(ProviderError, ImportError):
 
 
 class ProviderConfigError(ProviderError, InvalidArgumentError):
-    """A provider's configuration did not validate; the message holds pydantic's errors."""
+    """A provider's configuration did not validate; the message holds pydantic's errors.
+
+    Also raised by a store's first call when its client library refuses the
+    options (libpq and ``sslmode=bogus``): a bad option is never reported as
+    the server being unavailable.
+    """
 
 
 class DuplicateProviderError(ProviderError):

@@ -103,3 +103,8 @@ def test_unusable_selection_is_an_invalid_argument(spec: object) -> None:
 def test_not_a_url_in_mapping_is_rejected() -> None:
     with pytest.raises(InvalidArgumentError, match="not a store URL"):
         open_store({"url": "just-text"})
+
+
+def test_query_options_of_a_url_are_validated_with_the_provider_name() -> None:
+    with pytest.raises(ProviderConfigError, match=r"provider 'inmemory'.*unknown option 'x'"):
+        open_store("memory://?x=1")

@@ -22,13 +22,19 @@ CONFIG_FILE = "beluga-workflow.toml"
 
 
 def store_spec(option: str | None, config: str | None) -> StoreSpec:
-    """The store the command line selects, before opening it."""
-    if option:
+    """The store the command line selects, before opening it.
+
+    An option given empty (``--store ""``) is an error, never a fall-back to
+    the next source: an unset variable in a script must not pick another store.
+    """
+    if option is not None:
+        if not option.strip():
+            raise InvalidArgumentError("--store is empty; give a store URL or provider name")
         return option
     from_env = os.environ.get(ENV_VAR, "").strip()
     if from_env:
         return from_env
-    if config:
+    if config is not None:
         path = Path(config)
         if not path.is_file():
             raise InvalidArgumentError(f"config file {config!r} does not exist")

@@ -39,6 +39,7 @@ from beluga_workflow.errors import (
 )
 from beluga_workflow.plugins.guard import PluginCodeFailed, run_plugin_code
 from beluga_workflow.plugins.provider import StoreProvider
+from beluga_workflow.redaction import redact_url
 
 __all__ = [
     "CORE_DISTRIBUTION",
@@ -206,7 +207,9 @@ class ProviderRegistry:
             return self.providers[name]
         if name in self.conflicts:
             raise self.conflict_error(name)
-        raise ProviderNotFoundError(self._not_found(f"no store provider named {name!r}", name))
+        raise ProviderNotFoundError(
+            self._not_found(f"no store provider named {redact_url(name)!r}", name)
+        )
 
     def for_scheme(self, scheme: str) -> RegisteredProvider:
         """The provider that handles URLs with ``scheme``."""

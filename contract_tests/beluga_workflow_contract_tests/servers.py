@@ -7,12 +7,17 @@ skipped every server test would prove nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-__all__ = ["in_ci", "port_is_open", "require_server"]
+__all__ = ["free_port", "in_ci", "port_is_open", "private_server", "require_server"]
 
 
 def in_ci() -> bool:
@@ -37,3 +42,39 @@ def require_server(name: str, host: str, port: int, how_to_start: str) -> None:
     if in_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (bound once by the OS, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def private_server(argv: Sequence[str], port: int, *, ready_within: float = 10.0) -> Iterator[int]:
+    """Run a server of this test's own (say, one that requires a password) on ``port``.
+
+    Skips (or, under CI, fails) when the program is not installed; stops the
+    process it started, by its id, on exit.
+    """
+    if shutil.which(argv[0]) is None:
+        message = f"{argv[0]} is not installed"
+        if in_ci():
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + ready_within
+        while not port_is_open("127.0.0.1", port, timeout=0.2):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[0]} did not start on port {port}")
+            time.sleep(0.02)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

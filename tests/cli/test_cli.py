@@ -348,3 +348,13 @@ def test_seed_example_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Result: processed: hello"
+
+
+@pytest.mark.parametrize("option", [["--store", ""], ["--config", ""]])
+def test_an_empty_store_option_is_an_error_not_the_default_file(
+    tmp_path: Path, option: list[str]
+) -> None:
+    done = cli("list", *option, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.startswith("error:")
+    assert not (tmp_path / "beluga-workflow.db").exists()

@@ -18,12 +18,13 @@ class KafkaConfig(BaseModel):
     """Brokers, topic and timeouts.
 
     ``url``: ``kafka://host:port[,host:port]/topic``; or give
-    ``bootstrap_servers`` and ``topic``. The topic is created compacted with
+    ``bootstrap_servers`` and ``topic``; any option may ride in the URL's
+    query (``?sasl_plain_password=...``). The topic is created compacted with
     ``partitions`` partitions when missing. ``operation_timeout`` bounds every
     store call; then ``StoreUnavailableError``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     url: str | None = Field(default=None, repr=False)
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -72,3 +73,5 @@ class KafkaConfig(BaseModel):
 
     def __repr__(self) -> str:
         return f"KafkaConfig(url={self.address!r})"
+
+    __str__ = __repr__

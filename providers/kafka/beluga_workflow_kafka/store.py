@@ -47,6 +47,8 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -123,9 +125,10 @@ class KafkaStore:
             settings = dict(options)
             if config is not None:
                 settings["url"] = config
-            config = KafkaConfig(**settings)
+            config = KafkaConfig(**options_from_url(KafkaConfig, settings))
         elif options:
             raise InvalidArgumentError("give KafkaStore a config, or a URL with options")
+        mask_library_logs(["aiokafka"])
         self.config = config
         self.idempotent = config.idempotent
         self._producer: AIOKafkaProducer | None = None
@@ -425,7 +428,7 @@ class KafkaStore:
         except (TimeoutError, OSError, KafkaError) as exc:
             if self._closed:
                 raise StoreClosedError(f"kafka store {self.config.address} is closed") from exc
-            text = str(exc).strip() or type(exc).__name__
+            text = redact_text(str(exc)).strip() or type(exc).__name__
             raise StoreUnavailableError(
                 f"kafka store at {self.config.address} is unavailable "
                 f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from beluga_workflow.redaction import redact_url
+from beluga_workflow.store_url import StoreURL
 
 __all__ = ["NatsConfig"]
 
@@ -21,9 +22,14 @@ class NatsConfig(BaseModel):
     small record per workflow) and ``<bucket>-data`` (the state in chunks),
     created on first use with ``storage`` and ``replicas``.
     ``operation_timeout`` bounds every store call; then ``StoreUnavailableError``.
+
+    ``url`` is ``nats://[user:password@|token@]host:port`` (or ``tls://``); it
+    must name the server. The credentials are handed to the client apart from
+    the address (it would not decode percent escapes), so a password holding
+    ``/``, ``#``, ``?`` or ``@`` works written as is or percent-encoded.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     url: str = Field(default="nats://127.0.0.1:4222", repr=False)
     bucket: str = "beluga_workflow"
@@ -35,9 +41,12 @@ class NatsConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _nats_url(cls, value: str) -> str:
-        if value.partition("://")[0].lower() not in {"nats", "tls"}:
+        parts = StoreURL.split(value)
+        if parts is None or parts.scheme.lower() not in {"nats", "tls"}:
             raise ValueError("expected a nats:// (or tls://) URL, e.g. nats://127.0.0.1:4222")
-        return value
+        if not parts.host:
+            raise ValueError("the URL names no server; e.g. nats://127.0.0.1:4222")
+        return parts.encoded()
 
     @field_validator("bucket")
     @classmethod
@@ -51,5 +60,23 @@ class NatsConfig(BaseModel):
         """The URL with any token or password masked, for messages."""
         return redact_url(self.url)
 
+    @property
+    def server_url(self) -> str:
+        """The URL without its credentials: what the client connects to."""
+        parts = StoreURL.split(self.url)
+        assert parts is not None  # checked by the validator
+        return parts.without_userinfo().text()
+
+    def credentials(self) -> dict[str, str]:
+        """``user`` and ``password``, or ``token``, as the client's keyword arguments."""
+        parts = StoreURL.split(self.url)
+        if parts is None or parts.userinfo is None:
+            return {}
+        if parts.password is None:
+            return {"token": parts.username or ""}
+        return {"user": parts.username or "", "password": parts.password}
+
     def __repr__(self) -> str:
         return f"NatsConfig(url={self.address!r}, bucket={self.bucket!r})"
+
+    __str__ = __repr__

@@ -68,6 +68,8 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -154,9 +156,10 @@ class NatsStore:
             settings = dict(options)
             if config is not None:
                 settings["url"] = config
-            config = NatsConfig(**settings)
+            config = NatsConfig(**options_from_url(NatsConfig, settings))
         elif options:
             raise InvalidArgumentError("give NatsStore a config, or a URL with options")
+        mask_library_logs(["nats"])
         self.config = config
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
@@ -512,7 +515,8 @@ class NatsStore:
         async with self._open_lock:
             if self._meta is None or self._data is None:
                 client = await nats.connect(
-                    self.config.url,
+                    self.config.server_url,
+                    **self.config.credentials(),
                     connect_timeout=self.config.connect_timeout,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
@@ -551,7 +555,7 @@ class NatsStore:
                 raise
             if self._closed:
                 raise StoreClosedError(f"nats store {self.config.address} is closed") from exc
-            text = str(exc).strip() or type(exc).__name__
+            text = redact_text(str(exc)).strip() or type(exc).__name__
             raise StoreUnavailableError(
                 f"nats store at {self.config.address} is unavailable "
                 f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"

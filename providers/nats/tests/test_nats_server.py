@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,14 +11,18 @@ import pytest
 from beluga_workflow import (
     EventType,
     HistoryEvent,
+    ProviderConfigError,
+    StoreError,
     StoreUnavailableError,
     WorkflowState,
+    open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_contract_tests.server_checks import (
     check_one_writer_wins,
     check_outage_and_recovery,
 )
+from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_nats import NatsStore
 from beluga_workflow_nats.store import key_of
 
@@ -94,3 +99,55 @@ async def test_a_step_writes_one_fragment_and_keeps_the_old_ones(
         assert await store.load("w") == state
     finally:
         await store.close()
+
+
+PASSWORD = "Pw/x#y?z@w%q:r's\"t u"
+"""Every character that breaks a naive URL parser, unencoded."""
+
+
+@pytest.mark.parametrize("auth", ["user", "token"])
+async def test_credentials_written_as_is_reach_the_server_whole(auth: str, tmp_path: Path) -> None:
+    port = free_port()
+    argv = ["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)]
+    if auth == "user":
+        argv += ["--user", "app", "--pass", PASSWORD]
+        userinfo = f"app:{PASSWORD}"
+        wrong_userinfo = f"app:{PASSWORD[:-1]}"
+    else:
+        token = PASSWORD.replace(":", "")  # a colon would make it user:password
+        argv += ["--auth", token]
+        userinfo, wrong_userinfo = token, token[:-1]
+    with private_server(argv, port):
+        store = NatsStore(f"nats://{userinfo}@127.0.0.1:{port}", bucket="auth")
+        await store.save(WorkflowState(workflow_id="w"))
+        assert await store.load("w") is not None
+        await store.close()
+        wrong = NatsStore(
+            f"nats://{wrong_userinfo}@127.0.0.1:{port}", operation_timeout=1, connect_timeout=0.5
+        )
+        with pytest.raises(StoreError) as info:
+            await wrong.load("w")
+        await wrong.close()
+    assert "Pw" not in str(info.value)
+    assert "t u" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("nats://", "names no server"),
+        ("tls://s3cret@", "names no server"),
+        ("nats://bus:4222?nosuch=1", "unknown option 'nosuch'"),
+    ],
+)
+def test_urls_naming_no_server_or_unknown_options_are_refused(url: str, named: str) -> None:
+    with pytest.raises(ProviderConfigError, match=f"'nats'.*{named}") as info:
+        open_store(url)
+    assert "s3cret" not in str(info.value)
+
+
+def test_query_options_are_options() -> None:
+    store = open_store("nats://bus:4222?bucket=orders&operation_timeout=3")
+    assert isinstance(store, NatsStore)
+    assert (store.config.bucket, store.config.operation_timeout) == ("orders", 3.0)
+    assert store.config.server_url == "nats://bus:4222"

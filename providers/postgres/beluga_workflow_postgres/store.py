@@ -35,11 +35,14 @@ from beluga_workflow.codec import decode_state_parts, encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
+    ProviderConfigError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
 )
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -53,6 +56,10 @@ __all__ = ["PostgresStore", "create_store"]
 
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
+_REFUSED_BEFORE_CONNECTING = "connection is bad: "
+"""psycopg's prefix when libpq gives up at once, before any server answered."""
+_NETWORK_FAILURE = "connection to server"
+"""libpq's prefix when it did try a server (a missing socket fails at once too)."""
 
 
 def create_store(config: PostgresConfig) -> PostgresStore:
@@ -70,9 +77,10 @@ class PostgresStore:
 
     def __init__(self, config: PostgresConfig | str, **options: Any) -> None:
         if isinstance(config, str):
-            config = PostgresConfig(url=config, **options)
+            config = PostgresConfig(**options_from_url(PostgresConfig, {"url": config, **options}))
         elif options:
             raise InvalidArgumentError("give PostgresStore a config, or a URL with options")
+        mask_library_logs(["psycopg"])
         self.config = config
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._open_lock: asyncio.Lock | None = None
@@ -196,9 +204,15 @@ class PostgresStore:
         except (PoolTimeout, PoolClosed, psycopg.OperationalError) as exc:
             if self._closed:
                 raise StoreClosedError(f"postgres store {self.config.address} is closed") from exc
+            if self._pool is None:
+                refused = await self._refused_options()
+                if refused is not None:
+                    raise refused from exc
             raise self._unavailable(type(exc).__name__, exc) from exc
         except psycopg.Error as exc:
-            raise StoreError(f"postgres store {self.config.address} failed: {exc}") from exc
+            raise StoreError(
+                f"postgres store {self.config.address} failed: {redact_text(str(exc))}"
+            ) from exc
 
     async def _open_pool(self) -> AsyncConnectionPool[Connection]:
         if self._pool is not None:
@@ -229,13 +243,50 @@ class PostgresStore:
                 self._pool = pool
         return self._pool
 
+    async def _refused_options(self) -> ProviderConfigError | None:
+        """Why libpq refuses this store's options, if that is why the pool cannot open.
+
+        The pool retries a refused connection until its timeout like an
+        unreachable server, so a bad option (``sslmode=bogus``, a parameter
+        libpq does not know) would read as an outage. libpq checks options
+        before it contacts a server, so one direct attempt tells at once.
+        """
+        try:
+            async with asyncio.timeout(min(1.0, self.config.connect_timeout)):
+                conn = await psycopg.AsyncConnection.connect(self.config.url, connect_timeout=1)
+        except psycopg.ProgrammingError as exc:
+            return self._invalid_options(exc)
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            detail = text.removeprefix(_REFUSED_BEFORE_CONNECTING)
+            if text.startswith(_REFUSED_BEFORE_CONNECTING) and not detail.startswith(
+                _NETWORK_FAILURE
+            ):
+                return self._invalid_options(exc)
+            return None
+        except (TimeoutError, OSError, psycopg.Error):
+            return None
+        await conn.close()
+        return None
+
+    def _invalid_options(self, exc: BaseException) -> ProviderConfigError:
+        detail = redact_text(str(exc).removeprefix(_REFUSED_BEFORE_CONNECTING).strip())
+        return ProviderConfigError(
+            f"invalid configuration for store provider 'postgres' ({self.config.address}): "
+            f"libpq refuses the connection options: {_first_line(detail, exc)}"
+        )
+
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
-        text = str(exc).strip()
+        text = redact_text(str(exc)).strip()
         detail = text.splitlines()[0] if text else what
         return StoreUnavailableError(
             f"postgres store at {self.config.address} is unavailable "
             f"(gave up within {self.config.operation_timeout:g}s): {detail}"
         )
+
+
+def _first_line(text: str, exc: BaseException) -> str:
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --- statements ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from beluga_workflow_contract_tests.server_checks import (
     check_outage_and_recovery,
 )
 from beluga_workflow_postgres import PostgresStore
+from beluga_workflow_postgres.config import PostgresConfig
 
 
 def through(proxy: OutageProxy, url: str) -> str:
@@ -145,6 +146,60 @@ def test_bad_options_name_the_provider_without_the_password() -> None:
     with pytest.raises(ProviderConfigError, match="'postgres'") as info:
         open_store("postgresql://app:s3cret@db/x", schema="Bad-Name")
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://",
+        "postgresql:///test",
+        "postgres://app:s3cret@/db",
+        "user=postgres dbname=test password=s3cret",
+    ],
+)
+def test_a_url_that_names_no_server_is_refused_and_a_socket_directory_is_one(url: str) -> None:
+    with pytest.raises(ProviderConfigError, match=r"'postgres'.*names no server") as info:
+        open_store({"provider": "postgres", "url": url})
+    assert "s3cret" not in str(info.value)
+    for socket_url in (
+        "postgresql://%2Frun%2Fpostgresql/test",
+        "postgresql:///test?host=/run/postgresql",
+    ):
+        assert PostgresConfig(url=socket_url).url == socket_url
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [("sslmode=bogus", "sslmode"), ("nosuch=1", "nosuch"), ("target_session_attrs=x", "target")],
+)
+async def test_options_libpq_refuses_are_invalid_configuration_not_an_outage(
+    postgres_url: str, schema: str, option: str, named: str
+) -> None:
+    store = open_store(f"{postgres_url}?{option}", schema=schema, connect_timeout=0.2)
+    with pytest.raises(ProviderConfigError, match=rf"'postgres'.*{named}") as info:
+        await store.load("w")
+    await store.close()
+    assert "is the server running" not in str(info.value)
+
+
+async def test_query_options_and_connection_strings_reach_the_server(
+    postgres_url: str, schema: str
+) -> None:
+    parts = urlsplit(postgres_url)
+    dsn = (
+        f"host={parts.hostname} port={parts.port or 5432} user={parts.username} "
+        f"dbname={parts.path.lstrip('/')} application_name='beluga workflow'"
+    )
+    for spec in (
+        f"{postgres_url}?schema={schema}&application_name=bw&pool_max_size=2",
+        {"provider": "postgres", "url": dsn, "schema": schema},
+    ):
+        store = open_store(spec)
+        assert isinstance(store, PostgresStore)
+        assert store.config.schema_name == schema
+        await store.save(WorkflowState(workflow_id="w"))
+        assert await store.load("w") is not None
+        await store.close()
 
 
 class OutageProxyPort:

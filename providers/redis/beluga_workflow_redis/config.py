@@ -1,10 +1,13 @@
-"""Options of the Redis store; the URL's password never appears in a repr."""
+"""Options of the Redis store; the URL's password never appears in a repr or an error."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from beluga_workflow.redaction import redact_url
+from beluga_workflow.store_url import StoreURL
 
 __all__ = ["RedisConfig"]
 
@@ -13,12 +16,29 @@ class RedisConfig(BaseModel):
     """Where the server is, which key prefix to use and how long to wait.
 
     ``url``: ``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS
-    or ``unix:///path/to/redis.sock``. Every key starts with ``prefix``, so
+    or ``unix:///path/to/redis.sock``; it must name the server (or the
+    socket). A password holding ``/``, ``#``, ``?`` or ``@`` may be written
+    as is: the user info runs to the last ``@``. Besides this model's options,
+    the query may hold the client's own ``db``, ``protocol``, ``client_name``,
+    ``health_check_interval`` and ``ssl_*`` parameters. Every key starts with ``prefix``, so
     several applications can share a database. ``operation_timeout`` bounds
     every store call, reconnecting included; then ``StoreUnavailableError``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    url_query_passthrough: ClassVar[frozenset[str]] = frozenset(
+        {
+            "db",
+            "protocol",
+            "client_name",
+            "health_check_interval",
+            "ssl_cert_reqs",
+            "ssl_ca_certs",
+            "ssl_certfile",
+            "ssl_keyfile",
+            "ssl_check_hostname",
+        }
+    )
 
     url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
     prefix: str = Field(default="beluga-workflow", min_length=1)
@@ -29,9 +49,15 @@ class RedisConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if value.partition("://")[0].lower() not in {"redis", "rediss", "unix"}:
+        parts = StoreURL.split(value)
+        scheme = parts.scheme.lower() if parts else ""
+        if parts is None or scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
-        return value
+        if scheme == "unix" and not parts.path.strip("/"):
+            raise ValueError("the URL names no socket; e.g. unix:///run/redis/redis.sock")
+        if scheme != "unix" and not parts.host:
+            raise ValueError("the URL names no server; e.g. redis://127.0.0.1:6379/0")
+        return parts.encoded()
 
     @property
     def address(self) -> str:
@@ -40,3 +66,5 @@ class RedisConfig(BaseModel):
 
     def __repr__(self) -> str:
         return f"RedisConfig(url={self.address!r}, prefix={self.prefix!r})"
+
+    __str__ = __repr__

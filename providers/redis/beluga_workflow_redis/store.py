@@ -29,11 +29,14 @@ from beluga_workflow.codec import decode_state_parts, encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
+    ProviderConfigError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
 )
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -113,9 +116,10 @@ class RedisStore:
             settings = dict(options)
             if config is not None:
                 settings["url"] = config
-            config = RedisConfig(**settings)
+            config = RedisConfig(**options_from_url(RedisConfig, settings))
         elif options:
             raise InvalidArgumentError("give RedisStore a config, or a URL with options")
+        mask_library_logs(["redis"])
         self.config = config
         self._client: aioredis.Redis | None = None
         self._closed = False
@@ -252,25 +256,34 @@ class RedisStore:
         if self._closed:
             raise StoreClosedError(f"redis store {self.config.address} is closed")
         if self._client is None:
-            self._client = aioredis.Redis.from_url(
-                self.config.url,
-                socket_connect_timeout=self.config.connect_timeout,
-                socket_timeout=self.config.operation_timeout,
-                max_connections=self.config.max_connections,
-            )
+            try:
+                self._client = aioredis.Redis.from_url(
+                    self.config.url,
+                    socket_connect_timeout=self.config.connect_timeout,
+                    socket_timeout=self.config.operation_timeout,
+                    max_connections=self.config.max_connections,
+                )
+            except (TypeError, ValueError) as exc:
+                raise ProviderConfigError(
+                    f"invalid configuration for store provider 'redis' ({self.config.address}): "
+                    f"{redact_text(str(exc))}"
+                ) from None
         try:
             async with asyncio.timeout(self.config.operation_timeout):
                 return await work(self._client)
         except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
             if self._closed:
                 raise StoreClosedError(f"redis store {self.config.address} is closed") from exc
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = redact_text(str(exc)).strip()
+            text = message.splitlines()[0] if message else type(exc).__name__
             raise StoreUnavailableError(
                 f"redis store at {self.config.address} is unavailable "
                 f"(gave up within {self.config.operation_timeout:g}s): {text}"
             ) from exc
         except RedisError as exc:
-            raise StoreError(f"redis store {self.config.address} failed: {exc}") from exc
+            raise StoreError(
+                f"redis store {self.config.address} failed: {redact_text(str(exc))}"
+            ) from exc
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import redis
@@ -11,6 +11,7 @@ from beluga_workflow import (
     EventType,
     HistoryEvent,
     ProviderConfigError,
+    StoreError,
     StoreUnavailableError,
     WorkflowFilter,
     WorkflowState,
@@ -22,6 +23,7 @@ from beluga_workflow_contract_tests.server_checks import (
     check_one_writer_wins,
     check_outage_and_recovery,
 )
+from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_redis import RedisStore
 
 
@@ -117,3 +119,51 @@ def test_bad_url_names_the_provider_without_the_password() -> None:
     with pytest.raises(ProviderConfigError, match="'redis'") as info:
         open_store("redis://:s3cret@cache/0", operation_timeout=-1)
     assert "s3cret" not in str(info.value)
+
+
+PASSWORD = "Pw/x#y?z@w%q:r's\"t u"
+"""Every character that breaks a naive URL parser, unencoded."""
+
+
+async def test_a_password_written_as_is_reaches_the_server_whole() -> None:
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    with private_server([*argv, "--appendonly", "no", "--requirepass", PASSWORD], port):
+        for url in (
+            f"redis://:{PASSWORD}@127.0.0.1:{port}/0",
+            f"redis://default:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/0",
+        ):
+            store = open_store(url, prefix="bw-auth")
+            await store.save(WorkflowState(workflow_id="w"))
+            assert await store.load("w") is not None
+            await store.close()
+        wrong = open_store(f"redis://:{PASSWORD[:-1]}@127.0.0.1:{port}/0", operation_timeout=1)
+        with pytest.raises(StoreError) as info:
+            await wrong.load("w")
+        await wrong.close()
+    assert "Pw/" not in str(info.value)
+    assert "t u" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://", "names no server"),
+        ("redis://:s3cret@/0", "names no server"),
+        ("unix://", "names no socket"),
+        ("redis://cache/0?nosuch=1", "unknown option 'nosuch'"),
+        ("redis://cache/0?operation_timeout=soon", "operation_timeout"),
+    ],
+)
+def test_urls_naming_no_server_or_unknown_options_are_refused(url: str, named: str) -> None:
+    with pytest.raises(ProviderConfigError, match=f"'redis'.*{named}") as info:
+        open_store(url)
+    assert "s3cret" not in str(info.value)
+
+
+def test_query_options_and_client_parameters_are_told_apart() -> None:
+    store = open_store("redis://cache:6379/0?prefix=orders&db=2&operation_timeout=3")
+    assert isinstance(store, RedisStore)
+    assert (store.config.prefix, store.config.operation_timeout) == ("orders", 3.0)
+    assert store.config.url == "redis://cache:6379/0?db=2"
+    assert isinstance(open_store("unix:///run/redis/redis.sock"), RedisStore)

@@ -15,7 +15,8 @@ class SQLiteConfig(BaseModel):
     """Where the database lives and how hard each commit works to survive a crash.
 
     ``url``: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
-    ``sqlite://:memory:`` (one private in-memory database, gone on close).
+    ``sqlite://:memory:`` (one private in-memory database, gone on close);
+    options may follow in the query (``sqlite:///runs.db?synchronous=NORMAL``).
     ``synchronous`` is SQLite's setting under WAL: ``FULL`` (default) syncs the
     log on every commit, so a committed step survives power loss; ``NORMAL``
     survives a crash of the process but may lose the last commits on power
@@ -70,4 +71,10 @@ def database_path(url: str) -> str:
     path = rest[1:]
     if not path:
         raise ValueError("sqlite:/// needs a file name, e.g. sqlite:///runs.db")
+    if "?" in path:
+        # open_store moves query options out of the URL; one left here is not a file name.
+        raise ValueError(
+            "a sqlite:// URL with ?options needs open_store; or give them as fields, "
+            "and path= for a file name holding '?'"
+        )
     return path

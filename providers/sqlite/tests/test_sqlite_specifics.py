@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -50,6 +51,38 @@ def test_bad_urls_are_config_errors_naming_the_provider(url: str) -> None:
 def test_unknown_synchronous_setting_is_refused() -> None:
     with pytest.raises(ProviderConfigError, match="synchronous"):
         open_store("sqlite:///x.db", synchronous="SOMETIMES")
+
+
+async def test_query_options_are_options_not_part_of_the_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///runs.db?synchronous=NORMAL&busy_timeout=2.5")
+    assert isinstance(store, SQLiteStore)
+    assert (store.config.synchronous, store.config.busy_timeout) == ("NORMAL", 2.5)
+    await store.save(WorkflowState(workflow_id="w"))
+    await store.close()
+    files = sorted(os.listdir(tmp_path))
+    assert [name for name in files if not name.endswith(("-wal", "-shm"))] == ["runs.db"]
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("sqlite:///runs.db?synchronous=SOMETIMES", "synchronous"),
+        ("sqlite:///runs.db?busy_timeout=soon", "busy_timeout"),
+        ("sqlite:///runs.db?journal=WAL", "unknown option 'journal'"),
+        ("sqlite:///?synchronous=NORMAL", "file name"),
+    ],
+)
+def test_bad_query_options_name_the_provider_and_the_option(url: str, named: str) -> None:
+    with pytest.raises(ProviderConfigError, match=rf"'sqlite'.*{named}"):
+        open_store(url)
+
+
+def test_a_query_left_in_a_config_url_is_not_a_file_name() -> None:
+    with pytest.raises(ValueError, match=r"\?options"):
+        SQLiteConfig(url="sqlite:///runs.db?synchronous=NORMAL")
 
 
 async def test_database_uses_wal_and_records_its_schema_version(tmp_path: Path) -> None:
