@@ -24,6 +24,7 @@ from beluga_workflow.errors import (
     WorkflowError,
 )
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, utc_now
+from beluga_workflow.payloads import encodable_text
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsAppend, WorkflowStore
 
@@ -46,8 +47,11 @@ DEFAULT_STORE_RETRY = RetryPolicy(
 
 
 def format_error(error: BaseException) -> str:
-    """``"TypeName: message"``: how errors are written to history and read back on replay."""
-    message = str(error)
+    """``"TypeName: message"``: how errors are written to history and read back on replay.
+
+    A lone surrogate in the message is escaped: the text must reach the store.
+    """
+    message = encodable_text(str(error))
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
