@@ -45,6 +45,7 @@ from beluga_workflow.history import (
     write_with_retry,
 )
 from beluga_workflow.lifecycle import Lifecycle
+from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
@@ -82,7 +83,13 @@ _TERMINAL_EVENTS = {
 
 @dataclass
 class RecoveryReport:
-    """What :meth:`Executor.recover` did: the runs it resumed and those it could not."""
+    """What :meth:`Executor.recover` did: the runs it resumed and those it could not.
+
+    ``not_resumed`` maps each id left alone to why: a workflow name this
+    executor does not know (``WorkflowNotRegisteredError``), or a stored record
+    that cannot be read (``CorruptStateError``; ``load`` shows the error,
+    ``delete`` removes the record).
+    """
 
     resumed: list[WorkflowHandle] = field(default_factory=list)
     not_resumed: dict[str, BelugaWorkflowError] = field(default_factory=dict)
@@ -217,12 +224,15 @@ class Executor:
     async def recover(self) -> RecoveryReport:
         """Resume every workflow stored as running that is not already running here.
 
-        A run whose workflow name is not registered is reported in the result
-        (and logged) and left as it is; the others are resumed regardless.
+        A run whose workflow name is not registered, and a record the store
+        cannot read, are reported in the result (and logged) and left as they
+        are; the others are resumed regardless.
         """
         self._check_open()
         report = RecoveryReport()
-        for state in await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING)):
+        running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        report.not_resumed.update(unreadable_records(running))
+        for state in running:
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
