@@ -191,7 +191,7 @@ class Executor:
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
         name, fn = self._resolve(workflow)
-        workflow_id = options.id or uuid.uuid4().hex
+        workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
         if workflow_id in self._runs or workflow_id in self._starting:
             raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is already running here")
