@@ -23,7 +23,7 @@ from beluga_workflow.cli.stores import open_cli_store, store_spec
 from beluga_workflow.cli.targets import load_function, load_module, workflows_in
 from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
-from beluga_workflow.models import Signal, WorkflowFilter, WorkflowStatus
+from beluga_workflow.models import MAX_LIMIT, Signal, WorkflowFilter, WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
@@ -294,7 +294,12 @@ def with_store(
     default=None,
     help="Only workflows with this status.",
 )
-@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0, max=MAX_LIMIT),
+    default=0,
+    help="At most this many (0: all).",
+)
 @store_option
 @config_option
 @json_option

@@ -223,6 +223,7 @@ def test_providers_lists_the_installed_stores(tmp_path: Path) -> None:
         (["cancel", "nobody", "--store", "sqlite:///o.db"], 5, "nobody"),
         (["signal", "x", "go", "{bad", "--store", "sqlite:///o.db"], 2, "not valid JSON"),
         (["list", "--limit", "-1"], 2, "limit"),
+        (["list", "--limit", str(2**63)], 2, "limit"),
         (["nonsense"], 2, "No such command"),
     ],
 )
