@@ -60,7 +60,7 @@ from beluga_workflow.payloads import check_json_value
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
-from beluga_workflow.validation import require_workflow_id
+from beluga_workflow.validation import require_name, require_workflow_id
 
 __all__ = ["Executor", "RecoveryReport", "WorkflowFunction"]
 
@@ -164,8 +164,7 @@ class Executor:
             )
         if name is None:
             name = f"{fn.__module__}:{fn.__qualname__}"
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError("workflow name must be a non-empty str")
+        require_name(name, "workflow name")
         known = self._functions.get(name)
         if known is not None and known is not fn:
             raise InvalidArgumentError(
@@ -292,6 +291,7 @@ class Executor:
         require_workflow_id(workflow_id)
         if not isinstance(signal, Signal):
             raise InvalidArgumentError(f"signal must be a Signal, got {type(signal).__name__}")
+        require_name(signal.name, "signal name")
         check_json_value(signal.payload, f"payload of signal {signal.name!r}")
         run = self._runs.get(workflow_id)
         if run is not None:

@@ -13,7 +13,13 @@ from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.models import MAX_LIMIT, WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.payloads import check_json_value, is_utf8_encodable
 
-__all__ = ["require_append", "require_filter", "require_state", "require_workflow_id"]
+__all__ = [
+    "require_append",
+    "require_filter",
+    "require_name",
+    "require_state",
+    "require_workflow_id",
+]
 
 
 def require_workflow_id(workflow_id: Any) -> str:
@@ -40,6 +46,22 @@ def require_workflow_id(workflow_id: Any) -> str:
             f"{_short(workflow_id)}, which holds a lone surrogate"
         )
     return workflow_id
+
+
+def require_name(name: Any, what: str) -> str:
+    """Return ``name`` (of an activity, signal or workflow) if history can store it.
+
+    That is a non-empty ``str`` UTF-8 can encode; checked where the name is
+    given, so that a bad one is refused by the call instead of failing the
+    store write that records it.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"{what} must be a non-empty str, got {_short(name)}")
+    if not is_utf8_encodable(name):
+        raise InvalidArgumentError(
+            f"{what} must be encodable as UTF-8, got {_short(name)}, which holds a lone surrogate"
+        )
+    return name
 
 
 def require_filter(filter: Any) -> WorkflowFilter:

@@ -231,3 +231,29 @@ async def test_recover_on_sqlite_skips_a_record_an_older_release_could_store(
         assert isinstance(report.not_resumed["deep"], CorruptStateError)
         await second.signal("fine", Signal(name="item", payload="stop"))
         assert await report.resumed[0].result() == []
+
+
+async def test_names_no_store_can_keep_are_refused_by_the_call_not_by_the_store(
+    store: InMemoryStore,
+) -> None:
+    async def workflow(ctx: WorkflowContext, input: Any) -> list[str]:
+        refused = []
+        for call in (
+            lambda: ctx.execute_activity(collect, name="lone \ud800"),
+            lambda: ctx.wait_for_signal("lone \udfff"),
+        ):
+            try:
+                await call()
+            except InvalidArgumentError as exc:
+                refused.append(str(exc).split(" must ")[0])
+        await ctx.wait_for_signal("finish")
+        return refused
+
+    async with executor_on(store) as executor:
+        with pytest.raises(InvalidArgumentError, match="workflow name must be encodable"):
+            executor.register(workflow, name="lone \ud800")
+        handle = await executor.execute(workflow, WorkflowOptions(id="names"))
+        with pytest.raises(InvalidArgumentError, match="signal name must be encodable"):
+            await executor.signal("names", Signal.model_construct(name="lone \ud800"))
+        await executor.signal("names", Signal(name="finish"))
+        assert await handle.result() == ["activity name", "signal name"]
