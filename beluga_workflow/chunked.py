@@ -15,7 +15,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, replace
 
-from beluga_workflow.codec import decode_state_parts
+from beluga_workflow.codec import decode_state_parts, stored_text
 from beluga_workflow.errors import CorruptStateError
 from beluga_workflow.models import WorkflowState
 
@@ -84,10 +84,9 @@ class CommitRecord:
 
     def assemble(self, head_chunks: list[bytes], fragments: list[bytes]) -> WorkflowState:
         """The state from its head chunks and history fragments, in order."""
-        events = b"".join(fragments).decode()
-        return decode_state_parts(
-            b"".join(head_chunks).decode(), [events] if events else [], self.id
-        )
+        events = stored_text(b"".join(fragments), self.id)
+        head = stored_text(b"".join(head_chunks), self.id)
+        return decode_state_parts(head, [events] if events else [], self.id)
 
 
 def history_text(state: WorkflowState, start: int = 0) -> str:

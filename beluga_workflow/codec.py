@@ -22,6 +22,7 @@ __all__ = [
     "encode_event",
     "encode_head",
     "encode_state",
+    "stored_text",
 ]
 
 
@@ -60,6 +61,14 @@ def decode_state_parts(head: str, events: Iterable[str], workflow_id: str) -> Wo
             workflow_id, f"the record holds the state of workflow {state.workflow_id!r}"
         )
     return state
+
+
+def stored_text(data: bytes, workflow_id: str) -> str:
+    """Stored bytes as text; bytes that are not UTF-8 make the record unreadable, by name."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise CorruptStateError(workflow_id, f"a stored part is not UTF-8 ({exc})") from exc
 
 
 def encode_event(event: HistoryEvent) -> bytes:

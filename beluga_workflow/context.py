@@ -35,6 +35,7 @@ from beluga_workflow.models import EventType, HistoryEvent, utc_now
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import NO_RETRY, RetryPolicy
+from beluga_workflow.validation import require_name
 
 __all__ = ["RESERVED_QUERIES", "SignalInbox", "WorkflowContext", "activity_name_of"]
 
@@ -159,8 +160,8 @@ class WorkflowContext:
             raise InvalidArgumentError(
                 f"activity timeout must be a positive number, got {timeout!r}"
             )
-        if name is not None and not (isinstance(name, str) and name):
-            raise InvalidArgumentError(f"activity name must be a non-empty str, got {name!r}")
+        if name is not None:
+            require_name(name, "activity name")
         activity_name = name or activity_name_of(fn)
         policy = retry or NO_RETRY
         attempt = 1
@@ -284,8 +285,7 @@ class WorkflowContext:
         no signal arrives in time.
         """
         self._journal.check_open()
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError("signal name must be a non-empty str")
+        require_name(name, "signal name")
         if timeout is not None:
             _require_seconds(timeout, "signal timeout")
         event = self._inbox.take(name)

@@ -43,7 +43,7 @@ class BelugaWorkflowError(Exception):
 
 
 class InvalidArgumentError(BelugaWorkflowError, ValueError):
-    """An argument is invalid (empty id, id that is not a string, negative limit, ...).
+    """An argument is invalid (an empty id or one with NUL, a negative limit, ...).
 
     Raised before anything is changed: a call that raises it has no effect.
     Subclasses ``ValueError`` so generic validation code keeps working.
@@ -51,7 +51,10 @@ class InvalidArgumentError(BelugaWorkflowError, ValueError):
 
 
 class PayloadSerializationError(InvalidArgumentError):
-    """A payload is not a JSON value (a set, an object, NaN, infinity, ...).
+    """A payload is not a JSON value every store can keep.
+
+    A set, an object, NaN, infinity, text holding a lone surrogate, nesting
+    deeper than :data:`~beluga_workflow.payloads.MAX_PAYLOAD_DEPTH`, ...
 
     Raised by the call that introduced the payload; nothing is stored.
     """
@@ -79,6 +82,8 @@ class CorruptStateError(StoreError):
     """A stored record cannot be decoded into a :class:`WorkflowState`.
 
     ``workflow_id`` names the record so the operator can inspect or delete it.
+    ``load`` raises it; ``list`` skips the record and reports it instead (see
+    :mod:`beluga_workflow.listing`), so the others stay listed and recoverable.
     """
 
     def __init__(self, workflow_id: str, reason: str) -> None:

@@ -40,6 +40,7 @@ from beluga_workflow.errors import (
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
+from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
@@ -54,7 +55,7 @@ from beluga_workflow.payloads import check_json_value
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
-from beluga_workflow.validation import require_workflow_id
+from beluga_workflow.validation import require_name, require_workflow_id
 from beluga_workflow.writes import (
     MESSAGE_EVENTS,
     Basis,
@@ -88,7 +89,13 @@ _TERMINAL_EVENTS = {
 
 @dataclass
 class RecoveryReport:
-    """What :meth:`Executor.recover` did: the runs it resumed and those it could not."""
+    """What :meth:`Executor.recover` did: the runs it resumed and those it could not.
+
+    ``not_resumed`` maps each id left alone to why: a workflow name this
+    executor does not know (``WorkflowNotRegisteredError``), or a stored record
+    that cannot be read (``CorruptStateError``; ``load`` shows the error,
+    ``delete`` removes the record).
+    """
 
     resumed: list[WorkflowHandle] = field(default_factory=list)
     not_resumed: dict[str, BelugaWorkflowError] = field(default_factory=dict)
@@ -167,8 +174,7 @@ class Executor:
             )
         if name is None:
             name = f"{fn.__module__}:{fn.__qualname__}"
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError("workflow name must be a non-empty str")
+        require_name(name, "workflow name")
         known = self._functions.get(name)
         if known is not None and known is not fn:
             raise InvalidArgumentError(
@@ -194,7 +200,7 @@ class Executor:
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
         name, fn = self._resolve(workflow)
-        workflow_id = options.id or uuid.uuid4().hex
+        workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
         if workflow_id in self._runs or workflow_id in self._starting:
             raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is already running here")
@@ -226,12 +232,15 @@ class Executor:
     async def recover(self) -> RecoveryReport:
         """Resume every workflow stored as running that is not already running here.
 
-        A run whose workflow name is not registered is reported in the result
-        (and logged) and left as it is; the others are resumed regardless.
+        A run whose workflow name is not registered, and a record the store
+        cannot read, are reported in the result (and logged) and left as they
+        are; the others are resumed regardless.
         """
         self._check_open()
         report = RecoveryReport()
-        for state in await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING)):
+        running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        report.not_resumed.update(unreadable_records(running))
+        for state in running:
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
@@ -290,6 +299,7 @@ class Executor:
         require_workflow_id(workflow_id)
         if not isinstance(signal, Signal):
             raise InvalidArgumentError(f"signal must be a Signal, got {type(signal).__name__}")
+        require_name(signal.name, "signal name")
         check_json_value(signal.payload, f"payload of signal {signal.name!r}")
         run = self._runs.get(workflow_id)
         if run is not None:

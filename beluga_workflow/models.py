@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_LIMIT",
     "EventType",
     "HistoryEvent",
     "Signal",
@@ -112,17 +113,22 @@ class WorkflowState(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+MAX_LIMIT = 2**63 - 1
+"""The largest ``WorkflowFilter.limit``: what a signed 64-bit integer, as SQL uses, holds."""
+
+
 class WorkflowFilter(BaseModel):
     """Which states :meth:`WorkflowStore.list` returns.
 
-    ``limit=0`` means no limit. A negative limit fails validation here, and a
-    store handed one anyway (``model_construct``) raises ``InvalidArgumentError``.
+    ``limit=0`` means no limit. A negative limit, or one above
+    :data:`MAX_LIMIT`, fails validation here, and a store handed one anyway
+    (``model_construct``) raises ``InvalidArgumentError``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     status: WorkflowStatus | None = None
-    limit: int = Field(default=0, ge=0)
+    limit: int = Field(default=0, ge=0, le=MAX_LIMIT)
 
 
 class Signal(BaseModel):

@@ -30,11 +30,19 @@ class WorkflowStore(Protocol):
         ...
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
-        """Return a copy of the stored state, or ``None`` if there is none."""
+        """Return a copy of the stored state, or ``None`` if there is none.
+
+        A stored record that cannot be decoded raises
+        :class:`~beluga_workflow.errors.CorruptStateError` naming the id.
+        """
         ...
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
-        """Return copies of the states matching ``filter`` (all when ``None``)."""
+        """Return copies of the states matching ``filter`` (all when ``None``).
+
+        A record that cannot be decoded is left out, logged and reported, not
+        raised: the result is a :class:`~beluga_workflow.listing.StateList`.
+        """
         ...
 
     async def delete(self, workflow_id: str) -> None:

@@ -10,21 +10,58 @@ from __future__ import annotations
 from typing import Any
 
 from beluga_workflow.errors import InvalidArgumentError
-from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
-from beluga_workflow.payloads import check_json_value
+from beluga_workflow.models import MAX_LIMIT, WorkflowFilter, WorkflowState, WorkflowStatus
+from beluga_workflow.payloads import check_json_value, is_utf8_encodable
 
-__all__ = ["require_append", "require_filter", "require_state", "require_workflow_id"]
+__all__ = [
+    "require_append",
+    "require_filter",
+    "require_name",
+    "require_state",
+    "require_workflow_id",
+]
 
 
 def require_workflow_id(workflow_id: Any) -> str:
-    """Return ``workflow_id`` if it is a non-empty ``str``; raise otherwise."""
+    """Return ``workflow_id`` if it is a valid id; raise otherwise.
+
+    An id is any non-empty ``str`` except two kinds of character that some
+    backend cannot keep, refused by every store alike so that an id valid in
+    one store is valid in all: NUL (``"\\x00"``: PostgreSQL text cannot hold
+    it) and lone surrogates (``"\\ud800"``: not encodable as UTF-8).
+    """
     if not isinstance(workflow_id, str):
         raise InvalidArgumentError(
             f"workflow_id must be a str, got {type(workflow_id).__name__} ({workflow_id!r})"
         )
     if not workflow_id:
         raise InvalidArgumentError("workflow_id must not be empty")
+    if "\x00" in workflow_id:
+        raise InvalidArgumentError(
+            f"workflow_id must not contain NUL ('\\x00'), got {_short(workflow_id)}"
+        )
+    if not is_utf8_encodable(workflow_id):
+        raise InvalidArgumentError(
+            "workflow_id must be encodable as UTF-8, got "
+            f"{_short(workflow_id)}, which holds a lone surrogate"
+        )
     return workflow_id
+
+
+def require_name(name: Any, what: str) -> str:
+    """Return ``name`` (of an activity, signal or workflow) if history can store it.
+
+    That is a non-empty ``str`` UTF-8 can encode; checked where the name is
+    given, so that a bad one is refused by the call instead of failing the
+    store write that records it.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"{what} must be a non-empty str, got {_short(name)}")
+    if not is_utf8_encodable(name):
+        raise InvalidArgumentError(
+            f"{what} must be encodable as UTF-8, got {_short(name)}, which holds a lone surrogate"
+        )
+    return name
 
 
 def require_filter(filter: Any) -> WorkflowFilter:
@@ -35,13 +72,20 @@ def require_filter(filter: Any) -> WorkflowFilter:
         raise InvalidArgumentError(
             f"filter must be a WorkflowFilter or None, got {type(filter).__name__}"
         )
-    if not isinstance(filter.limit, int) or isinstance(filter.limit, bool) or filter.limit < 0:
+    limit = filter.limit
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
         raise InvalidArgumentError(
-            f"filter.limit must be an int >= 0 (0 means no limit), got {filter.limit!r}"
+            f"filter.limit must be an int from 0 (no limit) to {MAX_LIMIT} (2**63 - 1), "
+            f"got {_short(limit)}"
         )
     if filter.status is not None and not isinstance(filter.status, WorkflowStatus):
         raise InvalidArgumentError(f"filter.status must be a WorkflowStatus, got {filter.status!r}")
     return filter
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def require_state(state: Any) -> WorkflowState:
@@ -74,9 +118,27 @@ def _require(state: Any, *, first_event: int) -> WorkflowState:
     check_json_value(state.input, "state.input")
     check_json_value(state.result, "state.result")
     check_json_value(state.metadata, "state.metadata")
+    _require_texts(state, _STATE_TEXTS, "state")
     for index in range(first_event, len(state.history)):
         event = state.history[index]
-        check_json_value(event.input, f"state.history[{index}].input")
-        check_json_value(event.result, f"state.history[{index}].result")
-        check_json_value(event.signal_payload, f"state.history[{index}].signal_payload")
+        where = f"state.history[{index}]"
+        check_json_value(event.input, f"{where}.input")
+        check_json_value(event.result, f"{where}.result")
+        check_json_value(event.signal_payload, f"{where}.signal_payload")
+        _require_texts(event, _EVENT_TEXTS, where)
     return state
+
+
+_STATE_TEXTS = ("run_id", "error", "workflow_name")
+_EVENT_TEXTS = ("activity_name", "error", "signal_name")
+
+
+def _require_texts(model: Any, names: tuple[str, ...], where: str) -> None:
+    """Text fields must be encodable as UTF-8 too, or no store could write the record."""
+    for name in names:
+        value = getattr(model, name)
+        if isinstance(value, str) and not is_utf8_encodable(value):
+            raise InvalidArgumentError(
+                f"{where}.{name} is {_short(value)}, which holds a lone surrogate and "
+                "cannot be encoded as UTF-8"
+            )

@@ -35,6 +35,7 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState
+from beluga_workflow.payloads import encodable_text
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
 
@@ -58,8 +59,11 @@ MESSAGE_EVENTS = frozenset({EventType.SIGNAL_RECEIVED, EventType.WORKFLOW_CANCEL
 
 
 def format_error(error: BaseException) -> str:
-    """``"TypeName: message"``: how errors are written to history and read back on replay."""
-    message = str(error)
+    """``"TypeName: message"``: how errors are written to history and read back on replay.
+
+    A lone surrogate in the message is escaped: the text must reach the store.
+    """
+    message = encodable_text(str(error))
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from beluga_workflow import Capability, WorkflowStore
 from beluga_workflow.providers.inmemory import InMemoryStore
-from beluga_workflow_contract_tests import StoreContract, StoreFactory
+from beluga_workflow_contract_tests import StoreContract, StoreFactory, StorePoison
+from beluga_workflow_contract_tests.poison import poison_in_memory
 
 
 class TestInMemoryStoreContract(StoreContract):
@@ -18,3 +19,7 @@ class TestInMemoryStoreContract(StoreContract):
             return InMemoryStore()
 
         return open_one
+
+    @pytest.fixture
+    def store_poison(self) -> StorePoison:
+        return poison_in_memory

@@ -8,15 +8,19 @@ from pydantic import ValidationError
 from beluga_workflow import (
     EventType,
     HistoryEvent,
+    InvalidArgumentError,
     PayloadSerializationError,
     Signal,
     WorkflowFilter,
     WorkflowState,
     WorkflowStatus,
 )
-from beluga_workflow.codec import decode_state, encode_state
+from beluga_workflow.codec import decode_state, decode_state_parts, encode_head, encode_state
 from beluga_workflow.errors import CorruptStateError
-from beluga_workflow.payloads import check_json_value
+from beluga_workflow.history import format_error
+from beluga_workflow.models import MAX_LIMIT
+from beluga_workflow.payloads import MAX_PAYLOAD_DEPTH, check_json_value
+from beluga_workflow.validation import require_filter, require_workflow_id
 
 
 def test_enums_have_the_spec_values() -> None:
@@ -109,3 +113,83 @@ def test_codec_keeps_types_exactly() -> None:
 def test_unreadable_record_names_the_workflow() -> None:
     with pytest.raises(CorruptStateError, match="'order-7'"):
         decode_state(b'{"workflow_id": 5}', "order-7")
+
+
+def _nested(depth: int, leaf: object = "bottom") -> object:
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_payload_nested_to_the_limit_is_stored_and_read_back() -> None:
+    deepest = _nested(MAX_PAYLOAD_DEPTH)
+    state = WorkflowState(
+        workflow_id="w",
+        input=deepest,
+        metadata={"k": _nested(MAX_PAYLOAD_DEPTH - 1)},
+        history=[
+            HistoryEvent(id=1, type=EventType.SIGNAL_RECEIVED, signal_payload=deepest),
+        ],
+    )
+    assert decode_state(encode_state(state), "w") == state
+    events = [event.model_dump_json() for event in state.history]
+    assert decode_state_parts(encode_head(state), events, "w") == state
+
+
+@pytest.mark.parametrize("depth", [MAX_PAYLOAD_DEPTH + 1, 254, 10_000])
+def test_payload_nested_past_the_limit_is_refused_without_recursion(depth: int) -> None:
+    with pytest.raises(PayloadSerializationError, match=f"more than {MAX_PAYLOAD_DEPTH} levels"):
+        check_json_value(_nested(depth), "input")
+    with pytest.raises(PayloadSerializationError, match=r"state\.metadata"):
+        encode_state(WorkflowState(workflow_id="w", metadata={"k": _nested(depth)}))
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ("\ud800", r"^input is"),
+        ({"a": ["ok", "x\udfff"]}, r"input\['a'\]\[1\]"),
+        ({"\udc80": 1}, r"has a key"),
+    ],
+)
+def test_text_with_a_lone_surrogate_is_refused(value: object, where: str) -> None:
+    with pytest.raises(PayloadSerializationError, match=where):
+        check_json_value(value, "input")
+
+
+def test_text_that_utf8_encodes_is_accepted() -> None:
+    check_json_value({"héllo 🐳": ["日本語", "\U0010ffff", "\x00"]})
+
+
+@pytest.mark.parametrize("field", ["error", "workflow_name", "run_id"])
+def test_state_text_with_a_lone_surrogate_is_refused(field: str) -> None:
+    state = WorkflowState(workflow_id="w", **{field: "bad \ud800"})
+    with pytest.raises(InvalidArgumentError, match=rf"state\.{field}"):
+        encode_state(state)
+
+
+def test_event_text_with_a_lone_surrogate_is_refused() -> None:
+    event = HistoryEvent(id=1, type=EventType.ACTIVITY_FAILED, error="bad \ud800")
+    with pytest.raises(InvalidArgumentError, match=r"state\.history\[0\]\.error"):
+        encode_state(WorkflowState(workflow_id="w", history=[event]))
+
+
+def test_error_text_of_an_exception_is_made_storable() -> None:
+    text = format_error(ValueError("bad \ud800 é"))
+    assert text == "ValueError: bad \\ud800 é"
+    text.encode("utf-8")
+
+
+@pytest.mark.parametrize("workflow_id", ["a\x00b", "\x00", "a\ud800", "\udfff"])
+def test_ids_with_nul_or_a_lone_surrogate_are_refused(workflow_id: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="workflow_id must"):
+        require_workflow_id(workflow_id)
+
+
+def test_limit_must_fit_in_64_bits() -> None:
+    assert WorkflowFilter(limit=MAX_LIMIT).limit == 2**63 - 1
+    with pytest.raises(ValidationError):
+        WorkflowFilter(limit=2**63)
+    with pytest.raises(InvalidArgumentError, match="2\\*\\*63 - 1"):
+        require_filter(WorkflowFilter.model_construct(status=None, limit=2**63))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from beluga_workflow.models import MAX_LIMIT
+
 __all__ = ["JSON_VALUE", "LIMIT", "MAX_LIMIT", "MAX_SECONDS", "SECONDS", "TEXT"]
 
 if TYPE_CHECKING:
@@ -22,9 +24,6 @@ else:
 
 MAX_SECONDS = 1e9
 """The longest duration accepted (about 31 years): a deadline must stay a real date."""
-
-MAX_LIMIT = 2**63 - 1
-"""The largest ``--limit`` (a signed 64-bit integer, what every store can hold)."""
 
 
 def _undecodable(value: str) -> bool:

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from beluga_workflow_contract_tests.context import ContractRun, StoreFactory
+    from beluga_workflow_contract_tests.context import ContractRun, StoreFactory, StorePoison
     from beluga_workflow_contract_tests.contract import StoreContract
     from beluga_workflow_contract_tests.report import ContractReport, RuleResult
     from beluga_workflow_contract_tests.rule import Rule, rule
@@ -29,6 +29,7 @@ __all__ = [
     "RuleResult",
     "StoreContract",
     "StoreFactory",
+    "StorePoison",
     "rule",
     "run_contract",
 ]
@@ -41,6 +42,7 @@ _HOMES = {
     "RuleResult": "report",
     "StoreContract": "contract",
     "StoreFactory": "context",
+    "StorePoison": "context",
     "rule": "rule",
     "run_contract": "runner",
 }

@@ -21,14 +21,22 @@ from beluga_workflow import Capability, WorkflowState, WorkflowStore
 from beluga_workflow_contract_tests.rule import Rule
 from beluga_workflow_contract_tests.violations import Broken, ContractViolation, clip
 
-__all__ = ["ContractRun", "StoreFactory"]
+__all__ = ["ContractRun", "StorePoison", "StoreFactory"]
 
 T = TypeVar("T")
 
 StoreFactory = Callable[[], Awaitable[WorkflowStore] | WorkflowStore]
 """Opens a new store on the test's backend namespace (async, or plain returning a store)."""
 
+StorePoison = Callable[[WorkflowStore, str], Awaitable[None] | None]
+"""Plants, where ``store`` keeps its states, a record for the id that the store cannot decode."""
+
 STORE_METHODS = ("save", "load", "list", "delete", "close")
+
+NEEDS_POISON = (
+    "provide the store_poison fixture (a callable (store, workflow_id) that writes a record "
+    "the store cannot decode) so the suite can check that list() skips it"
+)
 
 
 class ContractRun:
@@ -40,6 +48,7 @@ class ContractRun:
         factory: StoreFactory | None,
         capabilities: Collection[str],
         store_spec: Any = None,
+        poison: StorePoison | None = None,
         max_examples: int = 25,
         timeout: float = 120.0,
         shared_namespace: bool = False,
@@ -53,6 +62,7 @@ class ContractRun:
         self.shared_namespace = shared_namespace
         """True when the namespace may hold other data (ids then get a unique prefix)."""
         self._factory = factory
+        self._poison = poison
         self._timeout = timeout
         self._note = note
         self._problems = [setup_problem] if setup_problem else []
@@ -79,6 +89,18 @@ class ContractRun:
             )
         self._opened.append(store)
         return store
+
+    async def poison(self, store: WorkflowStore, workflow_id: str) -> None:
+        """Plant an unreadable record for ``workflow_id`` (the ``store_poison`` fixture).
+
+        Skips the rule, saying what to provide, when the author gave no such fixture.
+        """
+        if self._poison is None:
+            pytest.skip(NEEDS_POISON)
+        self._ids.add(workflow_id)
+        planted = self._poison(store, workflow_id)
+        if inspect.isawaitable(planted):
+            await planted
 
     def id(self, name: str = "wf") -> str:
         """A workflow id unique to this rule run (``name`` keeps messages readable)."""

@@ -65,9 +65,12 @@ class StoreContract(
     Provide the fixture ``store_factory`` (an async callable opening a new store
     on a namespace that is fresh for each test) and, optionally, ``store_spec``
     (an :func:`~beluga_workflow.open_store` argument for the same namespace, so
-    durability is also checked from another OS process). Set ``capabilities``
-    to what the provider declares; rules of other capabilities are skipped with
-    the capability named.
+    durability is also checked from another OS process) and ``store_poison``
+    (a callable ``(store, workflow_id)``, async or not, writing where ``store``
+    keeps its states a record for that id which the store cannot decode, so the
+    suite checks that such a record does not stop ``list``; without it that
+    rule is skipped, saying so). Set ``capabilities`` to what the provider
+    declares; rules of other capabilities are skipped with the capability named.
     """
 
     capabilities: ClassVar[Collection[str]] = frozenset()
@@ -116,6 +119,11 @@ class StoreContract(
             spec = request.getfixturevalue("store_spec")
         except pytest.FixtureLookupError:
             spec = None
+        poison: Any
+        try:
+            poison = request.getfixturevalue("store_poison")
+        except pytest.FixtureLookupError:
+            poison = None
         examples = request.config.getoption("beluga_examples", default=None)
         node = request.node
 
@@ -126,6 +134,7 @@ class StoreContract(
             factory=factory,
             capabilities=contract_capabilities,
             store_spec=spec,
+            poison=poison,
             max_examples=int(examples) if examples else self.max_examples,
             timeout=self.rule_timeout,
             shared_namespace=contract_shared_namespace,

@@ -21,6 +21,7 @@ __all__ = [
     "TYPE_PROBES",
     "UNICODE_TEXTS",
     "history",
+    "nested",
     "sample_state",
 ]
 
@@ -216,3 +217,11 @@ COLLIDING_IDS: list[list[str]] = [
     ["x", "x.json", "x/", "x.", ".x"],
 ]
 """Ids that differ only in characters an encoding could drop, fold or escape."""
+
+
+def nested(depth: int, leaf: Any = "bottom") -> Any:
+    """A JSON value ``depth`` levels deep: objects and arrays, alternately, around ``leaf``."""
+    value = leaf
+    for level in range(depth):
+        value = {"level": value} if level % 2 else [value]
+    return value

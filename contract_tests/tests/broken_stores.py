@@ -17,13 +17,17 @@ from typing import Any, ClassVar
 
 from beluga_workflow import (
     Capability,
+    PayloadSerializationError,
     StoreClosedError,
+    StoreError,
     WorkflowFilter,
     WorkflowState,
     WorkflowStore,
 )
+from beluga_workflow.listing import unreadable_records
 from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+from beluga_workflow_contract_tests.poison import poison_in_memory
 
 DEFAULT_CAPABILITIES = frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY})
 
@@ -42,6 +46,11 @@ class ContractStore(InMemoryStore):
             return cls()
 
         return open_one
+
+    @staticmethod
+    def poison(store: WorkflowStore, workflow_id: str) -> None:
+        """Plants an entry that cannot be read (the suite's ``store_poison``)."""
+        poison_in_memory(store, workflow_id)
 
 
 class SharedBackendStore(ContractStore):
@@ -133,7 +142,8 @@ class ListSharesObjects(ContractStore):
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         listed = await super().list(filter)
-        return [self._states[s.workflow_id] for s in listed]
+        listed[:] = [self._states[s.workflow_id] for s in listed]
+        return listed
 
 
 # --- list ----------------------------------------------------------------------
@@ -183,6 +193,17 @@ class LimitZeroMeansNone(ContractStore):
         return await super().list(filter)
 
 
+class HugeLimitOverflows(ContractStore):
+    """Hands the limit to a backend as a 64-bit integer, as SQLite's driver does."""
+
+    breaks = ("input.huge_limit",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        if filter is not None and filter.limit > 2**63 - 1:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await super().list(filter)
+
+
 class AcceptsNegativeLimit(ContractStore):
     breaks = ("input.negative_limit",)
 
@@ -198,6 +219,27 @@ class ListDuplicates(ContractStore):
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         listed = await super().list(filter)
         return listed + listed[:1]
+
+
+class ListStopsAtUnreadable(ContractStore):
+    """Lets one record it cannot decode fail the whole listing."""
+
+    breaks = ("list.skips_unreadable",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        listed = await super().list(filter)
+        for error in unreadable_records(listed).values():
+            raise error
+        return listed
+
+
+class ListHidesUnreadable(ContractStore):
+    """Skips a record it cannot decode without telling anyone."""
+
+    breaks = ("list.skips_unreadable",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        return list(await super().list(filter))
 
 
 class ListDropsHistory(ContractStore):
@@ -273,6 +315,39 @@ class AcceptsEmptyIdOnLoad(ContractStore):
         return await super().load(workflow_id)
 
 
+class AcceptsNulIds(ContractStore):
+    """Looks ids with NUL up like any other, as most backends could."""
+
+    breaks = ("input.nul_id",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        if isinstance(workflow_id, str) and "\x00" in workflow_id:
+            return None
+        return await super().load(workflow_id)
+
+
+class NulIdIsAStoreError(ContractStore):
+    """Refuses NUL in ids only when its backend does, with a StoreError (PostgreSQL text)."""
+
+    breaks = ("input.nul_id",)
+
+    async def save(self, state: WorkflowState) -> None:
+        if isinstance(state.workflow_id, str) and "\x00" in state.workflow_id:
+            raise StoreError("invalid byte sequence for encoding UTF8: 0x00")
+        await super().save(state)
+
+
+class SurrogateIdsFailToEncode(ContractStore):
+    """Encodes the id to UTF-8 for its key before checking it."""
+
+    breaks = ("input.unencodable_id",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        if isinstance(workflow_id, str):
+            workflow_id.encode()
+        return await super().load(workflow_id)
+
+
 class AcceptsNonStringIds(ContractStore):
     breaks = ("input.non_str_id",)
 
@@ -302,7 +377,62 @@ class WritesNanAsNull(ContractStore):
         await super().save(map_payloads(state, null_if_not_finite))
 
 
+class AcceptsTooDeepPayloads(ContractStore):
+    """Keeps payloads nested past the limit, which a JSON store could not read back."""
+
+    breaks = ("input.too_deep_payload",)
+
+    async def save(self, state: WorkflowState) -> None:
+        await _save_despite(self, state, "levels deep")
+
+
+class AcceptsUnencodableText(ContractStore):
+    """Keeps text with lone surrogates, which no UTF-8 encoding can write."""
+
+    breaks = ("input.unencodable_text",)
+
+    async def save(self, state: WorkflowState) -> None:
+        await _save_despite(self, state, "lone surrogate")
+
+
+async def _save_despite(store: ContractStore, state: WorkflowState, problem: str) -> None:
+    """Save ``state`` even when the payload check refuses it for ``problem``."""
+    try:
+        require_state(state)
+    except PayloadSerializationError as exc:
+        if problem not in str(exc):
+            raise
+    store._check_open()
+    store._states[state.workflow_id] = state.model_copy(deep=True)
+
+
 # --- fidelity ----------------------------------------------------------------------
+
+
+def cut_below(value: Any, levels: int) -> Any:
+    """``value`` with None in place of any list or object nested deeper than ``levels``."""
+    if isinstance(value, (list, dict)) and levels == 0:
+        return None
+    if isinstance(value, list):
+        return [cut_below(item, levels - 1) for item in value]
+    if isinstance(value, dict):
+        return {key: cut_below(item, levels - 1) for key, item in value.items()}
+    return value
+
+
+class CutsDeepPayloads(ContractStore):
+    """Like a serializer with a depth limit of its own that writes null beyond it."""
+
+    breaks = ("fidelity.deepest_payload",)
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        copy = state.model_copy(deep=True)
+        copy.input, copy.result = cut_below(copy.input, 140), cut_below(copy.result, 140)
+        for event in copy.history:
+            event.input, event.result = cut_below(event.input, 140), cut_below(event.result, 140)
+            event.signal_payload = cut_below(event.signal_payload, 140)
+        await super().save(copy)
 
 
 class TruncatesMicroseconds(ContractStore):
@@ -549,7 +679,8 @@ class ListOrderedByCreatedAtOnly(ContractStore):
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         states = await super().list(filter)
-        return sorted(states, key=lambda s: s.created_at)
+        states.sort(key=lambda s: s.created_at)
+        return states
 
 
 class ListOrderedCaseInsensitively(ContractStore):

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError, StoreClosedError
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
 from beluga_workflow.payloads import copy_json
 from beluga_workflow.validation import (
@@ -29,7 +30,9 @@ class InMemoryStore:
 
     Also implements ``append`` (a step copies only the new events) and
     ``compare_and_save`` (optimistic concurrency). Listing order is insertion
-    order of first save, which callers must not rely on.
+    order of first save, which callers must not rely on. ``list`` returns a
+    :class:`~beluga_workflow.listing.StateList`, as every store should: a
+    record that cannot be read is skipped and reported, never fatal.
     """
 
     def __init__(self) -> None:
@@ -56,13 +59,13 @@ class InMemoryStore:
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        matches: list[WorkflowState] = []
+        matches = StateList()
         with self._lock:
             self._check_open()
             for stored in self._states.values():
                 if wanted.status is not None and stored.status != wanted.status:
                     continue
-                matches.append(_copy_state(stored))
+                matches.add(_copy_state, stored)
                 if wanted.limit and len(matches) >= wanted.limit:
                     break
         return matches

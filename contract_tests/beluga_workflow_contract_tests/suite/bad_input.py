@@ -15,9 +15,11 @@ from beluga_workflow import (
     WorkflowState,
     WorkflowStore,
 )
+from beluga_workflow.models import MAX_LIMIT
+from beluga_workflow.payloads import MAX_PAYLOAD_DEPTH
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.rule import rule
-from beluga_workflow_contract_tests.samples import history, sample_state
+from beluga_workflow_contract_tests.samples import history, nested, sample_state
 from beluga_workflow_contract_tests.suite.expectations import (
     expect_absent,
     expect_state,
@@ -43,6 +45,17 @@ UNSERIALIZABLE: list[Any] = [
 
 NON_FINITE: list[float] = [float("nan"), float("inf"), float("-inf")]
 
+TOO_DEEP: list[Any] = [nested(MAX_PAYLOAD_DEPTH + 1), nested(254), nested(10_000)]
+"""Just past the limit, past what a JSON decoder reads back, and past Python's recursion."""
+
+UNENCODABLE_TEXT: list[Any] = ["\ud800", {"text": "lone \udfff surrogate"}, {"key \udc80": 1}]
+
+NUL_IDS: list[str] = ["\x00", "nul\x00inside", "trailing\x00"]
+
+SURROGATE_IDS: list[str] = ["\ud800", "lone \udfff surrogate", "🐋\udc80"]
+
+HUGE_LIMITS: list[int] = [MAX_LIMIT + 1, 2**64, 10**30]
+
 PLACES: dict[str, Callable[[WorkflowState, Any], None]] = {
     "input": lambda state, value: setattr(state, "input", value),
     "result": lambda state, value: setattr(state, "result", {"ok": [value]}),
@@ -53,6 +66,29 @@ PLACES: dict[str, Callable[[WorkflowState, Any], None]] = {
         state.history[2], "signal_payload", value
     ),
 }
+
+
+def _describe(value: Any) -> str:
+    try:
+        return short(value, 40)
+    except RecursionError:  # too deep even for repr
+        return f"(a {type(value).__name__} nested thousands of levels deep)"
+
+
+async def _rejects_ids(run: ContractRun, bad_ids: list[str], kind: str) -> None:
+    store = await run.open()
+    kept = sample_state(run.id("kept"))
+    await store.save(kept)
+    for bad in bad_ids:
+        what = f"an id holding {kind} ({bad!r})"
+        await expect_raises(
+            InvalidArgumentError, store.save(sample_state(bad)), f"save() of {what}"
+        )
+        await expect_raises(InvalidArgumentError, store.load(bad), f"load() of {what}")
+        await expect_raises(InvalidArgumentError, store.delete(bad), f"delete() of {what}")
+    stored = [i for i in ids(await listed(store)) if i in bad_ids]
+    check(not stored, f"list() returned a state with the rejected id {stored[:1]}")
+    await expect_state(store, kept, f"after operations with ids holding {kind} were rejected")
 
 
 def _bad_state(workflow_id: str, place: str, value: Any) -> WorkflowState:
@@ -72,7 +108,7 @@ async def _rejects_payloads(
                 await expect_raises(
                     PayloadSerializationError,
                     store.save(_bad_state(workflow_id, place, value)),
-                    f"save() of a state whose {place} holds {kind} {short(value, 40)}",
+                    f"save() of a state whose {place} holds {kind} {_describe(value)}",
                 )
             when = f"after a save with {kind} in {place} was rejected"
             await expect_absent(store, run.id("new"), when)
@@ -125,6 +161,40 @@ class BadInputRules:
         check(after == before, "list() changed after a negative limit was rejected")
 
     @rule(
+        "input.nul_id",
+        "an id holding NUL is rejected with InvalidArgumentError by save, load and delete "
+        "(the same in every store: not every backend can keep NUL)",
+    )
+    async def test_nul_id_rejected(self, run: ContractRun) -> None:
+        await _rejects_ids(run, NUL_IDS, "NUL")
+
+    @rule(
+        "input.unencodable_id",
+        "an id holding a lone surrogate (not encodable as UTF-8) is rejected with "
+        "InvalidArgumentError by save, load and delete",
+    )
+    async def test_unencodable_id_rejected(self, run: ContractRun) -> None:
+        await _rejects_ids(run, SURROGATE_IDS, "a lone surrogate")
+
+    @rule(
+        "input.huge_limit",
+        "a limit that does not fit in a signed 64-bit integer (above 2^63 - 1) is rejected "
+        "with InvalidArgumentError",
+    )
+    async def test_huge_limit_rejected(self, run: ContractRun) -> None:
+        store = await run.open()
+        await store.save(sample_state(run.id("kept")))
+        before = sorted(ids(await listed(store)))
+        for limit in HUGE_LIMITS:
+            await expect_raises(
+                InvalidArgumentError,
+                store.list(WorkflowFilter.model_construct(status=None, limit=limit)),
+                f"list(WorkflowFilter(limit={limit}))",
+            )
+        after = sorted(ids(await listed(store)))
+        check(after == before, "list() changed after a limit too large was rejected")
+
+    @rule(
         "input.unserializable_payload",
         "a payload that is not a JSON value is rejected with PayloadSerializationError "
         "and nothing is stored",
@@ -140,6 +210,24 @@ class BadInputRules:
     async def test_non_finite_floats_rejected(self, run: ContractRun) -> None:
         store = await run.open()
         await _rejects_payloads(run, store, NON_FINITE, "the float")
+
+    @rule(
+        "input.too_deep_payload",
+        f"a payload nested more than {MAX_PAYLOAD_DEPTH} levels deep is rejected with "
+        "PayloadSerializationError and nothing is stored",
+    )
+    async def test_too_deep_payload_rejected(self, run: ContractRun) -> None:
+        store = await run.open()
+        await _rejects_payloads(run, store, TOO_DEEP, "the value")
+
+    @rule(
+        "input.unencodable_text",
+        "a payload text or key holding a lone surrogate (not encodable as UTF-8) is rejected "
+        "with PayloadSerializationError and nothing is stored",
+    )
+    async def test_unencodable_text_rejected(self, run: ContractRun) -> None:
+        store = await run.open()
+        await _rejects_payloads(run, store, UNENCODABLE_TEXT, "the text")
 
     @rule("input.rejected_save_keeps_previous", "a rejected save leaves the previous state intact")
     async def test_rejected_save_keeps_previous_state(self, run: ContractRun) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from beluga_workflow import EventType, HistoryEvent, WorkflowState
+from beluga_workflow.payloads import MAX_PAYLOAD_DEPTH
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.rule import rule
 from beluga_workflow_contract_tests.samples import (
@@ -15,6 +16,7 @@ from beluga_workflow_contract_tests.samples import (
     TYPE_PROBES,
     UNICODE_TEXTS,
     history,
+    nested,
     sample_state,
 )
 from beluga_workflow_contract_tests.suite.expectations import expect_state, listed, same_state
@@ -69,6 +71,26 @@ class FidelityRules:
                 _with_payload(run.id("array"), [NESTED_JSON, [NESTED_JSON]], 3),
             ],
         )
+
+    @rule(
+        "fidelity.deepest_payload",
+        f"payloads nested {MAX_PAYLOAD_DEPTH} levels deep, the most accepted, come back unchanged",
+    )
+    async def test_deepest_payload(self, run: ContractRun) -> None:
+        deepest = nested(MAX_PAYLOAD_DEPTH)
+        events = history(3, 1)
+        events[0].input = deepest
+        events[1].result = nested(MAX_PAYLOAD_DEPTH, leaf=1.5)
+        events[2].signal_payload = deepest
+        state = sample_state(
+            run.id("deepest"),
+            1,
+            input=deepest,
+            result=nested(MAX_PAYLOAD_DEPTH, leaf=None),
+            history=events,
+            metadata={"payload": nested(MAX_PAYLOAD_DEPTH - 1)},  # the mapping is one level
+        )
+        await round_trip(run, [state])
 
     @rule("fidelity.unicode", "unicode text (keys, values and names) comes back unnormalized")
     async def test_unicode(self, run: ContractRun) -> None:

@@ -6,12 +6,24 @@ so counts are checked against what the store itself lists without a limit.
 
 from __future__ import annotations
 
-from beluga_workflow import WorkflowFilter, WorkflowState, WorkflowStatus, WorkflowStore
+from beluga_workflow import (
+    CorruptStateError,
+    WorkflowFilter,
+    WorkflowState,
+    WorkflowStatus,
+    WorkflowStore,
+)
+from beluga_workflow.listing import unreadable_records
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.rule import rule
 from beluga_workflow_contract_tests.samples import sample_state
-from beluga_workflow_contract_tests.suite.expectations import ids, listed, same_state
-from beluga_workflow_contract_tests.violations import check
+from beluga_workflow_contract_tests.suite.expectations import (
+    expect_absent,
+    ids,
+    listed,
+    same_state,
+)
+from beluga_workflow_contract_tests.violations import Broken, check, expect_raises
 
 __all__ = ["ListRules"]
 
@@ -136,3 +148,40 @@ class ListRules:
                 got == everything,
                 f"list(limit={limit}) returned {len(got)} of {len(everything)} states",
             )
+
+    @rule(
+        "list.skips_unreadable",
+        "a record the store cannot decode does not stop list: it is left out and reported by id "
+        "(beluga_workflow.listing.unreadable_records), load of it raises CorruptStateError, "
+        "and delete removes it",
+    )
+    async def test_unreadable_record_does_not_stop_list(self, run: ContractRun) -> None:
+        store = await run.open()
+        saved = await _save_mix(run, store, 1)
+        bad = run.id("unreadable")
+        await run.poison(store, bad)
+        for filter in (None, WorkflowFilter(status=WorkflowStatus.RUNNING)):
+            what = "list()" if filter is None else "list(status=running)"
+            try:
+                result = await listed(store, filter)
+            except CorruptStateError as exc:
+                raise Broken(f"{what} raised for one unreadable record: {exc}") from exc
+            check(bad not in ids(result), f"{what} returned the unreadable record {bad!r}")
+            if filter is None:
+                got, expected = sorted(ids(run.mine(result))), sorted(ids(saved))
+                check(got == expected, f"{what} returned {got} besides it, expected {expected}")
+                reported = unreadable_records(result)
+                check(
+                    bad in reported,
+                    f"{what} did not report the unreadable record {bad!r}: return a "
+                    "beluga_workflow.listing.StateList",
+                )
+                check(
+                    isinstance(reported[bad], CorruptStateError),
+                    f"{what} reported {reported[bad]!r} for {bad!r}, not a CorruptStateError",
+                )
+        await expect_raises(CorruptStateError, store.load(bad), f"load({bad!r}) of the record")
+        await store.delete(bad)
+        await expect_absent(store, bad, "after deleting the unreadable record")
+        after = await listed(store)
+        check(bad not in unreadable_records(after), "list() still reports the deleted record")

@@ -46,6 +46,7 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
@@ -83,6 +84,8 @@ class _View:
 
     def __init__(self) -> None:
         self.metas: dict[str, CommitRecord] = {}
+        self.unreadable: dict[str, CorruptStateError] = {}
+        """Workflows whose latest meta record cannot be read: load raises, list reports."""
         self.data: dict[tuple[str, str], dict[str, bytes]] = {}
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -90,13 +93,13 @@ class _View:
             return
         if key.startswith(b"m\0"):
             workflow_id = key[2:].decode()
-            if value is None:
-                self.metas.pop(workflow_id, None)
-            else:
+            self.metas.pop(workflow_id, None)
+            self.unreadable.pop(workflow_id, None)
+            if value is not None:
                 try:
                     self.metas[workflow_id] = CommitRecord.decode(value, workflow_id)
                 except CorruptStateError as exc:
-                    logger.warning("%s", exc)
+                    self.unreadable[workflow_id] = exc
         elif key.startswith(b"d\0"):
             head, _, part = key[2:].rpartition(b"\0")
             workflow, _, gen = head.rpartition(b"\0")
@@ -150,12 +153,19 @@ class KafkaStore:
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        return await self._call(lambda: self._build(workflow_id))
+
+        async def build() -> WorkflowState | None:
+            return self._build(workflow_id)
+
+        return await self._call(build)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
 
         async def fetch() -> _States:
+            states = StateList()
+            for error in self._view.unreadable.values():  # of unknown status: always reported
+                states.skip(error)
             metas = [
                 m
                 for m in self._view.metas.values()
@@ -164,11 +174,8 @@ class KafkaStore:
             metas.sort(key=lambda m: (m.created, m.id))
             if wanted.limit:
                 metas = metas[: wanted.limit]
-            states: _States = []
             for meta in metas:
-                state = await self._build(meta.id)
-                if state is not None:
-                    states.append(state)
+                states.add(self._build, meta.id)
             return states
 
         return await self._call(fetch)
@@ -177,11 +184,17 @@ class KafkaStore:
         require_workflow_id(workflow_id)
 
         async def delete() -> None:
-            meta = self._view.metas.get(workflow_id)
-            if meta is None:
+            view = self._view
+            meta = view.metas.get(workflow_id)
+            if meta is not None:
+                generations = [meta.gen]
+            elif workflow_id in view.unreadable:  # which generation is live is unknown
+                generations = [gen for wid, gen in view.data if wid == workflow_id]
+            else:
                 return
             records: _Records = [(_meta_key(workflow_id), None)]
-            records += self._tombstones(workflow_id, meta.gen)
+            for gen in generations:
+                records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
         await self._call(delete)
@@ -283,9 +296,12 @@ class KafkaStore:
 
     # --- reading --------------------------------------------------------------
 
-    async def _build(self, workflow_id: str) -> WorkflowState | None:
+    def _build(self, workflow_id: str) -> WorkflowState | None:
         meta = self._view.metas.get(workflow_id)
         if meta is None:
+            unreadable = self._view.unreadable.get(workflow_id)
+            if unreadable is not None:
+                raise unreadable
             return None
         parts = self._view.data.get((workflow_id, meta.gen), {})
         try:

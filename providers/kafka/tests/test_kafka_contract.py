@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from beluga_workflow import WorkflowStore
-from beluga_workflow_contract_tests import StoreContract
+from beluga_workflow_contract_tests import StoreContract, StorePoison
 from beluga_workflow_kafka import KafkaStore
 
 
@@ -27,3 +27,16 @@ class TestKafkaContract(StoreContract):
     @pytest.fixture
     def store_spec(self, broker: object, topic: str) -> str:
         return f"kafka://{broker.address}/{topic}"  # type: ignore[attr-defined]
+
+    @pytest.fixture
+    def store_poison(self) -> StorePoison:
+        async def poison(store: WorkflowStore, workflow_id: str) -> None:
+            """Writes a meta record (the commit point of a state) that is not JSON."""
+            assert isinstance(store, KafkaStore)
+
+            async def write() -> None:
+                await store._produce(workflow_id, [(b"m\0" + workflow_id.encode(), b"{not json")])
+
+            await store._call(write)
+
+        return poison

@@ -67,6 +67,7 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
@@ -103,6 +104,15 @@ def key_of(workflow_id: str) -> str:
     if len(encoded) < _MAX_PLAIN_KEY:
         return "i" + encoded
     return "h" + hashlib.sha256(workflow_id.encode()).hexdigest()
+
+
+def id_of(key: str) -> str:
+    """The workflow id a KV key names, or the key itself when it is a hash (or not a key)."""
+    if key.startswith("i"):
+        with contextlib.suppress(ValueError):
+            encoded = key[1:]
+            return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    return key
 
 
 @dataclass
@@ -187,13 +197,17 @@ class NatsStore:
         wanted = require_filter(filter)
 
         async def fetch() -> _States:
-            metas = await self._all_meta()
+            states = StateList()
+            metas = await self._all_meta(states)
             if wanted.status is not None:
                 metas = [m for m in metas if m.status == wanted.status.value]
             metas.sort(key=lambda m: (m.created, m.id))
-            states: _States = []
             for meta in metas:
-                state = await self._load(meta.id)
+                try:
+                    state = await self._load(meta.id)
+                except CorruptStateError as error:
+                    states.skip(error)
+                    continue
                 if state is not None and (wanted.status is None or state.status == wanted.status):
                     states.append(state)
                     if wanted.limit and len(states) >= wanted.limit:
@@ -459,12 +473,13 @@ class NatsStore:
             raise CorruptStateError(workflow_id, f"its key holds workflow {meta.id!r}")
         return meta, entry.revision, head
 
-    async def _all_meta(self) -> _Commits:
+    async def _all_meta(self, listing: StateList) -> _Commits:
         """Every live meta record, by a scan of the meta stream (one read per record).
 
         Each read asks for the next message at or after a sequence; the KV's
         own ``keys()`` (a watcher that stops when the server reports nothing
         pending) was seen to stop early on some servers and miss records.
+        An unreadable record is left out and reported in ``listing``.
         """
         await self._buckets()
         js = self._js
@@ -472,6 +487,7 @@ class NatsStore:
         bucket = f"{self.config.bucket}-meta"
         stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
         records: dict[str, Commit] = {}
+        unreadable: dict[str, CorruptStateError] = {}
         seq = 1
         while True:
             try:
@@ -484,9 +500,15 @@ class NatsStore:
             key = msg.subject[len(prefix) :]
             # A record rewritten during the scan is seen again later: the later one counts.
             records.pop(key, None)
+            unreadable.pop(key, None)
             operation = (msg.headers or {}).get("KV-Operation")
             if msg.data and operation not in ("DEL", "PURGE"):
-                records[key] = Commit.read(msg.data, key)[0]
+                try:
+                    records[key] = Commit.read(msg.data, id_of(key))[0]
+                except CorruptStateError as unreadable_record:
+                    unreadable[key] = unreadable_record
+        for error in unreadable.values():
+            listing.skip(error)
         return [*records.values()]
 
     async def _get_data(self, keys: Sequence[str], seq: int) -> _Chunks:

@@ -40,6 +40,7 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
@@ -116,7 +117,10 @@ class PostgresStore:
 
         async def fetch(conn: Connection) -> list[WorkflowState]:
             cursor = await conn.execute(statement, params)
-            return [_assemble(wid, head, events) for wid, head, events in await cursor.fetchall()]
+            listing = StateList()
+            for wid, head, events in await cursor.fetchall():
+                listing.add(_assemble, wid, head, events)
+            return listing
 
         return await self._with_connection(fetch)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
-from beluga_workflow import WorkflowStore
-from beluga_workflow_contract_tests import StoreContract
+from beluga_workflow import WorkflowState, WorkflowStore
+from beluga_workflow_contract_tests import StoreContract, StorePoison
+from beluga_workflow_contract_tests.poison import UNREADABLE_JSON
 from beluga_workflow_postgres import PostgresStore
 
 
@@ -29,3 +32,16 @@ class TestPostgresContract(StoreContract):
     @pytest.fixture
     def store_spec(self, postgres_url: str, schema: str) -> dict[str, Any]:
         return {"url": postgres_url, "schema": schema}
+
+    @pytest.fixture
+    def store_poison(self, postgres_url: str, schema: str) -> StorePoison:
+        update = sql.SQL("UPDATE {}.workflows SET head = %s WHERE workflow_id = %s").format(
+            sql.Identifier(schema)
+        )
+
+        async def poison(store: WorkflowStore, workflow_id: str) -> None:
+            await store.save(WorkflowState(workflow_id=workflow_id))
+            async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+                await db.execute(update, (UNREADABLE_JSON, workflow_id))
+
+        return poison

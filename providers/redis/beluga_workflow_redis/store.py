@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from beluga_workflow.codec import decode_state_parts, encode_head
+from beluga_workflow.codec import decode_state_parts, encode_head, stored_text
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
@@ -34,6 +34,7 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
@@ -149,7 +150,7 @@ class RedisStore:
         async def fetch(client: aioredis.Redis) -> _States:
             found: Any = await client.zrange(index, 0, (wanted.limit or 0) - 1)
             ids: _Ids = [raw.decode() for raw in found]
-            return await self._fetch(client, ids)
+            return await self._fetch(client, ids, listing=True)
 
         return await self._call(fetch)
 
@@ -232,24 +233,26 @@ class RedisStore:
 
         return await self._call(write)
 
-    async def _fetch(self, client: aioredis.Redis, ids: _Ids) -> _States:
+    async def _fetch(self, client: aioredis.Redis, ids: _Ids, *, listing: bool = False) -> _States:
+        """The states of ``ids`` still stored; ``listing`` skips (and reports) unreadable ones."""
+        states = StateList()
         if not ids:
-            return []
+            return states
         async with client.pipeline(transaction=True) as pipe:
             for workflow_id in ids:
                 pipe.hget(self._key(f"state:{workflow_id}"), "head")
                 pipe.hget(self._key(f"state:{workflow_id}"), "n")
                 pipe.lrange(self._key(f"events:{workflow_id}"), 0, -1)
             replies = await pipe.execute()
-        states: _States = []
         for position, workflow_id in enumerate(ids):
             head, count, events = replies[3 * position : 3 * position + 3]
             if head is None:
                 continue  # deleted between the index read and this one
             kept = events[: int(count)] if count is not None else events
-            states.append(
-                decode_state_parts(head.decode(), (e.decode() for e in kept), workflow_id)
-            )
+            if listing:
+                states.add(_decode, workflow_id, head, kept)
+            else:
+                states.append(_decode(workflow_id, head, kept))
         return states
 
     async def _call(self, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
@@ -287,3 +290,8 @@ class RedisStore:
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def _decode(workflow_id: str, head: bytes, events: list[bytes]) -> WorkflowState:
+    texts = [stored_text(event, workflow_id) for event in events]
+    return decode_state_parts(stored_text(head, workflow_id), texts, workflow_id)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
-from beluga_workflow import WorkflowStore
-from beluga_workflow_contract_tests import StoreContract
+from beluga_workflow import WorkflowState, WorkflowStore
+from beluga_workflow_contract_tests import StoreContract, StorePoison
+from beluga_workflow_contract_tests.poison import UNREADABLE_JSON
 from beluga_workflow_redis import RedisStore
 
 
@@ -27,3 +30,26 @@ class TestRedisContract(StoreContract):
     @pytest.fixture
     def store_spec(self, redis_url: str, prefix: str) -> dict[str, Any]:
         return {"url": redis_url, "prefix": prefix}
+
+    @pytest.fixture
+    def store_poison(self, redis_url: str, prefix: str) -> StorePoison:
+        async def poison(store: WorkflowStore, workflow_id: str) -> None:
+            """Saves a state, then overwrites its head wherever the store keeps it."""
+            await store.save(WorkflowState(workflow_id=workflow_id))
+            client = aioredis.Redis.from_url(redis_url)
+            try:
+                heads = [
+                    key
+                    async for key in client.scan_iter(match=f"{prefix}*", _type="hash")
+                    if _holds_head_of(await client.hget(key, "head"), workflow_id)
+                ]
+                assert len(heads) == 1, heads
+                await client.hset(heads[0], "head", UNREADABLE_JSON)
+            finally:
+                await client.aclose()
+
+        return poison
+
+
+def _holds_head_of(head: bytes | None, workflow_id: str) -> bool:
+    return head is not None and json.loads(head).get("workflow_id") == workflow_id

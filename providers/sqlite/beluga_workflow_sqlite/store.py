@@ -33,6 +33,7 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.validation import (
     require_append,
@@ -516,8 +517,10 @@ def _list(db: sqlite3.Connection, wanted: WorkflowFilter) -> list[WorkflowState]
     if wanted.limit:
         sql += " LIMIT ?"
         params.append(wanted.limit)
-    rows = db.execute(sql, params).fetchall()
-    return [_assemble(db, workflow_id, head) for workflow_id, head in rows]
+    listing = StateList()
+    for workflow_id, head in db.execute(sql, params).fetchall():
+        listing.add(_assemble, db, workflow_id, head)
+    return listing
 
 
 def _delete(db: sqlite3.Connection, workflow_id: str) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from beluga_workflow import WorkflowStore
-from beluga_workflow_contract_tests import StoreContract
+from beluga_workflow import WorkflowState, WorkflowStore
+from beluga_workflow_contract_tests import StoreContract, StorePoison
+from beluga_workflow_contract_tests.poison import UNREADABLE_JSON
 from beluga_workflow_sqlite import SQLiteStore
 from beluga_workflow_sqlite.config import SQLiteConfig
 
@@ -28,6 +31,18 @@ class TestSQLiteContract(StoreContract):
     @pytest.fixture
     def store_spec(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'contract.db'}"
+
+    @pytest.fixture
+    def store_poison(self, tmp_path: Path) -> StorePoison:
+        async def poison(store: WorkflowStore, workflow_id: str) -> None:
+            await store.save(WorkflowState(workflow_id=workflow_id))
+            with contextlib.closing(sqlite3.connect(tmp_path / "contract.db")) as db, db:
+                db.execute(
+                    "UPDATE workflows SET head = ? WHERE workflow_id = ?",
+                    (UNREADABLE_JSON, workflow_id),
+                )
+
+        return poison
 
 
 class TestSQLiteContractAllOnTheStoreThread(TestSQLiteContract):

@@ -23,6 +23,7 @@ from beluga_workflow import (
     WorkflowStatus,
     open_store,
 )
+from beluga_workflow.listing import unreadable_records
 from beluga_workflow_sqlite import SQLiteStore
 from beluga_workflow_sqlite.config import SQLiteConfig
 from beluga_workflow_sqlite.schema import SCHEMA_VERSION
@@ -135,7 +136,9 @@ async def test_appending_writes_one_event_row_and_keeps_the_rest(tmp_path: Path)
         assert raw.execute("SELECT n FROM seen").fetchall() == [(50,)]
 
 
-async def test_a_corrupted_row_is_named_in_load_and_list(tmp_path: Path) -> None:
+async def test_a_corrupted_row_is_named_by_load_and_skipped_with_a_report_by_list(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db = tmp_path / "runs.db"
     async with SQLiteStore(str(db)) as store:
         await store.save(WorkflowState(workflow_id="good"))
@@ -147,8 +150,10 @@ async def test_a_corrupted_row_is_named_in_load_and_list(tmp_path: Path) -> None
         with pytest.raises(CorruptStateError, match="'bad'") as info:
             await store.load("bad")
         assert info.value.workflow_id == "bad"
-        with pytest.raises(CorruptStateError, match="'bad'"):
-            await store.list()
+        listed = await store.list()
+        assert [state.workflow_id for state in listed] == ["good"]
+        assert list(unreadable_records(listed)) == ["bad"]
+        assert "'bad'" in caplog.text
 
 
 async def test_a_row_holding_another_workflows_state_is_corrupt(tmp_path: Path) -> None:
