@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +24,7 @@ from beluga_workflow_contract_tests.server_checks import (
     check_outage_and_recovery,
 )
 from beluga_workflow_redis import RedisStore
+from beluga_workflow_redis.store import key_space
 
 
 async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
@@ -117,3 +119,62 @@ def test_bad_url_names_the_provider_without_the_password() -> None:
     with pytest.raises(ProviderConfigError, match="'redis'") as info:
         open_store("redis://:s3cret@cache/0", operation_timeout=-1)
     assert "s3cret" not in str(info.value)
+
+
+async def test_a_thousand_concurrent_calls_wait_for_a_small_pool(
+    redis_url: str, prefix: str
+) -> None:
+    async with RedisStore(redis_url, prefix=prefix, max_connections=4) as store:
+        states = [WorkflowState(workflow_id=f"w{i}", input=i) for i in range(1000)]
+        await asyncio.gather(*(store.save(state) for state in states))
+        loaded = await asyncio.gather(*(store.load(state.workflow_id) for state in states))
+        assert loaded == states
+        client = store._client
+        assert client is not None
+        assert len(client.connection_pool._in_use_connections) == 0
+
+
+async def test_a_call_that_waits_out_its_bound_for_a_connection_says_the_pool_is_exhausted(
+    redis_url: str, prefix: str
+) -> None:
+    async with RedisStore(
+        redis_url, prefix=prefix, max_connections=1, operation_timeout=0.3
+    ) as store:
+        await store.load("w")
+        assert store._client is not None
+        pool = store._client.connection_pool
+        held = await pool.get_connection()
+        try:
+            with pytest.raises(StoreUnavailableError) as info:
+                await store.load("w")
+        finally:
+            await pool.release(held)
+        assert await store.load("w") is None
+    message = str(info.value)
+    assert "load gave up within 0.3s" in message
+    assert "pool is exhausted" in message
+    assert "1 pooled connections" in message
+
+
+async def test_prefixes_that_nest_never_share_a_key(redis_url: str, prefix: str) -> None:
+    async with (
+        RedisStore(redis_url, prefix=prefix) as outer,
+        RedisStore(redis_url, prefix=f"{prefix}:state:b") as inner,
+    ):
+        mine = WorkflowState(workflow_id="b:state:c", input="outer")
+        theirs = WorkflowState(workflow_id="c", input="inner")
+        await outer.save(mine)
+        await inner.save(theirs)
+        assert await outer.load("b:state:c") == mine
+        assert await inner.load("c") == theirs
+        await inner.delete("c")
+        assert await outer.load("b:state:c") == mine
+        assert [s.workflow_id for s in await outer.list()] == ["b:state:c"]
+        assert await inner.list() == []
+
+
+def test_the_key_space_of_a_prefix_holds_no_colon() -> None:
+    assert key_space("beluga-workflow") == "beluga-workflow"
+    assert key_space("app:workflows") == "app%3Aworkflows"
+    assert key_space("100%:x") == "100%25%3Ax"
+    assert key_space("a%3Ab") != key_space("a:b")
