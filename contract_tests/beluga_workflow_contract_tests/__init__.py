@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from beluga_workflow_contract_tests.context import ContractRun, StoreFactory
+    from beluga_workflow_contract_tests.context import ContractRun, NamespaceFactory, StoreFactory
     from beluga_workflow_contract_tests.contract import StoreContract
     from beluga_workflow_contract_tests.report import ContractReport, RuleResult
     from beluga_workflow_contract_tests.rule import Rule, rule
@@ -28,6 +28,7 @@ __all__ = [
     "Rule",
     "RuleResult",
     "StoreContract",
+    "NamespaceFactory",
     "StoreFactory",
     "rule",
     "run_contract",
@@ -40,6 +41,7 @@ _HOMES = {
     "Rule": "rule",
     "RuleResult": "report",
     "StoreContract": "contract",
+    "NamespaceFactory": "context",
     "StoreFactory": "context",
     "rule": "rule",
     "run_contract": "runner",

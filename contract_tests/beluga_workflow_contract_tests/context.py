@@ -21,12 +21,22 @@ from beluga_workflow import Capability, WorkflowState, WorkflowStore
 from beluga_workflow_contract_tests.rule import Rule
 from beluga_workflow_contract_tests.violations import Broken, ContractViolation, clip
 
-__all__ = ["ContractRun", "StoreFactory"]
+__all__ = ["ContractRun", "NamespaceFactory", "StoreFactory"]
 
 T = TypeVar("T")
 
 StoreFactory = Callable[[], Awaitable[WorkflowStore] | WorkflowStore]
 """Opens a new store on the test's backend namespace (async, or plain returning a store)."""
+
+NamespaceFactory = Callable[[str], Awaitable[WorkflowStore] | WorkflowStore]
+"""Opens a new store on the same backend in the test's namespace extended by a suffix.
+
+For a key prefix ``P`` and the suffix ``":state:b"``, the prefix ``P:state:b``;
+a provider whose namespaces cannot hold the suffix raises ``ValueError`` (an
+``InvalidArgumentError`` or pydantic's ``ValidationError`` is one). The
+provider's fixture removes these namespaces after the test, as it does the
+test's own.
+"""
 
 STORE_METHODS = ("save", "load", "list", "delete", "close")
 
@@ -40,6 +50,7 @@ class ContractRun:
         factory: StoreFactory | None,
         capabilities: Collection[str],
         store_spec: Any = None,
+        namespace_factory: NamespaceFactory | None = None,
         max_examples: int = 25,
         timeout: float = 120.0,
         shared_namespace: bool = False,
@@ -48,6 +59,8 @@ class ContractRun:
     ) -> None:
         self.store_spec = store_spec
         """An ``open_store()`` argument for the same namespace, or ``None``."""
+        self.namespace_factory = namespace_factory
+        """Opens stores in other namespaces of the backend (see :data:`NamespaceFactory`)."""
         self.max_examples = max_examples
         """How many examples property-based rules generate."""
         self.shared_namespace = shared_namespace
@@ -77,6 +90,21 @@ class ContractRun:
                 f"{', '.join(missing)} method; it must return (or be an async function "
                 "returning) a WorkflowStore"
             )
+        self._opened.append(store)
+        return store
+
+    async def open_namespace(self, suffix: str) -> WorkflowStore | None:
+        """A new store in the test's namespace extended by ``suffix``; closed when the rule ends.
+
+        ``None`` when the provider refuses the suffix (its namespaces cannot hold it).
+        """
+        if self.namespace_factory is None:
+            _misuse("the namespace_factory fixture is missing")
+        try:
+            made = self.namespace_factory(suffix)
+            store = await made if inspect.isawaitable(made) else made
+        except ValueError:
+            return None
         self._opened.append(store)
         return store
 

@@ -28,3 +28,7 @@ class TestChosenStore(StoreContract):
     @pytest.fixture
     def store_factory(self, chosen_store: Any) -> Any:
         return chosen_store.factory()
+
+    @pytest.fixture
+    def namespace_factory(self, chosen_store: Any, store_factory: Any) -> Any:
+        return chosen_store.namespace_factory()
