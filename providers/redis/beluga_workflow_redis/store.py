@@ -290,7 +290,8 @@ class _WaitingPool(aioredis.BlockingConnectionPool):
     """Calls beyond ``max_connections`` wait for a connection to come back.
 
     It notes the stage, so a call that runs out of time waiting says the
-    pool was exhausted rather than that the server is gone.
+    pool was exhausted rather than that the server is gone, and it hands out
+    no connection the server closed while it sat idle.
     """
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
@@ -305,6 +306,17 @@ class _WaitingPool(aioredis.BlockingConnectionPool):
     def get_available_connection(self) -> Any:
         set_stage("connecting to the server")
         return super().get_available_connection()  # type: ignore[no-untyped-call]
+
+    async def ensure_connection(self, connection: Any) -> None:
+        """Reconnect a pooled connection whose socket the server closed while it was idle.
+
+        The client's own check reads from the connection, which does not see
+        a reset one: the first command after a server restart would fail.
+        """
+        writer = getattr(connection, "_writer", None)
+        if writer is not None and writer.transport.is_closing():
+            await connection.disconnect()
+        await super().ensure_connection(connection)
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH

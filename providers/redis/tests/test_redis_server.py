@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,31 +22,54 @@ from beluga_workflow import (
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_contract_tests.server_checks import (
+    check_bounded_outage,
+    check_first_call_after_recovery,
     check_one_writer_wins,
-    check_outage_and_recovery,
+    check_running_workflow_stops,
 )
 from beluga_workflow_redis import RedisStore
 from beluga_workflow_redis.store import key_space
 
+OUTAGE_STOP_SECONDS = 3.0
+"""What docs/providers/redis.md says a running workflow needs to stop in an outage."""
 
-async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
-    redis_url: str, prefix: str
-) -> None:
-    target = urlsplit(redis_url)
+
+@contextlib.asynccontextmanager
+async def outage_store(
+    url: str, prefix: str, operation_timeout: float | None = 2.0
+) -> AsyncIterator[tuple[RedisStore, OutageProxy]]:
+    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
+    target = urlsplit(url)
     proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
-    store = RedisStore(
-        f"redis://127.0.0.1:{proxy.port}{target.path}",
-        prefix=prefix,
-        operation_timeout=2.0,
-        connect_timeout=1.0,
-    )
+    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+    store = RedisStore(f"redis://127.0.0.1:{proxy.port}{target.path}", prefix=prefix, **options)
     try:
-        error = await check_outage_and_recovery(store, proxy, bound=2.0)
-        assert "redis store at redis://" in str(error)
+        yield store, proxy
     finally:
         await store.close()
         await proxy.close()
+
+
+async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
+    redis_url: str, prefix: str
+) -> None:
+    async with outage_store(redis_url, prefix) as (store, proxy):
+        errors = await check_bounded_outage(store, proxy, bound=2.0)
+    for error in errors:
+        assert "redis store at redis://127.0.0.1:" in str(error)
+
+
+async def test_the_first_call_after_an_outage_succeeds(redis_url: str, prefix: str) -> None:
+    async with outage_store(redis_url, prefix) as (store, proxy):
+        await check_first_call_after_recovery(store, proxy)
+
+
+async def test_a_running_workflow_stops_within_seconds_of_an_outage(
+    redis_url: str, prefix: str
+) -> None:
+    async with outage_store(redis_url, prefix, operation_timeout=None) as (store, proxy):
+        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
 
 
 async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
