@@ -591,7 +591,7 @@ class NatsStore:
 
     async def _on_error(self, error: Exception) -> None:
         client = self._client
-        if client is not None and not client.is_connected:
+        if client is None or not client.is_connected:  # connecting, or reconnecting
             self._watch.failed(error)
 
 
