@@ -14,7 +14,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from beluga_workflow_contract_tests.context import ContractRun, StoreFactory, StorePoison
+    from beluga_workflow_contract_tests.context import (
+        ContractRun,
+        NamespaceFactory,
+        StoreFactory,
+        StorePoison,
+    )
     from beluga_workflow_contract_tests.contract import StoreContract
     from beluga_workflow_contract_tests.report import ContractReport, RuleResult
     from beluga_workflow_contract_tests.rule import Rule, rule
@@ -28,6 +33,7 @@ __all__ = [
     "Rule",
     "RuleResult",
     "StoreContract",
+    "NamespaceFactory",
     "StoreFactory",
     "StorePoison",
     "rule",
@@ -41,6 +47,7 @@ _HOMES = {
     "Rule": "rule",
     "RuleResult": "report",
     "StoreContract": "contract",
+    "NamespaceFactory": "context",
     "StoreFactory": "context",
     "StorePoison": "context",
     "rule": "rule",

@@ -21,7 +21,7 @@ from beluga_workflow import Capability, WorkflowState, WorkflowStore
 from beluga_workflow_contract_tests.rule import Rule
 from beluga_workflow_contract_tests.violations import Broken, ContractViolation, clip
 
-__all__ = ["ContractRun", "StorePoison", "StoreFactory"]
+__all__ = ["ContractRun", "NamespaceFactory", "StoreFactory", "StorePoison"]
 
 T = TypeVar("T")
 
@@ -30,6 +30,16 @@ StoreFactory = Callable[[], Awaitable[WorkflowStore] | WorkflowStore]
 
 StorePoison = Callable[[WorkflowStore, str], Awaitable[None] | None]
 """Plants, where ``store`` keeps its states, a record for the id that the store cannot decode."""
+
+NamespaceFactory = Callable[[str], Awaitable[WorkflowStore] | WorkflowStore]
+"""Opens a new store on the same backend in the test's namespace extended by a suffix.
+
+For a key prefix ``P`` and the suffix ``":state:b"``, the prefix ``P:state:b``;
+a provider whose namespaces cannot hold the suffix raises ``ValueError`` (an
+``InvalidArgumentError`` or pydantic's ``ValidationError`` is one). The
+provider's fixture removes these namespaces after the test, as it does the
+test's own.
+"""
 
 STORE_METHODS = ("save", "load", "list", "delete", "close")
 
@@ -49,6 +59,7 @@ class ContractRun:
         capabilities: Collection[str],
         store_spec: Any = None,
         poison: StorePoison | None = None,
+        namespace_factory: NamespaceFactory | None = None,
         max_examples: int = 25,
         timeout: float = 120.0,
         shared_namespace: bool = False,
@@ -57,6 +68,8 @@ class ContractRun:
     ) -> None:
         self.store_spec = store_spec
         """An ``open_store()`` argument for the same namespace, or ``None``."""
+        self.namespace_factory = namespace_factory
+        """Opens stores in other namespaces of the backend (see :data:`NamespaceFactory`)."""
         self.max_examples = max_examples
         """How many examples property-based rules generate."""
         self.shared_namespace = shared_namespace
@@ -101,6 +114,21 @@ class ContractRun:
         planted = self._poison(store, workflow_id)
         if inspect.isawaitable(planted):
             await planted
+
+    async def open_namespace(self, suffix: str) -> WorkflowStore | None:
+        """A new store in the test's namespace extended by ``suffix``; closed when the rule ends.
+
+        ``None`` when the provider refuses the suffix (its namespaces cannot hold it).
+        """
+        if self.namespace_factory is None:
+            _misuse("the namespace_factory fixture is missing")
+        try:
+            made = self.namespace_factory(suffix)
+            store = await made if inspect.isawaitable(made) else made
+        except ValueError:
+            return None
+        self._opened.append(store)
+        return store
 
     def id(self, name: str = "wf") -> str:
         """A workflow id unique to this rule run (``name`` keeps messages readable)."""

@@ -19,6 +19,7 @@ from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
 from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
 from beluga_workflow_contract_tests.suite.listing import ListRules
+from beluga_workflow_contract_tests.suite.namespaces import NamespaceRules
 from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
 from beluga_workflow_contract_tests.suite.ordering import OrderingRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
@@ -49,6 +50,7 @@ class StoreContract(
     AppendRules,
     OptimisticConcurrencyRules,
     OrderingRules,
+    NamespaceRules,
     DurabilityRules,
     LifecycleRules,
     ConcurrencyRules,
@@ -65,12 +67,16 @@ class StoreContract(
     Provide the fixture ``store_factory`` (an async callable opening a new store
     on a namespace that is fresh for each test) and, optionally, ``store_spec``
     (an :func:`~beluga_workflow.open_store` argument for the same namespace, so
-    durability is also checked from another OS process) and ``store_poison``
+    durability is also checked from another OS process), ``store_poison``
     (a callable ``(store, workflow_id)``, async or not, writing where ``store``
     keeps its states a record for that id which the store cannot decode, so the
     suite checks that such a record does not stop ``list``; without it that
-    rule is skipped, saying so). Set ``capabilities`` to what the provider
-    declares; rules of other capabilities are skipped with the capability named.
+    rule is skipped, saying so) and ``namespace_factory`` (a callable taking a
+    suffix and opening a store in the test's namespace extended by it, so
+    stores in namespaces that nest are checked to never meet; see
+    :data:`~.context.NamespaceFactory`). Set ``capabilities`` to what the
+    provider declares; rules of other capabilities are skipped with the
+    capability named.
     """
 
     capabilities: ClassVar[Collection[str]] = frozenset()
@@ -124,6 +130,11 @@ class StoreContract(
             poison = request.getfixturevalue("store_poison")
         except pytest.FixtureLookupError:
             poison = None
+        namespaces: Any
+        try:
+            namespaces = request.getfixturevalue("namespace_factory")
+        except pytest.FixtureLookupError:
+            namespaces = None
         examples = request.config.getoption("beluga_examples", default=None)
         node = request.node
 
@@ -135,6 +146,7 @@ class StoreContract(
             capabilities=contract_capabilities,
             store_spec=spec,
             poison=poison,
+            namespace_factory=namespaces,
             max_examples=int(examples) if examples else self.max_examples,
             timeout=self.rule_timeout,
             shared_namespace=contract_shared_namespace,

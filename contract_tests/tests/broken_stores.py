@@ -52,6 +52,15 @@ class ContractStore(InMemoryStore):
         """Plants an entry that cannot be read (the suite's ``store_poison``)."""
         poison_in_memory(store, workflow_id)
 
+    @classmethod
+    def namespace_factory(cls) -> Callable[[str], Awaitable[WorkflowStore]]:
+        """Opens a store in another namespace: a store of its own, like any new one."""
+
+        async def open_in(suffix: str) -> WorkflowStore:
+            return cls()
+
+        return open_in
+
 
 class SharedBackendStore(ContractStore):
     """A correct *durable* store: every store from one factory shares one dict."""
@@ -68,6 +77,18 @@ class SharedBackendStore(ContractStore):
             return store
 
         return open_one
+
+    @classmethod
+    def namespace_factory(cls) -> Callable[[str], Awaitable[WorkflowStore]]:
+        """One dict per namespace, shared by the stores opened in it."""
+        backends: dict[str, dict[str, WorkflowState]] = {}
+
+        async def open_in(suffix: str) -> WorkflowStore:
+            store = cls()
+            store._states = backends.setdefault(suffix, {})
+            return store
+
+        return open_in
 
 
 class SortedListStore(ContractStore):
@@ -603,6 +624,69 @@ class TruncatesLongIds(EncodedKeyStore):
 
     def key(self, workflow_id: str) -> str:
         return workflow_id[:255]
+
+
+# --- namespaces --------------------------------------------------------------------
+
+
+class JoinsNamespaceAndId(ContractStore):
+    """Keys one backend by ``namespace:state:id``, so namespaces that nest share keys."""
+
+    breaks = ("namespaces.isolated",)
+
+    backend: ClassVar[dict[str, WorkflowState]] = {}
+    """The backend of the latest test: its namespace and the ones nested in it."""
+
+    def __init__(self, namespace: str = "ns") -> None:
+        super().__init__()
+        self.namespace = namespace
+        self._states = self.backend
+
+    @classmethod
+    def factory(cls) -> Callable[[], Awaitable[WorkflowStore]]:
+        cls.backend = {}
+
+        async def open_one() -> WorkflowStore:
+            return cls()
+
+        return open_one
+
+    @classmethod
+    def namespace_factory(cls) -> Callable[[str], Awaitable[WorkflowStore]]:
+        async def open_in(suffix: str) -> WorkflowStore:
+            return cls(f"ns{suffix}")
+
+        return open_in
+
+    def key(self, workflow_id: str) -> str:
+        return f"{self.namespace}:state:{workflow_id}"
+
+    async def save(self, state: WorkflowState) -> None:
+        require_state(state)
+        self._check_open()
+        self._states[self.key(state.workflow_id)] = state.model_copy(deep=True)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        stored = self._states.get(self.key(workflow_id))
+        return None if stored is None else stored.model_copy(deep=True)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        self._check_open()
+        start = self.key("")
+        found = [
+            state.model_copy(update={"workflow_id": key[len(start) :]}, deep=True)
+            for key, state in self._states.items()
+            if key.startswith(start) and wanted.status in (None, state.status)
+        ]
+        return found[: wanted.limit] if wanted.limit else found
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        self._check_open()
+        self._states.pop(self.key(workflow_id), None)
 
 
 # --- concurrency -------------------------------------------------------------------

@@ -32,3 +32,6 @@ class TestChosenStore(StoreContract):
     @pytest.fixture
     def store_poison(self, chosen_store: Any) -> Any:
         return chosen_store.poison
+
+    def namespace_factory(self, chosen_store: Any, store_factory: Any) -> Any:
+        return chosen_store.namespace_factory()

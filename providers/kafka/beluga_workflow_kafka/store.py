@@ -16,6 +16,11 @@ workflow step writes a new head part, one fragment and the meta record, then
 tombstones the old head part: its cost does not grow with the history.
 Compaction keeps the latest value of every key and drops tombstoned keys.
 
+Every call runs under one bound, ``operation_timeout``. A call still
+running after 0.2 s checks whether any bootstrap broker takes a TCP
+connection, and gives up at once when none does (the client itself would
+keep retrying until the bound).
+
 Reads: the store consumes the whole topic from the beginning into a view
 (meta records, data records, an index by status). Before every operation it
 catches the view up to the partitions' end offsets, so whatever any instance
@@ -36,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from beluga_workflow.bounded import ANSWER, OperationBound, describe, set_stage
 from beluga_workflow.chunked import CommitRecord, history_text, split
 from beluga_workflow.codec import encode_head
 from beluga_workflow.errors import (
@@ -43,12 +49,11 @@ from beluga_workflow.errors import (
     CorruptStateError,
     InvalidArgumentError,
     StoreClosedError,
-    StoreError,
     StoreUnavailableError,
 )
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.redaction import mask_library_logs
 from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
@@ -61,6 +66,9 @@ from beluga_workflow_kafka.config import KafkaConfig
 __all__ = ["KafkaStore", "create_store"]
 
 logger = logging.getLogger(__name__)
+
+_PROBE_EVERY = 0.2
+"""Seconds a call runs before it checks whether any broker still takes connections."""
 T = TypeVar("T")
 _States = list[WorkflowState]
 _Records = list[tuple[bytes, bytes | None]]
@@ -141,6 +149,7 @@ class KafkaStore:
         self._written: dict[TopicPartition, int] = {}
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        self._bound = OperationBound("kafka", config.address, config.operation_timeout)
 
     def __repr__(self) -> str:
         return f"KafkaStore(url={self.config.address!r})"
@@ -149,7 +158,7 @@ class KafkaStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._call(lambda: self._write_whole(state))
+        await self._call("save", lambda: self._write_whole(state))
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -157,7 +166,7 @@ class KafkaStore:
         async def build() -> WorkflowState | None:
             return self._build(workflow_id)
 
-        return await self._call(build)
+        return await self._call("load", build)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -178,7 +187,7 @@ class KafkaStore:
                 states.add(self._build, meta.id)
             return states
 
-        return await self._call(fetch)
+        return await self._call("list", fetch)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -197,7 +206,7 @@ class KafkaStore:
                 records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
-        await self._call(delete)
+        await self._call("delete", delete)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -222,7 +231,7 @@ class KafkaStore:
             ]
             await self._produce(state.workflow_id, records)
 
-        await self._call(append)
+        await self._call("append", append)
 
     async def close(self) -> None:
         self._closed = True
@@ -418,7 +427,29 @@ class KafkaStore:
         finally:
             await admin.close()
 
-    async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def _brokers_refuse(self) -> ConnectionError | None:
+        """Why no bootstrap broker takes a connection, or None when one does.
+
+        The client keeps retrying a broker that is gone until its request
+        times out; a slow call asks the brokers directly, so it can give up
+        at once when none of them is there.
+        """
+        error: OSError | None = None
+        for server in self.config.bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not port.isdigit():
+                return None  # not an address this check understands: let the client answer
+            try:
+                opening = asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port))
+                _, writer = await asyncio.wait_for(opening, timeout=_PROBE_EVERY)
+            except OSError as exc:  # refused, unreachable, or no answer in time
+                error = exc
+                continue
+            writer.close()
+            return None
+        return ConnectionError(f"no broker takes a connection: {describe(error or 'refused')}")
+
+    async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
         if self._closed:
             raise StoreClosedError(f"kafka store {self.config.address} is closed")
         if self._lock is None:
@@ -426,28 +457,35 @@ class KafkaStore:
         lock = self._lock
 
         async def attempt() -> T:
+            set_stage("waiting for this store's previous call to finish")
             async with lock:
+                set_stage("connecting to the brokers")
                 await self._open()
+                set_stage("reading the topic up to its end")
                 await self._catch_up()
+                set_stage(ANSWER)
                 return await work()
 
-        # A task of its own: the Kafka client may swallow or replace a
-        # cancellation, and the bound must hold whatever it does.
-        task = asyncio.ensure_future(attempt())
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self.config.operation_timeout)
-            if not done:
+        async def shielded() -> T:
+            # A task of its own: the Kafka client may swallow or replace a
+            # cancellation, and the bound must hold whatever it does.
+            task = asyncio.ensure_future(attempt())
+            try:
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=_PROBE_EVERY)
+                    if done:
+                        return task.result()
+                    refused = await self._brokers_refuse()
+                    if refused is not None:
+                        task.cancel()
+                        raise refused
+            except asyncio.CancelledError:
                 task.cancel()
-                await asyncio.wait({task}, timeout=1.0)
-                raise TimeoutError(f"no answer within {self.config.operation_timeout:g}s")
-            return task.result()
-        except (TimeoutError, OSError, KafkaError) as exc:
+                raise
+
+        try:
+            return await self._bound.run(operation, shielded, outage=(OSError, KafkaError))
+        except StoreUnavailableError as exc:
             if self._closed:
                 raise StoreClosedError(f"kafka store {self.config.address} is closed") from exc
-            text = redact_text(str(exc)).strip() or type(exc).__name__
-            raise StoreUnavailableError(
-                f"kafka store at {self.config.address} is unavailable "
-                f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"
-            ) from exc
-        except (StoreError, InvalidArgumentError):
             raise

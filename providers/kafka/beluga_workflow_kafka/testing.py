@@ -46,11 +46,20 @@ class TansuBroker:
 
     ``with TansuBroker() as broker:`` starts it and stops it; ``start()`` may
     be called again after ``stop()`` (data does not survive a restart).
+    ``advertised_port`` makes it tell clients to connect to that port instead
+    (a proxy in front of it, for outage tests).
     """
 
-    def __init__(self, port: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: Path | None = None,
+        *,
+        advertised_port: int | None = None,
+    ) -> None:
         self.binary = binary or broker_binary()
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,7 +86,8 @@ class TansuBroker:
             raise BrokerUnavailable(f"no Tansu broker binary; {INSTALL_HINT}")
         url = f"tcp://127.0.0.1:{self.port}"
         command = [str(self.binary), "broker", "--listener-url", url]
-        command += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
+        command += ["--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"]
         self.process = subprocess.Popen(
             [*command, "--silent"],
             stdout=subprocess.DEVNULL,

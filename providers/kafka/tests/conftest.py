@@ -13,13 +13,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_contract_tests.servers import in_ci
 from beluga_workflow_kafka.testing import BrokerUnavailable, TansuBroker
 
 
-def _start_or_skip(port: int | None = None) -> TansuBroker:
+def _start_or_skip(port: int | None = None, advertised_port: int | None = None) -> TansuBroker:
     try:
-        broker = TansuBroker(port)
+        broker = TansuBroker(port, advertised_port=advertised_port)
         broker.start()
         return broker
     except BrokerUnavailable as exc:
@@ -40,6 +41,16 @@ def own_broker() -> Iterator[TansuBroker]:
     """A broker only this test uses, so it may stop and restart it."""
     running = _start_or_skip()
     yield running
+    running.stop()
+
+
+@pytest.fixture
+def proxied_broker() -> Iterator[tuple[TansuBroker, OutageProxy]]:
+    """A broker only this test uses, telling clients to connect through a proxy it can cut."""
+    proxy = OutageProxy("127.0.0.1", 1)
+    running = _start_or_skip(advertised_port=proxy.port)
+    proxy.target_port = running.port
+    yield running, proxy
     running.stop()
 
 

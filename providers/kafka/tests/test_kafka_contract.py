@@ -25,6 +25,17 @@ class TestKafkaContract(StoreContract):
         return open_one
 
     @pytest.fixture
+    def namespace_factory(
+        self, broker: object, topic: str
+    ) -> Callable[[str], Awaitable[WorkflowStore]]:
+        address = broker.address  # type: ignore[attr-defined]
+
+        async def open_in(suffix: str) -> WorkflowStore:
+            return KafkaStore(f"kafka://{address}/{topic}{suffix}")
+
+        return open_in
+
+    @pytest.fixture
     def store_spec(self, broker: object, topic: str) -> str:
         return f"kafka://{broker.address}/{topic}"  # type: ignore[attr-defined]
 

@@ -30,6 +30,11 @@ sequence it relies on; a reader treats a newer chunk as replaced and reads
 again. Stale chunks are thus never read as live data; they are removed when a
 ``save`` replaces the generation, or by ``delete``.
 
+Every call runs under one bound, ``operation_timeout``. The client
+reconnects by itself every 0.2 s; a call made while it is cut off waits for
+it, and gives up at once when an attempt to reconnect fails, as does a call
+in flight when the connection drops.
+
 Listing reads every meta record (the KV has no secondary index) by a scan of
 the meta stream, and loads only the states that match.
 """
@@ -57,6 +62,7 @@ from nats.js.errors import (
 from nats.js.errors import NotFoundError as NatsNotFoundError
 from nats.js.kv import KeyValue
 
+from beluga_workflow.bounded import ANSWER, ConnectWatch, OperationBound, set_stage
 from beluga_workflow.chunked import CommitRecord, history_text, split
 from beluga_workflow.codec import encode_head
 from beluga_workflow.errors import (
@@ -69,7 +75,7 @@ from beluga_workflow.errors import (
 )
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs, redact_text
+from beluga_workflow.redaction import mask_library_logs
 from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
@@ -179,6 +185,9 @@ class NatsStore:
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         self._known: dict[str, _Known] = {}
+        self._bound = OperationBound("nats", config.address, config.operation_timeout)
+        self._watch = ConnectWatch()
+        self._connected: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return f"NatsStore(url={self.config.address!r}, bucket={self.config.bucket!r})"
@@ -187,11 +196,11 @@ class NatsStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._call(lambda: self._write_whole(state, expected=None))
+        await self._call("save", lambda: self._write_whole(state, expected=None))
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        return await self._call(lambda: self._load(workflow_id))
+        return await self._call("load", lambda: self._load(workflow_id))
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -214,7 +223,7 @@ class NatsStore:
                         break
             return states
 
-        return await self._call(fetch)
+        return await self._call("list", fetch)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -226,7 +235,7 @@ class NatsStore:
             await meta_kv.purge(key)
             await self._purge(f"{key}.>")
 
-        await self._call(delete)
+        await self._call("delete", delete)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -254,14 +263,16 @@ class NatsStore:
             if not await self._step(key, stored, revision, state, kept):
                 raise self._conflict(workflow_id, "another writer moved it on")
 
-        await self._call(append)
+        await self._call("append", append)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
         require_state(state)
         stored = state.model_copy(update={"version": expected_version + 1})
-        await self._call(lambda: self._write_whole(stored, expected=expected_version))
+        await self._call(
+            "compare_and_save", lambda: self._write_whole(stored, expected=expected_version)
+        )
         return expected_version + 1
 
     async def close(self) -> None:
@@ -536,6 +547,8 @@ class NatsStore:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if self._meta is None or self._data is None:
+                set_stage("connecting to the server")
+                self._connected = asyncio.Event()
                 client = await nats.connect(
                     self.config.server_url,
                     **self.config.credentials(),
@@ -543,10 +556,11 @@ class NatsStore:
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.2,
-                    error_cb=_quiet,
-                    disconnected_cb=_quiet_event,
-                    reconnected_cb=_quiet_event,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
                 )
+                self._connected.set()
                 self._client = client
                 self._chunk = max(4096, min(256 * 1024, client.max_payload - 16 * 1024))
                 js = client.jetstream(timeout=self.config.operation_timeout)
@@ -566,29 +580,48 @@ class NatsStore:
                 replicas=self.config.replicas,
             )
 
-    async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
         if self._closed:
             raise StoreClosedError(f"nats store {self.config.address} is closed")
+
+        async def attempt() -> T:
+            if self._client is not None and self._connected is not None:
+                if not self._connected.is_set():
+                    set_stage("waiting for the client to reconnect")
+                    await self._connected.wait()
+                set_stage(ANSWER)
+            return await work()
+
         try:
-            async with asyncio.timeout(self.config.operation_timeout):
-                return await work()
-        except (TimeoutError, OSError, NatsError) as exc:
-            if isinstance(exc, (ConcurrencyConflictError, StoreError)):
-                raise
+            return await self._bound.run(
+                operation,
+                lambda: self._watch.race(attempt(), give_back=_nothing),
+                outage=(OSError, NatsError),
+            )
+        except StoreUnavailableError as exc:
             if self._closed:
                 raise StoreClosedError(f"nats store {self.config.address} is closed") from exc
-            text = redact_text(str(exc)).strip() or type(exc).__name__
-            raise StoreUnavailableError(
-                f"nats store at {self.config.address} is unavailable "
-                f"(gave up within {self.config.operation_timeout:g}s): {text.splitlines()[0]}"
-            ) from exc
+            raise
+
+    # Connection errors reach the caller through the store's calls, never a log.
+
+    async def _on_disconnected(self) -> None:
+        if self._connected is not None:
+            self._connected.clear()
+        self._watch.failed(ConnectionError("the connection to the server was lost"))
+
+    async def _on_reconnected(self) -> None:
+        self._watch.succeeded()
+        if self._connected is not None:
+            self._connected.set()
+
+    async def _on_error(self, error: Exception) -> None:
+        client = self._client
+        if client is None or not client.is_connected:  # connecting, or reconnecting
+            self._watch.failed(error)
 
 
-async def _quiet(error: Exception) -> None:
-    """Connection errors surface through the store's calls; no log noise here."""
-
-
-async def _quiet_event() -> None:
+async def _nothing(_: object) -> None:
     return None
 
 

@@ -26,12 +26,15 @@ def nats_url() -> str:
 
 
 async def _delete_buckets(url: str, bucket: str) -> None:
+    """The test's buckets and those of the namespaces it nested in its name."""
     client = await nats.connect(url)
     try:
         js = client.jetstream()
-        for suffix in ("meta", "data"):
-            with contextlib.suppress(Exception):
-                await js.delete_key_value(f"{bucket}-{suffix}")
+        for info in await js.streams_info():
+            name = info.config.name or ""
+            if name.startswith(f"KV_{bucket}"):
+                with contextlib.suppress(Exception):
+                    await js.delete_stream(name)
     finally:
         await client.close()
 

@@ -29,6 +29,15 @@ class TestNatsContract(StoreContract):
         return open_one
 
     @pytest.fixture
+    def namespace_factory(
+        self, nats_url: str, bucket: str
+    ) -> Callable[[str], Awaitable[WorkflowStore]]:
+        async def open_in(suffix: str) -> WorkflowStore:
+            return NatsStore(nats_url, bucket=bucket + suffix)
+
+        return open_in
+
+    @pytest.fixture
     def store_spec(self, nats_url: str, bucket: str) -> dict[str, Any]:
         return {"url": nats_url, "bucket": bucket}
 

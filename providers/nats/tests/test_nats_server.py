@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,12 +21,34 @@ from beluga_workflow import (
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_contract_tests.server_checks import (
+    check_bounded_outage,
+    check_first_call_after_recovery,
     check_one_writer_wins,
-    check_outage_and_recovery,
+    check_running_workflow_stops,
 )
 from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_nats import NatsStore
 from beluga_workflow_nats.store import key_of
+
+OUTAGE_STOP_SECONDS = 3.0
+"""What docs/providers/nats.md says a running workflow needs to stop in an outage."""
+
+
+@contextlib.asynccontextmanager
+async def outage_store(
+    url: str, bucket: str, operation_timeout: float | None = 2.0
+) -> AsyncIterator[tuple[NatsStore, OutageProxy]]:
+    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
+    target = urlsplit(url)
+    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
+    await proxy.start()
+    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+    store = NatsStore(f"nats://127.0.0.1:{proxy.port}", bucket=bucket, **options)
+    try:
+        yield store, proxy
+    finally:
+        await store.close()
+        await proxy.close()
 
 
 def test_keys_are_reversible_or_hashed_and_use_allowed_characters() -> None:
@@ -40,21 +64,25 @@ def test_keys_are_reversible_or_hashed_and_use_allowed_characters() -> None:
     assert key_of("a/b") != key_of("a_b") != key_of("a.b")
 
 
-async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
+async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
     nats_url: str, bucket: str
 ) -> None:
-    target = urlsplit(nats_url)
-    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
-    await proxy.start()
-    store = NatsStore(
-        f"nats://127.0.0.1:{proxy.port}", bucket=bucket, operation_timeout=2.0, connect_timeout=1.0
-    )
-    try:
-        error = await check_outage_and_recovery(store, proxy, bound=2.0)
-        assert "nats store at nats://" in str(error)
-    finally:
-        await store.close()
-        await proxy.close()
+    async with outage_store(nats_url, bucket) as (store, proxy):
+        errors = await check_bounded_outage(store, proxy, bound=2.0)
+    for error in errors:
+        assert "nats store at nats://127.0.0.1:" in str(error)
+
+
+async def test_the_first_call_after_an_outage_succeeds(nats_url: str, bucket: str) -> None:
+    async with outage_store(nats_url, bucket) as (store, proxy):
+        await check_first_call_after_recovery(store, proxy)
+
+
+async def test_a_running_workflow_stops_within_seconds_of_an_outage(
+    nats_url: str, bucket: str
+) -> None:
+    async with outage_store(nats_url, bucket, operation_timeout=None) as (store, proxy):
+        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
 
 
 async def test_unreachable_server_is_unavailable_and_the_token_is_masked() -> None:

@@ -15,6 +15,13 @@ one id are serialized; reads take only the rows starting before
 ``history_len``, so a row left by a concurrent writer whose commit the
 statement's snapshot did not see is never mistaken for part of the history.
 
+Every call (opening the pool, waiting for a connection and the statement)
+runs under one bound, ``operation_timeout``. A call waiting for a
+connection gives up at once when the pool's attempt to open one fails (the
+server refuses or is gone), and a pooled connection that the server closed
+while it sat idle is dropped before use, so once the server is back the
+first call works.
+
 JSON is kept as text rather than JSONB: JSONB would turn ``1.0`` into ``1``,
 lose ``-0.0`` and refuse ``\\u0000``, and the contract requires them back
 exactly.
@@ -23,6 +30,7 @@ exactly.
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -31,6 +39,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
+from beluga_workflow.bounded import ANSWER, ConnectWatch, OperationBound, set_stage
 from beluga_workflow.codec import decode_state_parts, encode_head
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
@@ -83,7 +92,9 @@ class PostgresStore:
             raise InvalidArgumentError("give PostgresStore a config, or a URL with options")
         mask_library_logs(["psycopg"])
         self.config = config
-        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._pool: _Pool | None = None
+        self._watch = ConnectWatch()
+        self._bound = OperationBound("postgres", config.address, config.operation_timeout)
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         self._sql = _Statements(config.schema_name)
@@ -95,7 +106,7 @@ class PostgresStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._execute(self._sql.save, _row(state))
+        await self._execute("save", self._sql.save, _row(state))
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -105,7 +116,7 @@ class PostgresStore:
             found = await cursor.fetchone()
             return None if found is None else _assemble(workflow_id, found[0], found[1])
 
-        return await self._with_connection(load)
+        return await self._with_connection("load", load)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -122,11 +133,11 @@ class PostgresStore:
                 listing.add(_assemble, wid, head, events)
             return listing
 
-        return await self._with_connection(fetch)
+        return await self._with_connection("list", fetch)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
-        await self._execute(self._sql.delete, {"id": workflow_id})
+        await self._execute("delete", self._sql.delete, {"id": workflow_id})
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -147,7 +158,7 @@ class PostgresStore:
                     "this append extends; another writer moved it on"
                 )
 
-        await self._with_connection(append)
+        await self._with_connection("append", append)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
@@ -168,7 +179,7 @@ class PostgresStore:
                 )
             return new_version
 
-        return await self._with_connection(compare)
+        return await self._with_connection("compare_and_save", compare)
 
     async def close(self) -> None:
         self._closed = True
@@ -189,43 +200,75 @@ class PostgresStore:
 
     # --- connections ----------------------------------------------------------
 
-    async def _execute(self, statement: bytes, params: dict[str, Any]) -> None:
+    async def _execute(self, operation: str, statement: bytes, params: dict[str, Any]) -> None:
         async def run(conn: Connection) -> None:
             await conn.execute(statement, params)
 
-        await self._with_connection(run)
+        await self._with_connection(operation, run)
 
-    async def _with_connection(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async def _with_connection(
+        self, operation: str, work: Callable[[Connection], Awaitable[T]]
+    ) -> T:
         if self._closed:
             raise StoreClosedError(f"postgres store {self.config.address} is closed")
+
+        async def attempt() -> T:
+            pool = await self._open_pool()
+            conn = await self._connection(pool)
+            try:
+                set_stage(ANSWER)
+                return await work(conn)
+            finally:
+                await pool.putconn(conn)
+
         try:
-            async with asyncio.timeout(self.config.operation_timeout):
-                pool = await self._open_pool()
-                async with pool.connection(timeout=self.config.operation_timeout) as conn:
-                    return await work(conn)
-        except TimeoutError as exc:
-            raise self._unavailable("no answer in time", exc) from exc
-        except (PoolTimeout, PoolClosed, psycopg.OperationalError) as exc:
+            return await self._bound.run(
+                operation, attempt, outage=(PoolTimeout, psycopg.OperationalError, OSError)
+            )
+        except (StoreUnavailableError, PoolClosed) as exc:
             if self._closed:
                 raise StoreClosedError(f"postgres store {self.config.address} is closed") from exc
             if self._pool is None:
                 refused = await self._refused_options()
                 if refused is not None:
                     raise refused from exc
-            raise self._unavailable(type(exc).__name__, exc) from exc
+            if isinstance(exc, PoolClosed):
+                raise self._bound.unavailable(operation, exc) from exc
+            raise
         except psycopg.Error as exc:
             raise StoreError(
                 f"postgres store {self.config.address} failed: {redact_text(str(exc))}"
             ) from exc
 
-    async def _open_pool(self) -> AsyncConnectionPool[Connection]:
+    async def _connection(self, pool: _Pool) -> Connection:
+        """A pooled connection that still has a server at the other end.
+
+        While the pool has none idle (or its last attempt to connect failed),
+        the wait ends at once when an attempt to connect fails. A connection
+        whose socket has something to read while idle was most likely closed
+        by the server (a restart, an outage): it is checked, and dropped if dead.
+        """
+        while True:
+            set_stage("waiting for a pooled connection")
+            if self._watch.failing or not pool.get_stats().get("pool_available", 0):
+                conn = await self._watch.race(pool.getconn(), give_back=pool.putconn)
+            else:
+                conn = await pool.getconn()
+            if await _alive(conn):
+                return conn
+            await conn.close()
+            await pool.putconn(conn)  # closed: the pool drops it and opens another
+
+    async def _open_pool(self) -> _Pool:
         if self._pool is not None:
             return self._pool
         if self._open_lock is None:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if self._pool is None:
-                pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+                set_stage("connecting to the server")
+                pool = _Pool(
+                    self._watch,
                     self.config.url,
                     min_size=self.config.pool_min_size,
                     max_size=self.config.pool_max_size,
@@ -234,11 +277,15 @@ class PostgresStore:
                         "connect_timeout": max(1, round(self.config.connect_timeout)),
                     },
                     timeout=self.config.operation_timeout,
+                    # No retrying in the background with growing pauses: a
+                    # waiting call asks for a connection again, at once.
+                    reconnect_timeout=0,
                     open=False,
                     name="beluga-workflow",
                 )
                 try:
-                    await pool.open(wait=True, timeout=self.config.connect_timeout)
+                    opening = pool.open(wait=True, timeout=self.config.connect_timeout)
+                    await self._watch.race(opening, give_back=_nothing)
                     async with pool.connection() as conn:
                         await migrate(conn, self.config.schema_name)
                 except BaseException:
@@ -280,13 +327,40 @@ class PostgresStore:
             f"libpq refuses the connection options: {_first_line(detail, exc)}"
         )
 
-    def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
-        text = redact_text(str(exc)).strip()
-        detail = text.splitlines()[0] if text else what
-        return StoreUnavailableError(
-            f"postgres store at {self.config.address} is unavailable "
-            f"(gave up within {self.config.operation_timeout:g}s): {detail}"
-        )
+
+class _Pool(AsyncConnectionPool[Connection]):
+    """The pool, telling the store's :class:`ConnectWatch` how each attempt to connect went."""
+
+    def __init__(self, watch: ConnectWatch, conninfo: str, **options: Any) -> None:
+        self._watch = watch
+        super().__init__(conninfo, **options)
+
+    async def _connect(self, timeout: float | None = None) -> Connection:  # noqa: ASYNC109
+        try:
+            conn = await super()._connect(timeout)
+        except Exception as exc:
+            self._watch.failed(exc)
+            raise
+        self._watch.succeeded()
+        return conn
+
+
+async def _alive(conn: Connection) -> bool:
+    """False when ``conn`` is closed, or its idle socket says the server went away."""
+    if conn.closed or conn.broken:
+        return False
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if not readable:
+        return True  # the usual case: no round trip spent
+    try:  # a notice, or the end of the connection
+        await conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
+
+
+async def _nothing(_: object) -> None:
+    return None
 
 
 def _first_line(text: str, exc: BaseException) -> str:

@@ -33,4 +33,9 @@ def schema(postgres_url: str) -> Iterator[str]:
     name = f"bw_test_{uuid.uuid4().hex[:12]}"
     yield name
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        # The test's schema and those it nested in its name (name + suffix).
+        found = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (name,)
+        ).fetchall()
+        for (schema_name,) in found:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')

@@ -30,6 +30,15 @@ class TestPostgresContract(StoreContract):
         return open_one
 
     @pytest.fixture
+    def namespace_factory(
+        self, postgres_url: str, schema: str
+    ) -> Callable[[str], Awaitable[WorkflowStore]]:
+        async def open_in(suffix: str) -> WorkflowStore:
+            return PostgresStore(postgres_url, schema=schema + suffix, pool_max_size=2)
+
+        return open_in
+
+    @pytest.fixture
     def store_spec(self, postgres_url: str, schema: str) -> dict[str, Any]:
         return {"url": postgres_url, "schema": schema}
 

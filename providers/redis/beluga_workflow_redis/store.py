@@ -1,20 +1,23 @@
 """The Redis store: each write is one Lua script, so it is atomic and one round trip.
 
-Keys, for a store with prefix ``P`` (the id is the key's tail, so any string
-is a valid id and two ids never share a key):
+Keys start with the store's key space ``K``: the prefix with ``%`` written
+``%25`` and ``:`` written ``%3A`` (a prefix without either is its own key
+space). ``K`` holds no ``:``, so the first ``:`` of a key ends it, and the id
+is the key's tail: any string is a valid id, two ids never share a key, and
+neither do two prefixes, however they nest (prefix ``a`` with id
+``b:state:c`` and prefix ``a:state:b`` with id ``c`` are different keys).
 
-- ``P:state:<id>``: hash with ``head`` (every field but the history, as JSON),
+- ``K:state:<id>``: hash with ``head`` (every field but the history, as JSON),
   ``status``, ``score``, ``version`` and ``n`` (history length);
-- ``P:events:<id>``: list of history events (JSON), appended by a step;
-- ``P:status:<status>``: sorted set of ids, scored by ``created_at`` in
+- ``K:events:<id>``: list of history events (JSON), appended by a step;
+- ``K:status:<status>``: sorted set of ids, scored by ``created_at`` in
   microseconds, so listing by status reads only that status's ids, already
   ordered (ties broken by id, byte order);
-- ``P:all``: the same for every state.
+- ``K:all``: the same for every state.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -25,6 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from beluga_workflow.bounded import ANSWER, OperationBound, set_stage
 from beluga_workflow.codec import decode_state_parts, encode_head, stored_text
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
@@ -53,7 +57,7 @@ _States = list[WorkflowState]
 _Ids = list[str]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# ARGV: prefix, id, head, status, score, version, n, mode, mode_arg, events...
+# ARGV: key space, id, head, status, score, version, n, mode, mode_arg, events...
 # mode "save" writes everything; "cas" first requires version == mode_arg
 # (0: absent); "absent" requires that nothing is stored; "append" requires the
 # stored history length == mode_arg and pushes only the given events.
@@ -122,6 +126,8 @@ class RedisStore:
             raise InvalidArgumentError("give RedisStore a config, or a URL with options")
         mask_library_logs(["redis"])
         self.config = config
+        self._space = key_space(config.prefix)
+        self._bound = OperationBound("redis", config.address, config.operation_timeout)
         self._client: aioredis.Redis | None = None
         self._closed = False
 
@@ -132,7 +138,7 @@ class RedisStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._write(state, "save", 0, 0)
+        await self._write("save", state, "save", 0, 0)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -141,7 +147,7 @@ class RedisStore:
             found = await self._fetch(client, [workflow_id])
             return found[0] if found else None
 
-        return await self._call(load)
+        return await self._call("load", load)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -152,22 +158,22 @@ class RedisStore:
             ids: _Ids = [raw.decode() for raw in found]
             return await self._fetch(client, ids, listing=True)
 
-        return await self._call(fetch)
+        return await self._call("list", fetch)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
 
         async def delete(client: aioredis.Redis) -> None:
-            await client.eval(_DELETE, 0, self.config.prefix, workflow_id)
+            await client.eval(_DELETE, 0, self._space, workflow_id)
 
-        await self._call(delete)
+        await self._call("delete", delete)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
-        if await self._write(state, "append", kept, kept):
+        if await self._write("append", state, "append", kept, kept):
             return
         require_state(state)  # nothing stored, or another writer moved it on
-        if not await self._write(state, "absent", 0, 0):
+        if not await self._write("append", state, "absent", 0, 0):
             raise ConcurrencyConflictError(
                 f"workflow {state.workflow_id!r} does not have the {kept} stored events "
                 "this append extends; another writer moved it on"
@@ -179,7 +185,7 @@ class RedisStore:
         require_state(state)
         new_version = expected_version + 1
         stored = state.model_copy(update={"version": new_version})
-        if not await self._write(stored, "cas", expected_version, 0):
+        if not await self._write("compare_and_save", stored, "cas", expected_version, 0):
             raise ConcurrencyConflictError(
                 f"workflow {state.workflow_id!r} is not at the expected version "
                 f"{expected_version}; another writer saved it first"
@@ -206,16 +212,16 @@ class RedisStore:
     # --- internals ------------------------------------------------------------
 
     def _key(self, suffix: str) -> str:
-        return f"{self.config.prefix}:{suffix}"
+        return f"{self._space}:{suffix}"
 
     async def _write(
-        self, state: WorkflowState, mode: str, mode_arg: int, first_event: int
+        self, operation: str, state: WorkflowState, mode: str, mode_arg: int, first_event: int
     ) -> bool:
         history = state.history
         events = [history[i].model_dump_json() for i in range(first_event, len(history))]
         score = (state.created_at - _EPOCH) // _MICROSECOND
         args = [
-            self.config.prefix,
+            self._space,
             state.workflow_id,
             encode_head(state),
             state.status.value,
@@ -231,7 +237,7 @@ class RedisStore:
             written = await client.eval(_WRITE, 0, *args)
             return bool(written)
 
-        return await self._call(write)
+        return await self._call(operation, write)
 
     async def _fetch(self, client: aioredis.Redis, ids: _Ids, *, listing: bool = False) -> _States:
         """The states of ``ids`` still stored; ``listing`` skips (and reports) unreadable ones."""
@@ -255,38 +261,77 @@ class RedisStore:
                 states.append(_decode(workflow_id, head, kept))
         return states
 
-    async def _call(self, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+    async def _call(self, operation: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         if self._closed:
             raise StoreClosedError(f"redis store {self.config.address} is closed")
         if self._client is None:
             try:
-                self._client = aioredis.Redis.from_url(
+                pool = _WaitingPool.from_url(
                     self.config.url,
+                    max_connections=self.config.max_connections,
+                    timeout=None,  # the call's own bound ends the wait
                     socket_connect_timeout=self.config.connect_timeout,
                     socket_timeout=self.config.operation_timeout,
-                    max_connections=self.config.max_connections,
                 )
             except (TypeError, ValueError) as exc:
                 raise ProviderConfigError(
                     f"invalid configuration for store provider 'redis' ({self.config.address}): "
                     f"{redact_text(str(exc))}"
                 ) from None
+            self._client = aioredis.Redis(connection_pool=pool)
+        client = self._client
         try:
-            async with asyncio.timeout(self.config.operation_timeout):
-                return await work(self._client)
-        except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            return await self._bound.run(
+                operation,
+                lambda: work(client),
+                outage=(RedisConnectionError, RedisTimeoutError, OSError),
+            )
+        except StoreUnavailableError as exc:
             if self._closed:
                 raise StoreClosedError(f"redis store {self.config.address} is closed") from exc
-            message = redact_text(str(exc)).strip()
-            text = message.splitlines()[0] if message else type(exc).__name__
-            raise StoreUnavailableError(
-                f"redis store at {self.config.address} is unavailable "
-                f"(gave up within {self.config.operation_timeout:g}s): {text}"
-            ) from exc
+            raise
         except RedisError as exc:
             raise StoreError(
                 f"redis store {self.config.address} failed: {redact_text(str(exc))}"
             ) from exc
+
+
+def key_space(prefix: str) -> str:
+    """The prefix as it starts every key: without ``:``, so prefixes that nest never meet."""
+    return prefix.replace("%", "%25").replace(":", "%3A")
+
+
+class _WaitingPool(aioredis.BlockingConnectionPool):
+    """Calls beyond ``max_connections`` wait for a connection to come back.
+
+    It notes the stage, so a call that runs out of time waiting says the
+    pool was exhausted rather than that the server is gone, and it hands out
+    no connection the server closed while it sat idle.
+    """
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        set_stage(
+            f"waiting for one of the {self.max_connections} pooled connections "
+            "(all in use: the pool is exhausted)"
+        )
+        connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        set_stage(ANSWER)
+        return connection
+
+    def get_available_connection(self) -> Any:
+        set_stage("connecting to the server")
+        return super().get_available_connection()  # type: ignore[no-untyped-call]
+
+    async def ensure_connection(self, connection: Any) -> None:
+        """Reconnect a pooled connection whose socket the server closed while it was idle.
+
+        The client's own check reads from the connection, which does not see
+        a reset one: the first command after a server restart would fail.
+        """
+        writer = getattr(connection, "_writer", None)
+        if writer is not None and writer.transport.is_closing():
+            await connection.disconnect()
+        await super().ensure_connection(connection)
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH

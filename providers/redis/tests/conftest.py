@@ -32,7 +32,8 @@ def prefix(redis_url: str) -> Iterator[str]:
     yield name
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+        # {name}* also finds the keys of prefixes the tests nest inside this one.
+        keys = list(client.scan_iter(match=f"{name}*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
     finally:

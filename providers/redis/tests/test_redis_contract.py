@@ -28,6 +28,15 @@ class TestRedisContract(StoreContract):
         return open_one
 
     @pytest.fixture
+    def namespace_factory(
+        self, redis_url: str, prefix: str
+    ) -> Callable[[str], Awaitable[WorkflowStore]]:
+        async def open_in(suffix: str) -> WorkflowStore:
+            return RedisStore(redis_url, prefix=prefix + suffix)
+
+        return open_in
+
+    @pytest.fixture
     def store_spec(self, redis_url: str, prefix: str) -> dict[str, Any]:
         return {"url": redis_url, "prefix": prefix}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -20,31 +23,55 @@ from beluga_workflow import (
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_contract_tests.server_checks import (
+    check_bounded_outage,
+    check_first_call_after_recovery,
     check_one_writer_wins,
-    check_outage_and_recovery,
+    check_running_workflow_stops,
 )
 from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_redis import RedisStore
+from beluga_workflow_redis.store import key_space
+
+OUTAGE_STOP_SECONDS = 3.0
+"""What docs/providers/redis.md says a running workflow needs to stop in an outage."""
 
 
-async def test_outage_raises_within_the_bound_and_the_same_store_recovers(
-    redis_url: str, prefix: str
-) -> None:
-    target = urlsplit(redis_url)
+@contextlib.asynccontextmanager
+async def outage_store(
+    url: str, prefix: str, operation_timeout: float | None = 2.0
+) -> AsyncIterator[tuple[RedisStore, OutageProxy]]:
+    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
+    target = urlsplit(url)
     proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
-    store = RedisStore(
-        f"redis://127.0.0.1:{proxy.port}{target.path}",
-        prefix=prefix,
-        operation_timeout=2.0,
-        connect_timeout=1.0,
-    )
+    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+    store = RedisStore(f"redis://127.0.0.1:{proxy.port}{target.path}", prefix=prefix, **options)
     try:
-        error = await check_outage_and_recovery(store, proxy, bound=2.0)
-        assert "redis store at redis://" in str(error)
+        yield store, proxy
     finally:
         await store.close()
         await proxy.close()
+
+
+async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
+    redis_url: str, prefix: str
+) -> None:
+    async with outage_store(redis_url, prefix) as (store, proxy):
+        errors = await check_bounded_outage(store, proxy, bound=2.0)
+    for error in errors:
+        assert "redis store at redis://127.0.0.1:" in str(error)
+
+
+async def test_the_first_call_after_an_outage_succeeds(redis_url: str, prefix: str) -> None:
+    async with outage_store(redis_url, prefix) as (store, proxy):
+        await check_first_call_after_recovery(store, proxy)
+
+
+async def test_a_running_workflow_stops_within_seconds_of_an_outage(
+    redis_url: str, prefix: str
+) -> None:
+    async with outage_store(redis_url, prefix, operation_timeout=None) as (store, proxy):
+        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
 
 
 async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
@@ -167,3 +194,62 @@ def test_query_options_and_client_parameters_are_told_apart() -> None:
     assert (store.config.prefix, store.config.operation_timeout) == ("orders", 3.0)
     assert store.config.url == "redis://cache:6379/0?db=2"
     assert isinstance(open_store("unix:///run/redis/redis.sock"), RedisStore)
+
+
+async def test_a_thousand_concurrent_calls_wait_for_a_small_pool(
+    redis_url: str, prefix: str
+) -> None:
+    async with RedisStore(redis_url, prefix=prefix, max_connections=4) as store:
+        states = [WorkflowState(workflow_id=f"w{i}", input=i) for i in range(1000)]
+        await asyncio.gather(*(store.save(state) for state in states))
+        loaded = await asyncio.gather(*(store.load(state.workflow_id) for state in states))
+        assert loaded == states
+        client = store._client
+        assert client is not None
+        assert len(client.connection_pool._in_use_connections) == 0
+
+
+async def test_a_call_that_waits_out_its_bound_for_a_connection_says_the_pool_is_exhausted(
+    redis_url: str, prefix: str
+) -> None:
+    async with RedisStore(
+        redis_url, prefix=prefix, max_connections=1, operation_timeout=0.3
+    ) as store:
+        await store.load("w")
+        assert store._client is not None
+        pool = store._client.connection_pool
+        held = await pool.get_connection()
+        try:
+            with pytest.raises(StoreUnavailableError) as info:
+                await store.load("w")
+        finally:
+            await pool.release(held)
+        assert await store.load("w") is None
+    message = str(info.value)
+    assert "load gave up within 0.3s" in message
+    assert "pool is exhausted" in message
+    assert "1 pooled connections" in message
+
+
+async def test_prefixes_that_nest_never_share_a_key(redis_url: str, prefix: str) -> None:
+    async with (
+        RedisStore(redis_url, prefix=prefix) as outer,
+        RedisStore(redis_url, prefix=f"{prefix}:state:b") as inner,
+    ):
+        mine = WorkflowState(workflow_id="b:state:c", input="outer")
+        theirs = WorkflowState(workflow_id="c", input="inner")
+        await outer.save(mine)
+        await inner.save(theirs)
+        assert await outer.load("b:state:c") == mine
+        assert await inner.load("c") == theirs
+        await inner.delete("c")
+        assert await outer.load("b:state:c") == mine
+        assert [s.workflow_id for s in await outer.list()] == ["b:state:c"]
+        assert await inner.list() == []
+
+
+def test_the_key_space_of_a_prefix_holds_no_colon() -> None:
+    assert key_space("beluga-workflow") == "beluga-workflow"
+    assert key_space("app:workflows") == "app%3Aworkflows"
+    assert key_space("100%:x") == "100%25%3Ax"
+    assert key_space("a%3Ab") != key_space("a:b")
