@@ -43,7 +43,12 @@ from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
 from beluga_workflow.retry import RetryPolicy
-from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.store import (
+    SupportsAppend,
+    SupportsCompareAndAppend,
+    SupportsCompareAndSave,
+    WorkflowStore,
+)
 
 __version__ = "0.1.0"
 
@@ -73,6 +78,7 @@ __all__ = [
     "StoreProvider",
     "StoreUnavailableError",
     "SupportsAppend",
+    "SupportsCompareAndAppend",
     "SupportsCompareAndSave",
     "WorkflowAlreadyRunningError",
     "WorkflowCanceledError",

@@ -27,5 +27,8 @@ class Capability(StrEnum):
     APPEND_HISTORY = "append_history"
     """The store implements :class:`~beluga_workflow.store.SupportsAppend`: a step costs O(1)."""
 
+    COMPARE_AND_APPEND = "compare_and_append"
+    """The store implements :class:`~beluga_workflow.store.SupportsCompareAndAppend`."""
+
     MULTI_PROCESS = "multi_process"
     """Several processes may use one backend at once without losing writes."""

@@ -13,7 +13,12 @@ from typing import Protocol, Self, runtime_checkable
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 
-__all__ = ["SupportsAppend", "SupportsCompareAndSave", "WorkflowStore"]
+__all__ = [
+    "SupportsAppend",
+    "SupportsCompareAndAppend",
+    "SupportsCompareAndSave",
+    "WorkflowStore",
+]
 
 
 @runtime_checkable
@@ -96,5 +101,34 @@ class SupportsCompareAndSave(Protocol):
         that number is returned; otherwise
         :class:`~beluga_workflow.errors.ConcurrencyConflictError` is raised and
         nothing changes.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsCompareAndAppend(Protocol):
+    """A store whose appends are conditional on the version too, declared as ``compare_and_append``.
+
+    It lets every writer of a run (the process that runs it, the processes
+    that message it, the workers that claim it) change it under one condition,
+    the version, while a step still writes only its new events. A write that
+    changes only the head (a lease renewed, say) moves the version on as well,
+    so no writer can put back a head it read before.
+    """
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        """Persist ``state`` whose last ``new_events`` events are new, if nothing moved on.
+
+        In one atomic step the store checks that the stored version is
+        ``expected_version`` (0 when nothing is stored) and, when a state is
+        stored, that its history has ``len(state.history) - new_events``
+        events. If so it writes every field but the history, appends the new
+        events (with nothing stored: the whole state), stores
+        ``version = expected_version + 1`` and returns that number; the result
+        equals ``save`` of the state with that version. Otherwise it raises
+        :class:`~beluga_workflow.errors.ConcurrencyConflictError` and changes
+        nothing.
         """
         ...

@@ -13,17 +13,10 @@ cancel was honoured, and no activity ran twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import random
-import sqlite3
 import sys
-import threading
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,136 +30,15 @@ from beluga_workflow import (
     WorkflowStatus,
     open_store,
 )
-from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.servers import require_server
+from tests.reliability.targets import KINDS, Target, faulty_target
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 50
 CANCEL_EVERY = 5
 PATIENT = RetryPolicy(max_attempts=60, initial_interval=0.02, max_interval=0.25, jitter=0.1)
-SERVERS = {"postgres": 5432, "redis": 6379, "nats": 4222}
 
 
-@dataclass
-class Target:
-    """Where the worker and the client find one store, and how to make its faults."""
-
-    worker_spec: dict[str, Any]
-    client_spec: dict[str, Any]
-    faults: Callable[[asyncio.Event], Any]
-
-
-def _namespace() -> str:
-    return f"bw_rel_{uuid.uuid4().hex[:10]}"
-
-
-def _server_spec(kind: str, port: int, name: str) -> dict[str, Any]:
-    if kind == "postgres":
-        url = f"postgresql://postgres@127.0.0.1:{port}/test"
-        return {"provider": "postgres", "url": url, "schema": name, "operation_timeout": 2.0}
-    if kind == "redis":
-        url = f"redis://127.0.0.1:{port}/0"
-        return {"provider": "redis", "url": url, "prefix": name, "operation_timeout": 2.0}
-    return {
-        "provider": "nats",
-        "url": f"nats://127.0.0.1:{port}",
-        "bucket": name,
-        "operation_timeout": 2.0,
-    }
-
-
-async def _cut_now_and_then(proxy: OutageProxy, done: asyncio.Event) -> int:
-    """Cut every connection through ``proxy`` for a moment, again and again, until ``done``."""
-    rng = random.Random(os.getpid())
-    cuts = 0
-    while not done.is_set():
-        await asyncio.sleep(rng.uniform(0.1, 0.3))
-        await proxy.stop()
-        cuts += 1
-        await asyncio.sleep(rng.uniform(0.02, 0.1))
-        await proxy.start()
-    return cuts
-
-
-def _hold_lock_now_and_then(path: str, done: threading.Event) -> None:
-    """Hold the SQLite write lock for longer than the worker waits for it, again and again."""
-    rng = random.Random(os.getpid())
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        while not done.is_set():
-            done.wait(rng.uniform(0.1, 0.3))
-            connection.execute("BEGIN IMMEDIATE")
-            done.wait(rng.uniform(0.08, 0.2))
-            connection.execute("COMMIT")
-    finally:
-        connection.close()
-
-
-@contextlib.asynccontextmanager
-async def _server_target(kind: str) -> AsyncIterator[Target]:
-    port = SERVERS[kind]
-    require_server(kind, "127.0.0.1", port, f"start {kind} on 127.0.0.1:{port}")
-    name = _namespace()
-    proxy = OutageProxy("127.0.0.1", port)
-    await proxy.start()
-
-    async def faults(done: asyncio.Event) -> int:
-        return await _cut_now_and_then(proxy, done)
-
-    try:
-        yield Target(_server_spec(kind, proxy.port, name), _server_spec(kind, port, name), faults)
-    finally:
-        await proxy.close()
-        await _drop_namespace(kind, port, name)
-
-
-async def _drop_namespace(kind: str, port: int, name: str) -> None:
-    with contextlib.suppress(Exception):
-        if kind == "postgres":
-            import psycopg
-
-            async with await psycopg.AsyncConnection.connect(
-                f"postgresql://postgres@127.0.0.1:{port}/test", autocommit=True
-            ) as conn:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        elif kind == "redis":
-            import redis.asyncio as redis
-
-            client = redis.Redis(host="127.0.0.1", port=port)
-            keys = [key async for key in client.scan_iter(match=f"{name}*", count=1000)]
-            if keys:
-                await client.delete(*keys)
-            await client.aclose()
-        else:
-            import nats
-
-            connection = await nats.connect(f"nats://127.0.0.1:{port}")
-            js = connection.jetstream()
-            for suffix in ("meta", "data"):
-                with contextlib.suppress(Exception):
-                    await js.delete_key_value(f"{name}-{suffix}")
-            await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def _sqlite_target(directory: Path) -> AsyncIterator[Target]:
-    path = str(directory / "runs.db")
-    open_store({"provider": "sqlite", "path": path})  # creates the schema before the lock holder
-
-    async def faults(done: asyncio.Event) -> int:
-        stop = threading.Event()
-        holder = threading.Thread(target=_hold_lock_now_and_then, args=(path, stop))
-        holder.start()
-        await done.wait()
-        stop.set()
-        await asyncio.to_thread(holder.join)
-        return 1
-
-    worker = {"provider": "sqlite", "path": path, "busy_timeout": 0.03}
-    yield Target(worker, {"provider": "sqlite", "path": path}, faults)
-
-
-@pytest.fixture(params=["sqlite", "postgres", "redis", "nats"])
+@pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -174,8 +46,7 @@ def kind(request: pytest.FixtureRequest) -> str:
 async def test_acknowledged_messages_survive_transient_faults_of_the_owner(
     kind: str, tmp_path: Path
 ) -> None:
-    target_of = _sqlite_target(tmp_path) if kind == "sqlite" else _server_target(kind)
-    async with target_of as target:
+    async with faulty_target(kind, tmp_path) as target:
         side_effects = tmp_path / "side-effects.log"
         worker = await asyncio.create_subprocess_exec(
             sys.executable,
