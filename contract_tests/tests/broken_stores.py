@@ -24,7 +24,7 @@ from beluga_workflow import (
     WorkflowState,
     WorkflowStore,
 )
-from beluga_workflow.listing import unreadable_records
+from beluga_workflow.listing import StateList, unreadable_records
 from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow.validation import require_filter, require_state, require_workflow_id
 from beluga_workflow_contract_tests.poison import poison_in_memory
@@ -633,6 +633,7 @@ class JoinsNamespaceAndId(ContractStore):
     """Keys one backend by ``namespace:state:id``, so namespaces that nest share keys."""
 
     breaks = ("namespaces.isolated",)
+    capabilities = frozenset()  # its inherited append and compare_and_save ignore the key
 
     backend: ClassVar[dict[str, WorkflowState]] = {}
     """The backend of the latest test: its namespace and the ones nested in it."""
@@ -676,17 +677,29 @@ class JoinsNamespaceAndId(ContractStore):
         wanted = require_filter(filter)
         self._check_open()
         start = self.key("")
-        found = [
-            state.model_copy(update={"workflow_id": key[len(start) :]}, deep=True)
-            for key, state in self._states.items()
-            if key.startswith(start) and wanted.status in (None, state.status)
-        ]
-        return found[: wanted.limit] if wanted.limit else found
+        found = StateList()
+        for key, state in self._states.items():
+            if key.startswith(start) and wanted.status in (None, state.status):
+                found.add(_renamed, state, key[len(start) :])
+                if wanted.limit and len(found) >= wanted.limit:
+                    break
+        return found
+
+    @staticmethod
+    def poison(store: WorkflowStore, workflow_id: str) -> None:
+        """Plants an unreadable entry under this store's key for the id."""
+        assert isinstance(store, JoinsNamespaceAndId)
+        poison_in_memory(store, workflow_id)
+        store._states[store.key(workflow_id)] = store._states.pop(workflow_id)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
         self._check_open()
         self._states.pop(self.key(workflow_id), None)
+
+
+def _renamed(state: WorkflowState, workflow_id: str) -> WorkflowState:
+    return state.model_copy(update={"workflow_id": workflow_id}, deep=True)
 
 
 # --- concurrency -------------------------------------------------------------------
