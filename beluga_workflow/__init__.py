@@ -34,6 +34,7 @@ from beluga_workflow.hookspecs import hookimpl
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
+    Lease,
     Signal,
     WorkflowFilter,
     WorkflowState,
@@ -49,6 +50,7 @@ from beluga_workflow.store import (
     SupportsCompareAndSave,
     WorkflowStore,
 )
+from beluga_workflow.worker import Worker
 
 __version__ = "0.1.0"
 
@@ -62,6 +64,7 @@ __all__ = [
     "EventType",
     "Executor",
     "HistoryEvent",
+    "Lease",
     "InvalidArgumentError",
     "NonDeterminismError",
     "PayloadSerializationError",
@@ -94,6 +97,7 @@ __all__ = [
     "WorkflowState",
     "WorkflowStatus",
     "WorkflowStore",
+    "Worker",
     "WorkflowTimeoutError",
     "__version__",
     "available_stores",

@@ -51,6 +51,7 @@ from beluga_workflow.models import (
     utc_now,
 )
 from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
@@ -117,6 +118,15 @@ class Executor:
     handle to a workflow running elsewhere checks the store, and how long a
     run here may wait without writing before it checks the store for signals
     and cancels that other processes stored for it.
+
+    On a store that can keep leases (``compare_and_append``), each run this
+    executor runs is leased to it: ``worker_id`` names it (default
+    ``$BELUGA_WORKFLOW_WORKER_ID``, else unique to the process) and
+    ``lease_duration`` says how long a lease lasts unless renewed, which is how
+    long another worker waits before taking over the runs of one that died.
+    Every write renews the lease; a run that writes nothing renews it every
+    third of ``lease_duration``. A worker restarted under the same id takes its
+    runs back at once.
     """
 
     def __init__(
@@ -128,6 +138,8 @@ class Executor:
         load_plugins: bool = True,
         store_retry: RetryPolicy = DEFAULT_STORE_RETRY,
         poll_interval: float = 0.5,
+        worker_id: str | None = None,
+        lease_duration: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         if store is None or isinstance(store, (str, os.PathLike, Mapping)):
             self._store: WorkflowStore = open_store(store)
@@ -143,6 +155,9 @@ class Executor:
         self._lifecycle = Lifecycle(hooks, plugin_manager=plugin_manager)
         self._store_retry = store_retry
         self._writer = ConditionalWriter(self._store)
+        owner = worker_id or os.environ.get("BELUGA_WORKFLOW_WORKER_ID") or default_worker_id()
+        terms = LeaseTerms(owner, lease_duration)
+        self._terms = terms if self._writer.versioned else None
         self._poll_interval = poll_interval
         self._functions: dict[str, WorkflowFunction] = {}
         self._names: dict[WorkflowFunction, str] = {}
@@ -155,6 +170,11 @@ class Executor:
 
     def __repr__(self) -> str:
         return f"Executor(store={self._store!r}, running={len(self._runs)}, closed={self._closed})"
+
+    @property
+    def worker_id(self) -> str | None:
+        """The id this executor's leases carry; ``None`` on a store that cannot keep leases."""
+        return None if self._terms is None else self._terms.owner
 
     @property
     def store(self) -> WorkflowStore:
@@ -213,6 +233,8 @@ class Executor:
                     "if its process stopped, resume it with Executor.recover()"
                 )
             state = _new_state(workflow_id, name, options)
+            if self._terms is not None:
+                state.lease = self._terms.claim(None, state.created_at)
             await self._store_new_run(state, previous)
             run = _Run(self, fn, state, name)
             self._adopt(run)
@@ -227,6 +249,37 @@ class Executor:
         )
         return run.handle()
 
+    async def submit(self, workflow: str, options: WorkflowOptions | None = None) -> WorkflowHandle:
+        """Store a new run of the workflow registered elsewhere as ``workflow``, for a worker.
+
+        Nothing runs here: the run is stored unleased, and a worker that
+        registered the name claims it. Returns a handle whose ``result()``
+        waits for that worker (polling every ``poll_interval``). Raises
+        ``WorkflowAlreadyRunningError`` when the id is running.
+        """
+        self._check_open()
+        options = options or WorkflowOptions()
+        if not isinstance(options, WorkflowOptions):
+            raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
+        name = require_name(workflow, "workflow name")
+        workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
+        check_json_value(options.input, "workflow input")
+        previous = await self._store.load(workflow_id)
+        if previous is not None and previous.status is WorkflowStatus.RUNNING:
+            raise WorkflowAlreadyRunningError(
+                f"workflow {workflow_id!r} is stored as running (run {previous.run_id})"
+            )
+        state = _new_state(workflow_id, name, options)
+        await self._store_new_run(state, previous)
+        self._lifecycle.emit(
+            "beluga_workflow_on_workflow_start",
+            workflow_id=workflow_id,
+            run_id=state.run_id,
+            workflow_name=name,
+            input=state.input,
+        )
+        return await self.get_handle(workflow_id)
+
     # --- resuming -------------------------------------------------------------------
 
     async def recover(self) -> RecoveryReport:
@@ -234,13 +287,35 @@ class Executor:
 
         A run whose workflow name is not registered, and a record the store
         cannot read, are reported in the result (and logged) and left as they
-        are; the others are resumed regardless.
+        are; the others are resumed regardless. On a store that keeps leases,
+        a run another worker holds a live lease on is never taken: it is
+        reported (``WorkflowAlreadyRunningError``) and left to its worker.
         """
+        return await self._claim(limit=None, quiet=False)
+
+    async def claim(self, limit: int) -> RecoveryReport:
+        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
+        return await self._claim(limit=limit, quiet=True)
+
+    @property
+    def running(self) -> int:
+        """How many runs this executor runs now."""
+        return len(self._runs)
+
+    def run_endings(self) -> list[asyncio.Future[Outcome]]:
+        """Futures that complete when each run running here now ends (shielded: safe to drop)."""
+        return [asyncio.shield(run.finished) for run in self._runs.values()]
+
+    async def _claim(self, *, limit: int | None, quiet: bool) -> RecoveryReport:
+        """Take up to ``limit`` claimable runs, oldest first, and run them here."""
         self._check_open()
         report = RecoveryReport()
         running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
         report.not_resumed.update(unreadable_records(running))
+        now = utc_now()
         for state in running:
+            if limit is not None and len(report.resumed) >= limit:
+                break
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
@@ -250,13 +325,44 @@ class Executor:
                     f"workflow {workflow_id!r} runs {state.workflow_name!r}, which this executor "
                     "does not know; register that function to resume it"
                 )
-                logger.warning("not resuming: %s", error)
+                if not quiet:
+                    logger.warning("not resuming: %s", error)
                 report.not_resumed[workflow_id] = error
+                continue
+            refused = await self._take_lease(state, now)
+            if refused is not None:
+                report.not_resumed[workflow_id] = refused
                 continue
             run = _Run(self, fn, state, state.workflow_name or "")
             self._adopt(run)
             report.resumed.append(run.handle())
         return report
+
+    async def _take_lease(
+        self, state: WorkflowState, now: datetime
+    ) -> WorkflowAlreadyRunningError | None:
+        """Claim ``state`` for this worker; say why not when another worker holds it."""
+        terms = self._terms
+        if terms is None:
+            return None  # a store without leases: one worker per store
+        held = state.lease
+        if not terms.claimable(state, now):
+            assert held is not None
+            return WorkflowAlreadyRunningError(
+                f"workflow {state.workflow_id!r} is run by worker {held.owner!r}, whose lease "
+                f"lasts until {held.expires_at.isoformat()}; it is taken over if that worker "
+                "stops renewing it"
+            )
+        basis = Basis.of(state)
+        state.lease = terms.claim(held, now)
+        state.updated_at = now
+        try:
+            await self._writer.write(state, basis)
+        except Exception as exc:  # claimed by another worker first, or the store failed
+            return WorkflowAlreadyRunningError(
+                f"workflow {state.workflow_id!r} could not be claimed ({format_error(exc)})"
+            )
+        return None
 
     async def join(self) -> None:
         """Wait until no workflow runs in this executor (those started meanwhile included)."""
@@ -400,6 +506,8 @@ class Executor:
             self._refresher.cancel()
         if runs:
             await asyncio.gather(*(run.task for run in runs if run.task), return_exceptions=True)
+            # Hand the runs back: another worker may claim them without waiting.
+            await asyncio.gather(*(run.journal.release() for run in runs if run.stopped_early))
         if self._owns_store:
             await self._store.close()
 
@@ -517,7 +625,7 @@ class Executor:
             except Exception as exc:
                 await attempts.failed(exc)
             stored = await attempts.call(lambda: self._store.load(state.workflow_id))
-            if landed(stored, basis, added):
+            if landed(stored, basis, added, state.updated_at):
                 assert stored is not None
                 return stored
             if stored is None or Basis.of(stored) != basis:
@@ -537,26 +645,40 @@ class Executor:
             )
 
     async def _refresh_waiting_runs(self) -> None:
-        """Let runs that have not written for ``poll_interval`` see messages from elsewhere.
+        """Renew the leases of runs that wait, and let them see messages from elsewhere.
 
-        At most ``_REFRESH_BATCH`` runs are read per interval, longest-waiting
-        first, so the cost stays bounded however many runs wait.
+        A run that has written nothing for a third of the lease renews it (a
+        write, which meets messages too); one that has written nothing for
+        ``poll_interval`` is read back. At most ``_REFRESH_BATCH`` runs are read
+        per interval, longest-waiting first, so the cost stays bounded however
+        many runs wait.
         """
         interval = self._poll_interval
+        renew_every = self._terms.renew_every if self._terms is not None else None
+        tick = interval if renew_every is None else min(interval, renew_every / 2)
         while self._runs and not self._closed:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(tick)
             now = time.monotonic()
-            waiting = [
-                run
-                for run in self._runs.values()
-                if now - run.journal.last_stored >= interval and not run.journal.closed
-            ]
+            due: list[_Run] = []
+            waiting: list[_Run] = []
+            for run in self._runs.values():
+                idle = now - run.journal.last_stored
+                if run.journal.closed:
+                    continue
+                if renew_every is not None and idle >= renew_every:
+                    due.append(run)
+                elif idle >= interval:
+                    waiting.append(run)
+            await asyncio.gather(*(self._touch(run, renew=True) for run in due))
             waiting.sort(key=lambda run: run.journal.last_stored)
             for run in waiting[:_REFRESH_BATCH]:
-                try:
-                    await run.journal.refresh()
-                except Exception as exc:  # the store is down: the run's next write will say so
-                    logger.debug("could not refresh workflow %r: %s", run.state.workflow_id, exc)
+                await self._touch(run, renew=False)
+
+    async def _touch(self, run: _Run, *, renew: bool) -> None:
+        try:
+            await (run.journal.renew() if renew else run.journal.refresh())
+        except Exception as exc:  # the store is down: the run's next write will say so
+            logger.debug("could not refresh workflow %r: %s", run.state.workflow_id, exc)
 
 
 class _Run:
@@ -573,6 +695,7 @@ class _Run:
             retry=executor._store_retry,
             on_halt=self._halted,
             on_messages=self._take_messages,
+            lease_terms=executor._terms,
         )
         self.inbox = SignalInbox()
         self.queries: dict[str, Callable[[], Any]] = {}
@@ -627,6 +750,11 @@ class _Run:
 
     async def outcome(self) -> Outcome:
         return await asyncio.shield(self.finished)
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether this process stopped the run before it finished (it stays running)."""
+        return self.state.status is WorkflowStatus.RUNNING and self.journal.halted is None
 
     def stop(self, reason: str, error: BaseException | None = None) -> None:
         """Stop the workflow for ``reason`` (cancel, shutdown, halt, timeout, diverged)."""

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from beluga_workflow.errors import (
@@ -29,6 +30,7 @@ from beluga_workflow.errors import (
     WorkflowError,
 )
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, utc_now
+from beluga_workflow.ownership import LeaseTerms, same_holder
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import WorkflowStore
 from beluga_workflow.writes import (
@@ -93,6 +95,7 @@ class Journal:
         retry: RetryPolicy = DEFAULT_STORE_RETRY,
         on_halt: Callable[[StoreError], None] | None = None,
         on_messages: MessageHandler | None = None,
+        lease_terms: LeaseTerms | None = None,
     ) -> None:
         self.state = state
         self.halted: StoreError | None = None
@@ -103,7 +106,8 @@ class Journal:
         self._retry = retry
         self._on_halt = on_halt
         self._on_messages = on_messages
-        self._unsettled: tuple[Basis, list[HistoryEvent]] | None = None
+        self._unsettled: tuple[Basis, list[HistoryEvent], datetime] | None = None
+        self._terms = lease_terms
         self.last_stored = time.monotonic()
         """When this journal last stored or read the run (``time.monotonic()``)."""
 
@@ -170,7 +174,9 @@ class Journal:
         before = {name: getattr(state, name) for name in changes}
         for name, value in changes.items():
             setattr(state, name, value)
-        state.updated_at = utc_now()
+        state.updated_at = now = utc_now()
+        if self._terms is not None and state.lease is not None:
+            state.lease = self._terms.renewed(state.lease, now)  # every write renews
         try:
             written = await self._store(pending, found)
         except (StoreError, InvalidArgumentError) as exc:
@@ -182,7 +188,7 @@ class Journal:
             del state.history[len(state.history) - len(pending) :]
             for name, value in before.items():
                 setattr(state, name, value)
-            self._unsettled = (self._basis, pending)
+            self._unsettled = (self._basis, pending, state.updated_at)
             raise
         if written.found is not None:
             for name, value in before.items():
@@ -214,7 +220,7 @@ class Journal:
                 self.last_stored = time.monotonic()
                 return _Written()
             stored = await attempts.call(lambda: self._writer.store.load(state.workflow_id))
-            if landed(stored, basis, pending):
+            if landed(stored, basis, pending, state.updated_at):
                 assert stored is not None
                 later = self._messages_in(stored, basis.events + len(pending))
                 if later and stored.status.is_terminal:
@@ -243,7 +249,7 @@ class Journal:
         """Find out whether a record cancelled mid-write was stored, and catch up if so."""
         if self._unsettled is None:
             return
-        basis, pending = self._unsettled
+        basis, pending, stamp = self._unsettled
         what = f"reading workflow {self.state.workflow_id!r} back"
         try:
             stored = await StoreAttempts(self._retry, what).call(
@@ -252,12 +258,43 @@ class Journal:
         except (StoreError, InvalidArgumentError) as exc:
             raise self._halt(exc) from exc
         self._unsettled = None
-        if landed(stored, basis, pending):
+        if landed(stored, basis, pending, stamp):
             assert stored is not None
             later = self._messages_in(stored, basis.events + len(pending))
             self.state.history.extend(pending)
             self._adopt(stored, closed=stored.status.is_terminal)
             self._hand_over(later)
+
+    async def renew(self) -> None:
+        """Renew the run's lease with a write of its own (a run that writes renews it anyway).
+
+        Like any write, it meets messages other processes stored, and finds out
+        when another worker took the run over: the run then halts here.
+        """
+        async with self._lock:
+            if self.closed or self.halted is not None or self.state.lease is None:
+                return
+            await self._record_locked([], None, False, {}, None)
+
+    async def release(self) -> None:
+        """Give the lease up, so another worker may claim the run at once (one try, no retry).
+
+        Called when this process stops running the run without finishing it;
+        if the write fails the lease simply runs out.
+        """
+        async with self._lock:
+            state, lease = self.state, self.state.lease
+            if self.halted is not None or lease is None or self._unsettled is not None:
+                return
+            state.lease, stamp = None, state.updated_at
+            state.updated_at = utc_now()
+            try:
+                await self._writer.write(state, self._basis)
+            except Exception as exc:
+                state.lease, state.updated_at = lease, stamp
+                logger.debug("could not release workflow %r: %s", state.workflow_id, exc)
+                return
+            self._basis = Basis.of(state)
 
     async def refresh(self) -> None:
         """Read the run back and take in messages other processes stored since the last write.
@@ -294,6 +331,12 @@ class Journal:
         if not self._basis.extended_by(stored) or stored is None:
             raise ConcurrencyConflictError(
                 f"workflow {workflow_id!r} was deleted or replaced by another writer while it ran"
+            )
+        if self._terms is not None and not same_holder(stored.lease, self.state.lease):
+            holder = "nobody" if stored.lease is None else f"worker {stored.lease.owner!r}"
+            raise ConcurrencyConflictError(
+                f"workflow {workflow_id!r} is now held by {holder}: this worker lost its lease "
+                "and stops running it"
             )
         extra = stored.history[start:]
         for event in extra:

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_LIMIT",
     "EventType",
     "HistoryEvent",
+    "Lease",
     "Signal",
     "WorkflowFilter",
     "WorkflowState",
@@ -89,12 +90,34 @@ class HistoryEvent(BaseModel):
     fire_at: UtcDatetime | None = Field(default=None, description="When a timer is due.")
 
 
+class Lease(BaseModel):
+    """Which worker runs a run, until when, and how often the run changed hands.
+
+    Kept with the run and written under the run's own version condition, so
+    claiming, renewing and giving it up are atomic. ``epoch`` grows with every
+    claim; a worker whose lease was taken sees another owner or epoch and
+    stops. Immutable: a renewal is a new lease.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str = Field(min_length=1)
+    epoch: int = Field(ge=1)
+    expires_at: UtcDatetime
+
+    def is_live(self, now: datetime) -> bool:
+        """True until ``expires_at`` (by the reader's clock)."""
+        return now < self.expires_at
+
+
 class WorkflowState(BaseModel):
     """Everything a store keeps about one workflow run.
 
     ``workflow_name`` lets a new process find the function to replay after a
     restart; ``version`` counts writes for stores with optimistic concurrency.
     ``metadata`` holds JSON the engine needs (for example a timeout deadline).
+    ``lease`` names the worker running it, on stores that can keep one
+    (``compare_and_append``); ``None`` means any worker may claim it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -111,6 +134,7 @@ class WorkflowState(BaseModel):
     workflow_name: str | None = None
     version: int = 0
     metadata: dict[str, Any] = Field(default_factory=dict)
+    lease: Lease | None = None
 
 
 MAX_LIMIT = 2**63 - 1

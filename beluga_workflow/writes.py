@@ -6,7 +6,11 @@ names the stored state it extends (its :class:`Basis`) and the store refuses it
 with :class:`~beluga_workflow.errors.ConcurrencyConflictError` when the stored
 state has moved on. Which condition the store checks depends on what it can do:
 
-* ``SupportsAppend``: the stored history still has ``basis.events`` events;
+* ``SupportsCompareAndAppend``: the stored version is still ``basis.version``
+  (and the history still has ``basis.events`` events), and the write moves the
+  version on: the only condition that also covers writes of the head alone,
+  such as a lease renewed;
+* else ``SupportsAppend``: the stored history still has ``basis.events`` events;
 * else ``SupportsCompareAndSave``: the stored version is still ``basis.version``;
 * else nothing can be checked, and the write is a plain ``save`` (such a store
   is safe for one writer only, which its capabilities say).
@@ -24,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from beluga_workflow.errors import (
@@ -37,7 +42,12 @@ from beluga_workflow.errors import (
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState
 from beluga_workflow.payloads import encodable_text
 from beluga_workflow.retry import RetryPolicy
-from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.store import (
+    SupportsAppend,
+    SupportsCompareAndAppend,
+    SupportsCompareAndSave,
+    WorkflowStore,
+)
 
 __all__ = [
     "MESSAGE_EVENTS",
@@ -105,6 +115,8 @@ class ConditionalWriter:
     def __init__(self, store: WorkflowStore) -> None:
         self.store = store
         self.conditional = isinstance(store, (SupportsAppend, SupportsCompareAndSave))
+        self.versioned = isinstance(store, SupportsCompareAndAppend)
+        """Whether every write moves the version on (so leases can be kept)."""
         self._write = _pick_write(store)
 
     async def write(self, state: WorkflowState, basis: Basis) -> None:
@@ -117,7 +129,14 @@ class ConditionalWriter:
 
 
 def _pick_write(store: WorkflowStore) -> Callable[[WorkflowState, Basis], Awaitable[None]]:
-    if isinstance(store, SupportsAppend):
+    if isinstance(store, SupportsCompareAndAppend):
+        compare_and_append = store.compare_and_append
+
+        async def write(state: WorkflowState, basis: Basis) -> None:
+            new_events = len(state.history) - basis.events
+            state.version = await compare_and_append(state, new_events, basis.version)
+
+    elif isinstance(store, SupportsAppend):
         append = store.append
 
         async def write(state: WorkflowState, basis: Basis) -> None:
@@ -138,16 +157,23 @@ def _pick_write(store: WorkflowStore) -> Callable[[WorkflowState, Basis], Awaita
     return write
 
 
-def landed(stored: WorkflowState | None, basis: Basis, events: Sequence[HistoryEvent]) -> bool:
-    """Whether ``events``, written on ``basis``, are what the store now holds after it.
+def landed(
+    stored: WorkflowState | None,
+    basis: Basis,
+    events: Sequence[HistoryEvent],
+    stamp: datetime,
+) -> bool:
+    """Whether a write of ``events`` on ``basis``, stamped ``updated_at = stamp``, is stored.
 
-    A conditional write can land only right after its basis, so comparing
-    those positions tells a write whose answer was lost from one that never
-    happened.
+    A conditional write can land only right after its basis, so comparing its
+    events at those positions (or, for a write of the head alone, its stamp)
+    tells a write whose answer was lost from one that never happened.
     """
-    if not basis.extended_by(stored) or not events:
+    if not basis.extended_by(stored):
         return False
     assert stored is not None
+    if not events:
+        return stored.updated_at == stamp and len(stored.history) == basis.events
     end = basis.events + len(events)
     return stored.history[basis.events : end] == list(events)
 

@@ -48,6 +48,6 @@ class TestKafkaContract(StoreContract):
             async def write() -> None:
                 await store._produce(workflow_id, [(b"m\0" + workflow_id.encode(), b"{not json")])
 
-            await store._call(write)
+            await store._call("poison", write)
 
         return poison
