@@ -662,15 +662,15 @@ class Executor:
             due: list[_Run] = []
             waiting: list[_Run] = []
             for run in self._runs.values():
-                idle = now - run.journal.last_stored
-                if run.journal.closed:
+                journal = run.journal
+                if journal.closed:
                     continue
-                if renew_every is not None and idle >= renew_every:
+                if renew_every is not None and now - journal.last_stored >= renew_every:
                     due.append(run)
-                elif idle >= interval:
+                elif now - max(journal.last_stored, journal.last_read) >= interval:
                     waiting.append(run)
             await asyncio.gather(*(self._touch(run, renew=True) for run in due))
-            waiting.sort(key=lambda run: run.journal.last_stored)
+            waiting.sort(key=lambda run: max(run.journal.last_stored, run.journal.last_read))
             for run in waiting[:_REFRESH_BATCH]:
                 await self._touch(run, renew=False)
 

@@ -108,8 +108,8 @@ class Journal:
         self._on_messages = on_messages
         self._unsettled: tuple[Basis, list[HistoryEvent], datetime] | None = None
         self._terms = lease_terms
-        self.last_stored = time.monotonic()
-        """When this journal last stored or read the run (``time.monotonic()``)."""
+        self.last_stored = self.last_read = time.monotonic()
+        """When this journal last stored, and last read, the run (``time.monotonic()``)."""
 
     def check_open(self) -> None:
         """Raise if the run can record nothing more (its store failed, or it has ended)."""
@@ -176,7 +176,8 @@ class Journal:
             setattr(state, name, value)
         state.updated_at = now = utc_now()
         if self._terms is not None and state.lease is not None:
-            state.lease = self._terms.renewed(state.lease, now)  # every write renews
+            # Every write renews the lease; the last one gives it up: a finished run has no owner.
+            state.lease = None if final else self._terms.renewed(state.lease, now)
         try:
             written = await self._store(pending, found)
         except (StoreError, InvalidArgumentError) as exc:
@@ -308,7 +309,7 @@ class Journal:
                 return
             await self._settle()
             stored = await self._writer.store.load(self.state.workflow_id)
-            self.last_stored = time.monotonic()
+            self.last_read = time.monotonic()
             if stored is not None and Basis.of(stored) == self._basis:
                 return
             try:

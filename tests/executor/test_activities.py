@@ -248,7 +248,7 @@ async def test_activities_started_together_all_run_and_are_recorded(
     assert sorted(completed) == [x * x for x in range(10)]
 
 
-async def test_every_step_is_one_append_of_its_new_events() -> None:
+async def test_every_step_is_one_conditional_append_of_its_new_events() -> None:
     writes: list[tuple[str, int]] = []
 
     class CountingStore(InMemoryStore):
@@ -264,6 +264,10 @@ async def test_every_step_is_one_append_of_its_new_events() -> None:
             writes.append(("compare_and_save", len(state.history)))
             return await super().compare_and_save(state, expected_version)
 
+        async def compare_and_append(self, state: Any, new_events: int, expected: int) -> int:
+            writes.append(("compare_and_append", new_events))
+            return await super().compare_and_append(state, new_events, expected)
+
     async def workflow(ctx: WorkflowContext, input: int) -> int:
         for x in range(input):
             await ctx.execute_activity(square, x)
@@ -272,4 +276,5 @@ async def test_every_step_is_one_append_of_its_new_events() -> None:
     async with Executor(CountingStore(), load_plugins=False) as executor:
         assert await (await executor.execute(workflow, WorkflowOptions(input=50))).result() == 50
     assert writes[0] == ("compare_and_save", 1)  # the start
-    assert writes[1:] == [("append", 2)] * 50 + [("append", 1)]  # steps, then the end
+    steps = [("compare_and_append", 2)] * 50
+    assert writes[1:] == [*steps, ("compare_and_append", 1)]  # steps, then the end

@@ -44,6 +44,12 @@ class UnreliableStore(InMemoryStore):
         self._maybe_fail()
         return await super().compare_and_save(state, expected_version)
 
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        self._maybe_fail()
+        return await super().compare_and_append(state, new_events, expected_version)
+
 
 def counting_workflow(ran: list[int], store: UnreliableStore, fail_after: int | None = None) -> Any:
     async def step(x: int) -> int:
@@ -78,7 +84,8 @@ async def test_a_store_that_stays_down_stops_the_workflow_visibly_and_it_resumes
     store = UnreliableStore()
     ran: list[int] = []
     workflow = counting_workflow(ran, store, fail_after=2)
-    async with Executor(store, store_retry=FAST_RETRY, load_plugins=False) as executor:
+    first = Executor(store, store_retry=FAST_RETRY, load_plugins=False, worker_id="worker-1")
+    async with first as executor:
         handle = await executor.execute(workflow, WorkflowOptions(id="w", input=5))
         with pytest.raises(StoreError, match="could not be stored"):
             await handle.result()
@@ -92,7 +99,9 @@ async def test_a_store_that_stays_down_stops_the_workflow_visibly_and_it_resumes
     assert [e.result for e in state.history if e.type is EventType.ACTIVITY_COMPLETED] == [0, 1]
 
     workflow = counting_workflow(ran, store)
-    async with Executor(store, load_plugins=False) as executor:
+    # The same worker (its id) started again takes its run back at once; another would
+    # wait for the lease the halted run still holds to run out.
+    async with Executor(store, load_plugins=False, worker_id="worker-1") as executor:
         executor.register(workflow, name=state.workflow_name)
         (resumed,) = (await executor.recover()).resumed
         assert await resumed.result() == [0, 1, 2, 3, 4]
