@@ -122,6 +122,20 @@ async def test_bad_input_is_refused_and_changes_nothing(
         assert await store.load("w:1") == before
 
 
+async def test_what_is_written_is_the_state_at_the_call(redis_url: str, prefix: str) -> None:
+    async with RedisStore(redis_url, prefix=prefix) as store:
+        state = _state(2, metadata={"lease": 1})
+        written = state.model_copy(deep=True, update={"version": 1})
+        call = asyncio.create_task(store.compare_and_append(state, 2, 0))
+        await asyncio.sleep(0)  # the call now waits for its connection
+        assert not call.done()
+        state.metadata["lease"] = 2
+        state.status = WorkflowStatus.FAILED
+        state.history.append(HistoryEvent(id=2, type=EventType.TIMER_FIRED))
+        assert await call == 1
+        assert await store.load("w:1") == written
+
+
 async def test_of_twenty_racing_writers_from_two_stores_exactly_one_wins(
     redis_url: str, prefix: str
 ) -> None:
