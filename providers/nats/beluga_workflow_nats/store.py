@@ -19,7 +19,11 @@ its position (one never committed before), then writes the meta record with
 the new head (compare-and-set on its revision): two round trips, no purge, and
 a cost that does not grow with the history. The last meta record this store
 wrote for a workflow is remembered, so a step need not read it first; the
-compare-and-set catches a stale one.
+compare-and-set catches a stale one. ``compare_and_append`` is the same step
+on a record found at the expected version and length, and the record it
+writes has the next version: the compare-and-set on the revision makes the
+check and the write one atomic step, so of racing writers at most one lands,
+head-only writes included.
 
 Data keys are created, never blindly overwritten: a chunk a meta record
 points at is never changed while it does. A key already taken at a position
@@ -46,7 +50,7 @@ import base64
 import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
@@ -74,11 +78,12 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.listing import StateList
-from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs
 from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
+    require_expected_version,
     require_filter,
     require_state,
     require_workflow_id,
@@ -91,6 +96,8 @@ T = TypeVar("T")
 _States = list[WorkflowState]
 _MAX_PLAIN_KEY = 200
 _READ_ATTEMPTS = 5
+_STEP_ATTEMPTS = 5
+"""Tries of a conditional step whose record only had its revision moved by racing steps."""
 _READ_BATCH = 64
 """Data keys read at once when loading a state."""
 _KNOWN = 4096
@@ -144,12 +151,51 @@ class Commit(CommitRecord):
         line, _, head = raw.partition(b"\n")
         return cast(Commit, cls.decode(line, where)), head
 
-    def after(self, state: WorkflowState) -> Commit:
-        return cast(Commit, self.next_step(state))
+    def after(self, step: Commit) -> Commit:
+        """This record moved on by a step to the state ``step`` describes: a new head."""
+        return replace(
+            self,
+            status=step.status,
+            created=step.created,
+            version=step.version,
+            n=step.n,
+            head=self.head + 1,
+            head_parts=0,
+        )
 
     def value(self, head: bytes | None) -> bytes:
         """The meta value: the JSON line, then the head when it is kept inline."""
         return self.encode() if head is None else self.encode() + b"\n" + head
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a write stores, taken from the state when the call is made.
+
+    The write goes on after awaits (connecting, reading the meta record), when
+    the caller may have changed the state or moved on, so nothing is read from
+    the state then but the events before ``kept``, for the rare whole write of
+    a state found not stored: they are the stored ones (the caller says so),
+    which nobody changes.
+    """
+
+    record: Commit
+    """The state's status, creation time, version and length, in a new generation."""
+    head: bytes
+    kept: int
+    tail: str
+    """The events from ``kept`` on, as history text."""
+    history: list[HistoryEvent]
+
+    @classmethod
+    def of(cls, state: WorkflowState, kept: int = 0) -> _Parts:
+        head = encode_head(state).encode()
+        return cls(Commit.new(state), head, kept, history_text(state, kept), state.history)
+
+    def all_events(self) -> str:
+        """The whole history text: the events before ``kept`` encoded now, then the tail."""
+        earlier = ",".join(self.history[i].model_dump_json() for i in range(self.kept))
+        return earlier + self.tail
 
 
 _Known = tuple[Commit, int]
@@ -163,8 +209,9 @@ _Seqs = list[int]
 class NatsStore:
     """A :class:`~beluga_workflow.WorkflowStore` on NATS JetStream key-value buckets.
 
-    Also implements ``append`` and ``compare_and_save`` (on the meta record's
-    revision). ``list`` is ordered by ``created_at`` then id.
+    Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
+    (each by compare-and-set on the meta record's revision). ``list`` is
+    ordered by ``created_at`` then id.
     """
 
     def __init__(self, config: NatsConfig | str | None = None, **options: Any) -> None:
@@ -196,7 +243,8 @@ class NatsStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._call("save", lambda: self._write_whole(state, expected=None))
+        parts = _Parts.of(state)
+        await self._call("save", lambda: self._write_whole(parts, expected=None))
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -239,28 +287,25 @@ class NatsStore:
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
+        parts = _Parts.of(state, kept)
+        workflow_id = state.workflow_id
 
         async def append() -> None:
-            workflow_id = state.workflow_id
             key = key_of(workflow_id)
             known = self._known.pop(workflow_id, None)
             # What this store last wrote is tried first; the compare-and-set
             # on its revision fails if anyone wrote since.
-            if (
-                known is not None
-                and known[0].n == kept
-                and await self._step(key, *known, state, kept)
-            ):
+            if known is not None and known[0].n == kept and await self._step(key, *known, parts):
                 return
             found = await self._get_meta(workflow_id)
             if found is None:
                 require_state(state)
-                await self._write_whole(state, expected=0, conflict_on_exists=True, kept=kept)
+                await self._write_whole(parts, expected=0, conflict_on_exists=True, kept=kept)
                 return
             stored, revision, _ = found
             if stored.n != kept:
                 raise self._conflict(workflow_id, f"it has {stored.n} stored events, not {kept}")
-            if not await self._step(key, stored, revision, state, kept):
+            if not await self._step(key, stored, revision, parts):
                 raise self._conflict(workflow_id, "another writer moved it on")
 
         await self._call("append", append)
@@ -269,11 +314,53 @@ class NatsStore:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
         require_state(state)
-        stored = state.model_copy(update={"version": expected_version + 1})
+        parts = _Parts.of(state.model_copy(update={"version": expected_version + 1}))
         await self._call(
-            "compare_and_save", lambda: self._write_whole(stored, expected=expected_version)
+            "compare_and_save", lambda: self._write_whole(parts, expected=expected_version)
         )
         return expected_version + 1
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        kept = require_append(state, new_events)
+        expected = require_expected_version(expected_version)
+        versioned = state.model_copy(update={"version": expected + 1})
+        parts = _Parts.of(versioned, kept)
+        workflow_id = state.workflow_id
+
+        async def compare_and_append() -> None:
+            key = key_of(workflow_id)
+            known = self._known.pop(workflow_id, None)
+            if (
+                known is not None
+                and (known[0].version, known[0].n) == (expected, kept)
+                and await self._step(key, *known, parts)
+            ):
+                return
+            for _ in range(_STEP_ATTEMPTS):
+                found = await self._get_meta(workflow_id)
+                if found is None:
+                    if expected != 0:
+                        raise self._conflict(workflow_id, f"nothing is stored, not {expected}")
+                    require_state(versioned)
+                    await self._write_whole(parts, expected=0, conflict_on_exists=True, kept=kept)
+                    return
+                stored, revision, _ = found
+                if (stored.version, stored.n) != (expected, kept):
+                    raise self._conflict(
+                        workflow_id,
+                        f"it is at version {stored.version} with {stored.n} stored events, "
+                        f"not {expected} with {kept}",
+                    )
+                if await self._step(key, stored, revision, parts):
+                    return
+                # Only its revision moved (a racing step took a data key back
+                # by rewriting it unchanged): the condition still holds.
+            raise self._conflict(workflow_id, "racing writers kept rewriting it")
+
+        await self._call("compare_and_append", compare_and_append)
+        return expected + 1
 
     async def close(self) -> None:
         self._closed = True
@@ -298,7 +385,7 @@ class NatsStore:
 
     async def _write_whole(
         self,
-        state: WorkflowState,
+        parts: _Parts,
         *,
         expected: int | None,
         conflict_on_exists: bool = False,
@@ -310,7 +397,7 @@ class NatsStore:
         ``None`` overwrites whatever is there.
         """
         meta_kv, data_kv = await self._buckets()
-        workflow_id = state.workflow_id
+        workflow_id = parts.record.id
         self._known.pop(workflow_id, None)
         key = key_of(workflow_id)
         found = await self._get_meta(workflow_id)
@@ -320,8 +407,8 @@ class NatsStore:
                 raise self._conflict(workflow_id, f"it has stored events, not {kept}")
             if current != expected:
                 raise self._conflict(workflow_id, f"it is at version {current}, not {expected}")
-        meta = Commit.new(state)
-        head, writes = self._plan(key, meta, state, first_event=0)
+        meta = replace(parts.record)
+        head, writes = self._plan(key, meta, parts.head, parts.all_events())
         # A new generation's keys are fresh (its name is random): plain puts.
         seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
         meta.seq = max(seqs, default=0)
@@ -340,9 +427,7 @@ class NatsStore:
         if found is not None and found[0].gen != meta.gen:
             await self._purge(f"{key}.{found[0].gen}.>")
 
-    async def _step(
-        self, key: str, stored: Commit, revision: int, state: WorkflowState, kept: int
-    ) -> bool:
+    async def _step(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
         """Commit one step on top of ``stored`` at ``revision``; False if that record moved on.
 
         The step's chunks go to positions ``stored`` does not point at, and are
@@ -351,8 +436,8 @@ class NatsStore:
         a pending commit relies on is never replaced under it.
         """
         meta_kv, data_kv = await self._buckets()
-        meta = stored.after(state)
-        head, writes = self._plan(key, meta, state, first_event=kept)
+        meta = stored.after(parts.record)
+        head, writes = self._plan(key, meta, parts.head, parts.tail)
         results = await _create_all(data_kv, writes)
         seqs = [seq for seq in results if isinstance(seq, int)]
         taken = [write for write, seq in zip(writes, results, strict=True) if seq is None]
@@ -407,18 +492,18 @@ class NatsStore:
         return revision, seqs
 
     def _plan(
-        self, key: str, meta: Commit, state: WorkflowState, *, first_event: int
+        self, key: str, meta: Commit, head: bytes, events: str
     ) -> tuple[bytes | None, _Writes]:
         """The head to keep inline (None: it is in the writes) and the data keys to write.
 
-        Counts the new fragments and the head parts in ``meta``.
+        ``events`` is the history text the write adds. Counts the new
+        fragments and the head parts in ``meta``.
         """
         prefix = f"{key}.{meta.gen}"
         writes: _Writes = []
-        for chunk in split(history_text(state, first_event), self._chunk):
+        for chunk in split(events, self._chunk):
             writes.append((f"{prefix}.{meta.fragment(meta.frags)}", chunk))
             meta.frags += 1
-        head = encode_head(state).encode()
         meta.head_parts = 0
         if len(meta.encode()) + _SEQ_ROOM + len(head) <= self._chunk:
             return head, writes

@@ -17,7 +17,14 @@ from beluga_workflow_nats.store import key_of
 
 class TestNatsContract(StoreContract):
     capabilities = frozenset(
-        {"durable", "ordered_list", "append_history", "optimistic_concurrency", "multi_process"}
+        {
+            "durable",
+            "ordered_list",
+            "append_history",
+            "optimistic_concurrency",
+            "compare_and_append",
+            "multi_process",
+        }
     )
     max_examples = 15
 

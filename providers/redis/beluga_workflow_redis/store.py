@@ -19,6 +19,7 @@ neither do two prefixes, however they nest (prefix ``a`` with id
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -39,11 +40,12 @@ from beluga_workflow.errors import (
     StoreUnavailableError,
 )
 from beluga_workflow.listing import StateList
-from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
+    require_expected_version,
     require_filter,
     require_state,
     require_workflow_id,
@@ -57,24 +59,30 @@ _States = list[WorkflowState]
 _Ids = list[str]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# ARGV: key space, id, head, status, score, version, n, mode, mode_arg, events...
-# mode "save" writes everything; "cas" first requires version == mode_arg
-# (0: absent); "absent" requires that nothing is stored; "append" requires the
-# stored history length == mode_arg and pushes only the given events.
-# Returns 1 when written, 0 when refused.
+# ARGV: key space, id, head, status, score, version, n, mode, expected version,
+# kept, events... The mode says what must hold for the write to happen:
+# "save": nothing; "absent": nothing is stored; "cas": the stored version (0:
+# nothing stored) is the expected one; "append": the stored history has `kept`
+# events, and the given ones are pushed after them; "cas_append": both of
+# "cas" and "append"; "cas_whole": as "cas_append", but the given events are
+# the whole history. Returns 1 when written, 0 when refused, and 2 when an
+# "append" or "cas_append" finds nothing stored: the caller sends the whole
+# state then (a step sends only its new events, so the script cannot save it).
 _WRITE = """
 local p, id = ARGV[1], ARGV[2]
 local skey, ekey = p .. ':state:' .. id, p .. ':events:' .. id
-local mode, arg = ARGV[8], tonumber(ARGV[9])
+local mode, expected, kept = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 local exists = redis.call('EXISTS', skey) == 1
-if mode == 'cas' then
+local extends = mode == 'append' or mode == 'cas_append'
+if mode == 'absent' and exists then return 0 end
+if mode == 'cas' or mode == 'cas_append' or mode == 'cas_whole' then
   local current = 0
   if exists then current = tonumber(redis.call('HGET', skey, 'version')) end
-  if current ~= arg then return 0 end
-elseif mode == 'append' then
-  if not exists or tonumber(redis.call('HGET', skey, 'n')) ~= arg then return 0 end
-elseif mode == 'absent' then
-  if exists then return 0 end
+  if current ~= expected then return 0 end
+end
+if extends or mode == 'cas_whole' then
+  if exists and tonumber(redis.call('HGET', skey, 'n')) ~= kept then return 0 end
+  if extends and not exists then return 2 end
 end
 local old = redis.call('HGET', skey, 'status')
 if old then redis.call('ZREM', p .. ':status:' .. old, id) end
@@ -82,8 +90,8 @@ redis.call('HSET', skey, 'head', ARGV[3], 'status', ARGV[4], 'score', ARGV[5],
            'version', ARGV[6], 'n', ARGV[7])
 redis.call('ZADD', p .. ':status:' .. ARGV[4], ARGV[5], id)
 redis.call('ZADD', p .. ':all', ARGV[5], id)
-if mode ~= 'append' then redis.call('DEL', ekey) end
-local i = 10
+if not extends then redis.call('DEL', ekey) end
+local i = 11
 while i <= #ARGV do
   local j = math.min(i + 999, #ARGV)
   redis.call('RPUSH', ekey, unpack(ARGV, i, j))
@@ -91,6 +99,7 @@ while i <= #ARGV do
 end
 return 1
 """
+_WRITTEN, _NOTHING_STORED = 1, 2
 
 _DELETE = """
 local p, id = ARGV[1], ARGV[2]
@@ -110,10 +119,10 @@ def create_store(config: RedisConfig) -> RedisStore:
 class RedisStore:
     """A :class:`~beluga_workflow.WorkflowStore` on a Redis server.
 
-    Also implements ``append`` (RPUSH of the new events) and
-    ``compare_and_save``. ``list`` is ordered by ``created_at`` then id.
-    Durability across a server crash is whatever the server's persistence
-    (AOF/RDB) settings give.
+    Also implements ``append`` (RPUSH of the new events), ``compare_and_save``
+    and ``compare_and_append`` (the append's script checking the version too).
+    ``list`` is ordered by ``created_at`` then id. Durability across a server
+    crash is whatever the server's persistence (AOF/RDB) settings give.
     """
 
     def __init__(self, config: RedisConfig | str | None = None, **options: Any) -> None:
@@ -138,7 +147,7 @@ class RedisStore:
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._write("save", state, "save", 0, 0)
+        await self._write("save", _Record.of(state), "save")
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -170,10 +179,12 @@ class RedisStore:
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
-        if await self._write("append", state, "append", kept, kept):
-            return
-        require_state(state)  # nothing stored, or another writer moved it on
-        if not await self._write("append", state, "absent", 0, 0):
+        record = _Record.of(state, kept)
+        written = await self._write("append", record, "append")
+        if written == _NOTHING_STORED:
+            require_state(state)
+            written = await self._write("append", record, "absent", whole=True)
+        if written != _WRITTEN:
             raise ConcurrencyConflictError(
                 f"workflow {state.workflow_id!r} does not have the {kept} stored events "
                 "this append extends; another writer moved it on"
@@ -184,13 +195,36 @@ class RedisStore:
             raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
         require_state(state)
         new_version = expected_version + 1
-        stored = state.model_copy(update={"version": new_version})
-        if not await self._write("compare_and_save", stored, "cas", expected_version, 0):
+        record = _Record.of(state.model_copy(update={"version": new_version}))
+        if await self._write("compare_and_save", record, "cas", expected_version) != _WRITTEN:
             raise ConcurrencyConflictError(
                 f"workflow {state.workflow_id!r} is not at the expected version "
                 f"{expected_version}; another writer saved it first"
             )
         return new_version
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        kept = require_append(state, new_events)
+        expected = require_expected_version(expected_version)
+        versioned = state.model_copy(update={"version": expected + 1})
+        record = _Record.of(versioned, kept)
+        # One script checks the version and the length and pushes the new
+        # events; only a state not stored yet takes a second one, with them all.
+        mode = "cas_whole" if kept == 0 else "cas_append"
+        written = await self._write("compare_and_append", record, mode, expected)
+        if written == _NOTHING_STORED:
+            require_state(versioned)
+            written = await self._write(
+                "compare_and_append", record, "cas_whole", expected, whole=True
+            )
+        if written != _WRITTEN:
+            raise ConcurrencyConflictError(
+                f"workflow {state.workflow_id!r} is not at the expected version {expected} "
+                f"with {kept} stored events; another writer moved it on"
+            )
+        return expected + 1
 
     async def close(self) -> None:
         self._closed = True
@@ -215,27 +249,20 @@ class RedisStore:
         return f"{self._space}:{suffix}"
 
     async def _write(
-        self, operation: str, state: WorkflowState, mode: str, mode_arg: int, first_event: int
-    ) -> bool:
-        history = state.history
-        events = [history[i].model_dump_json() for i in range(first_event, len(history))]
-        score = (state.created_at - _EPOCH) // _MICROSECOND
-        args = [
-            self._space,
-            state.workflow_id,
-            encode_head(state),
-            state.status.value,
-            str(score),
-            str(state.version),
-            str(len(history)),
-            mode,
-            str(mode_arg),
-            *events,
-        ]
+        self,
+        operation: str,
+        record: _Record,
+        mode: str,
+        expected: int = 0,
+        *,
+        whole: bool = False,
+    ) -> int:
+        """Run the write script in ``mode`` (see ``_WRITE``); what it returned."""
+        args = [self._space, *record.fields, mode, str(expected), str(record.kept)]
+        args += record.all_events() if whole else record.tail
 
-        async def write(client: aioredis.Redis) -> bool:
-            written = await client.eval(_WRITE, 0, *args)
-            return bool(written)
+        async def write(client: aioredis.Redis) -> int:
+            return int(await client.eval(_WRITE, 0, *args))
 
         return await self._call(operation, write)
 
@@ -335,6 +362,42 @@ class _WaitingPool(aioredis.BlockingConnectionPool):
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What the write script stores for a state, taken from it when the call is made.
+
+    The script runs later (after waiting for a pooled connection, say), when
+    the caller may have changed the state or moved on. Only the events before
+    ``kept`` are read later, for the rare whole write: they are the stored
+    ones (the caller says so), which nobody changes.
+    """
+
+    fields: tuple[str, ...]
+    """id, head, status, score, version and history length: ``ARGV[2]`` to ``ARGV[7]``."""
+    kept: int
+    tail: list[str]
+    """The events from ``kept`` on, as JSON."""
+    history: list[HistoryEvent]
+
+    @classmethod
+    def of(cls, state: WorkflowState, kept: int = 0) -> _Record:
+        history = state.history
+        score = (state.created_at - _EPOCH) // _MICROSECOND
+        fields = (
+            state.workflow_id,
+            encode_head(state),
+            state.status.value,
+            str(score),
+            str(state.version),
+            str(len(history)),
+        )
+        tail = [history[i].model_dump_json() for i in range(kept, len(history))]
+        return cls(fields, kept, tail, history)
+
+    def all_events(self) -> list[str]:
+        return [event.model_dump_json() for event in self.history[: self.kept]] + self.tail
 
 
 def _decode(workflow_id: str, head: bytes, events: list[bytes]) -> WorkflowState:
