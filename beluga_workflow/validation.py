@@ -15,6 +15,7 @@ from beluga_workflow.payloads import check_json_value, is_utf8_encodable
 
 __all__ = [
     "require_append",
+    "require_expected_version",
     "require_filter",
     "require_name",
     "require_state",
@@ -109,6 +110,23 @@ def require_append(state: Any, new_events: Any) -> int:
     kept = len(state.history) - new_events if isinstance(state, WorkflowState) else 0
     _require(state, first_event=kept)
     return kept
+
+
+def require_expected_version(expected_version: Any) -> int:
+    """Return ``expected_version`` if it can name a stored version: an ``int`` from 0.
+
+    Versions start at 0 (nothing stored), so a negative one is a mistake of
+    the caller, not a conflict; ``True`` is refused although it is an ``int``.
+    """
+    if (
+        isinstance(expected_version, bool)
+        or not isinstance(expected_version, int)
+        or expected_version < 0
+    ):
+        raise InvalidArgumentError(
+            f"expected_version must be an int from 0, got {_short(expected_version)}"
+        )
+    return expected_version
 
 
 def _require(state: Any, *, first_event: int) -> WorkflowState:

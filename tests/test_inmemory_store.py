@@ -13,6 +13,7 @@ from beluga_workflow import (
     HistoryEvent,
     StoreClosedError,
     SupportsAppend,
+    SupportsCompareAndAppend,
     SupportsCompareAndSave,
     WorkflowState,
     WorkflowStore,
@@ -25,6 +26,7 @@ def test_it_satisfies_the_protocols() -> None:
     assert isinstance(store, WorkflowStore)
     assert isinstance(store, SupportsAppend)
     assert isinstance(store, SupportsCompareAndSave)
+    assert isinstance(store, SupportsCompareAndAppend)
 
 
 def test_saves_from_many_threads_are_all_kept() -> None:

@@ -84,7 +84,7 @@ def test_run_contract_reports_every_rule_as_it_finishes() -> None:
     assert report.ok
     assert seen == report.results
     assert report.provider == "inmemory"
-    assert report.capabilities == ["append_history", "optimistic_concurrency"]
+    assert report.capabilities == ["append_history", "compare_and_append", "optimistic_concurrency"]
     assert report.contract_version == CONTRACT_VERSION
     rules = {result.rule: result for result in report.results}
     assert rules["save.overwrite"].outcome == "passed"

@@ -17,6 +17,7 @@ from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
 from beluga_workflow.payloads import copy_json
 from beluga_workflow.validation import (
     require_append,
+    require_expected_version,
     require_filter,
     require_state,
     require_workflow_id,
@@ -28,8 +29,10 @@ __all__ = ["InMemoryStore"]
 class InMemoryStore:
     """A :class:`~beluga_workflow.WorkflowStore` kept in process memory.
 
-    Also implements ``append`` (a step copies only the new events) and
-    ``compare_and_save`` (optimistic concurrency). Listing order is insertion
+    Also implements ``append`` (a step copies only the new events),
+    ``compare_and_save`` (optimistic concurrency) and ``compare_and_append``
+    (a step conditional on the version and the history's length, which also
+    moves the version on). Listing order is insertion
     order of first save, which callers must not rely on. ``list`` returns a
     :class:`~beluga_workflow.listing.StateList`, as every store should: a
     record that cannot be read is skipped and reported, never fatal.
@@ -85,14 +88,8 @@ class InMemoryStore:
                 require_state(state)
                 self._states[state.workflow_id] = _copy_state(state)
                 return
-            if len(stored.history) != kept:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} has {len(stored.history)} stored events, "
-                    f"not the {kept} this append extends; another writer moved it on"
-                )
-            history = stored.history
-            history.extend(_copy_events(state.history[kept:]))
-            self._states[state.workflow_id] = _copy_without_history(state, history)
+            _check_length(stored, kept)
+            self._states[state.workflow_id] = _extended(stored, state, kept)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         require_state(state)
@@ -101,17 +98,32 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             stored = self._states.get(state.workflow_id)
-            current = 0 if stored is None else stored.version
-            if current != expected_version:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} is at version {current}, "
-                    f"not the expected {expected_version}"
-                )
+            _check_version(state.workflow_id, stored, expected_version)
             new_version = expected_version + 1
             stored = _copy_state(state)
             stored.version = new_version
             self._states[state.workflow_id] = stored
             return new_version
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        kept = require_append(state, new_events)
+        require_expected_version(expected_version)
+        if expected_version == 0:
+            require_state(state)  # it may be the whole state, stored for the first time
+        with self._lock:
+            self._check_open()
+            stored = self._states.get(state.workflow_id)
+            _check_version(state.workflow_id, stored, expected_version)
+            if stored is None:
+                written = _copy_state(state)
+            else:
+                _check_length(stored, kept)
+                written = _extended(stored, state, kept)
+            written.version = expected_version + 1
+            self._states[state.workflow_id] = written
+            return written.version
 
     async def close(self) -> None:
         with self._lock:
@@ -131,6 +143,36 @@ class InMemoryStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("this InMemoryStore is closed")
+
+
+def _check_version(workflow_id: str, stored: WorkflowState | None, expected: int) -> None:
+    """The stored version (0 with nothing stored) must be the one the writer read."""
+    current = 0 if stored is None else stored.version
+    if current != expected:
+        raise ConcurrencyConflictError(
+            f"workflow {workflow_id!r} is at version {current}, not the expected {expected}"
+        )
+
+
+def _check_length(stored: WorkflowState, kept: int) -> None:
+    """The stored history must be the one the new events extend."""
+    if len(stored.history) != kept:
+        raise ConcurrencyConflictError(
+            f"workflow {stored.workflow_id!r} has {len(stored.history)} stored events, "
+            f"not the {kept} this append extends; another writer moved it on"
+        )
+
+
+def _extended(stored: WorkflowState, state: WorkflowState, kept: int) -> WorkflowState:
+    """``state``'s head on ``stored``'s history plus copies of the new events.
+
+    Only the new events are copied, so a step costs the same whatever the
+    history's length. The stored list is extended in place: nothing outside
+    the store holds it.
+    """
+    history = stored.history
+    history.extend(_copy_events(state.history[kept:]))
+    return _copy_without_history(state, history)
 
 
 def _copy_state(state: WorkflowState) -> WorkflowState:

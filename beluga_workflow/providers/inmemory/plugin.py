@@ -14,7 +14,13 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="inmemory",
             factory="beluga_workflow.providers.inmemory.factory:create_store",
             url_schemes=("memory",),
-            capabilities=frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY}),
+            capabilities=frozenset(
+                {
+                    Capability.APPEND_HISTORY,
+                    Capability.OPTIMISTIC_CONCURRENCY,
+                    Capability.COMPARE_AND_APPEND,
+                }
+            ),
             description="Process memory; lost on exit. The default, for development and tests.",
         )
     ]
