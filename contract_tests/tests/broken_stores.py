@@ -24,7 +24,7 @@ from beluga_workflow import (
     WorkflowState,
     WorkflowStore,
 )
-from beluga_workflow.listing import unreadable_records
+from beluga_workflow.listing import StateList, unreadable_records
 from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow.validation import require_filter, require_state, require_workflow_id
 from beluga_workflow_contract_tests.poison import poison_in_memory
@@ -658,6 +658,14 @@ class JoinsNamespaceAndId(ContractStore):
 
         return open_in
 
+    @staticmethod
+    def poison(store: WorkflowStore, workflow_id: str) -> None:
+        """Plants the unreadable entry under the store's key for the id."""
+        assert isinstance(store, JoinsNamespaceAndId)
+        scratch = InMemoryStore()
+        poison_in_memory(scratch, workflow_id)
+        store._states[store.key(workflow_id)] = scratch._states[workflow_id]
+
     def key(self, workflow_id: str) -> str:
         return f"{self.namespace}:state:{workflow_id}"
 
@@ -676,12 +684,13 @@ class JoinsNamespaceAndId(ContractStore):
         wanted = require_filter(filter)
         self._check_open()
         start = self.key("")
-        found = [
-            state.model_copy(update={"workflow_id": key[len(start) :]}, deep=True)
-            for key, state in self._states.items()
-            if key.startswith(start) and wanted.status in (None, state.status)
-        ]
-        return found[: wanted.limit] if wanted.limit else found
+        found = StateList()
+        for key, state in self._states.items():
+            if key.startswith(start) and wanted.status in (None, state.status):
+                found.add(state.model_copy, update={"workflow_id": key[len(start) :]}, deep=True)
+        if wanted.limit:
+            del found[wanted.limit :]
+        return found
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)

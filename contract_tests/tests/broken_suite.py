@@ -33,5 +33,6 @@ class TestChosenStore(StoreContract):
     def store_poison(self, chosen_store: Any) -> Any:
         return chosen_store.poison
 
+    @pytest.fixture
     def namespace_factory(self, chosen_store: Any, store_factory: Any) -> Any:
         return chosen_store.namespace_factory()
