@@ -11,7 +11,13 @@ from beluga_workflow_contract_tests.poison import poison_in_memory
 
 
 class TestInMemoryStoreContract(StoreContract):
-    capabilities = frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY})
+    capabilities = frozenset(
+        {
+            Capability.APPEND_HISTORY,
+            Capability.OPTIMISTIC_CONCURRENCY,
+            Capability.COMPARE_AND_APPEND,
+        }
+    )
 
     @pytest.fixture
     def store_factory(self) -> StoreFactory:

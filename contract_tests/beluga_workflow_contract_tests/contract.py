@@ -11,6 +11,7 @@ from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.names import NOTE_PROPERTY
 from beluga_workflow_contract_tests.suite.append import AppendRules
 from beluga_workflow_contract_tests.suite.bad_input import BadInputRules
+from beluga_workflow_contract_tests.suite.compare_and_append import CompareAndAppendRules
 from beluga_workflow_contract_tests.suite.concurrency import ConcurrencyRules
 from beluga_workflow_contract_tests.suite.deleting import DeleteRules
 from beluga_workflow_contract_tests.suite.durability import DurabilityRules
@@ -47,6 +48,7 @@ a NEW store on the SAME backend namespace, fresh for each test:
 class StoreContract(
     StateMachineRules,
     VolumeRules,
+    CompareAndAppendRules,
     AppendRules,
     OptimisticConcurrencyRules,
     OrderingRules,

@@ -10,7 +10,7 @@ the two ways a real connection fails:
   stored meanwhile.
 
 The wrapper keeps exactly the optional abilities (``append``,
-``compare_and_save``) of the store it wraps, so the engine treats it as it
+``compare_and_save``, ``compare_and_append``) of the store it wraps, so the engine treats it as it
 would the real store. Faults are drawn from a seeded random generator, so a
 failing run can be repeated with its seed::
 
@@ -22,14 +22,15 @@ failing run can be repeated with its seed::
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 from beluga_workflow import StoreUnavailableError, WorkflowFilter, WorkflowState, WorkflowStore
-from beluga_workflow.store import SupportsAppend, SupportsCompareAndSave
+from beluga_workflow.store import SupportsAppend, SupportsCompareAndAppend, SupportsCompareAndSave
 
 __all__ = ["FaultKind", "FaultyStore", "with_faults"]
 
@@ -125,8 +126,24 @@ class _Comparing(FaultyStore):
         return version
 
 
-class _AppendingAndComparing(_Appending, _Comparing):
-    pass
+class _ComparingAndAppending(FaultyStore):
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        inner: Any = self.inner
+        version: int = await self._write(
+            "compare_and_append",
+            lambda: inner.compare_and_append(state, new_events, expected_version),
+        )
+        return version
+
+
+_ABILITIES: tuple[tuple[type[Any], type[FaultyStore]], ...] = (
+    (SupportsAppend, _Appending),
+    (SupportsCompareAndSave, _Comparing),
+    (SupportsCompareAndAppend, _ComparingAndAppending),
+)
+"""Each optional store protocol, and the wrapper part that passes it on."""
 
 
 def with_faults(
@@ -137,15 +154,15 @@ def with_faults(
     kinds: tuple[FaultKind, ...] = ("before", "after"),
 ) -> FaultyStore:
     """Wrap ``store`` in a :class:`FaultyStore` with the same optional abilities."""
-    appends = isinstance(store, SupportsAppend)
-    compares = isinstance(store, SupportsCompareAndSave)
-    cls: type[FaultyStore]
-    if appends and compares:
-        cls = _AppendingAndComparing
-    elif appends:
-        cls = _Appending
-    elif compares:
-        cls = _Comparing
-    else:
-        cls = FaultyStore
-    return cls(store, rate=rate, seed=seed, kinds=kinds)
+    parts = tuple(part for protocol, part in _ABILITIES if isinstance(store, protocol))
+    return _wrapper(parts)(store, rate=rate, seed=seed, kinds=kinds)
+
+
+@functools.cache
+def _wrapper(parts: tuple[type[FaultyStore], ...]) -> type[FaultyStore]:
+    """The wrapper class with exactly ``parts``' abilities (one class per combination)."""
+    if not parts:
+        return FaultyStore
+    if len(parts) == 1:
+        return parts[0]
+    return cast(type[FaultyStore], type("FaultyStore", parts, {}))

@@ -22,6 +22,7 @@ __all__ = [
     "UNICODE_TEXTS",
     "history",
     "nested",
+    "next_step",
     "sample_state",
 ]
 
@@ -89,6 +90,13 @@ def sample_state(
     }
     values.update(fields)
     return WorkflowState(**values)
+
+
+def next_step(state: WorkflowState, new_events: int, **fields: Any) -> WorkflowState:
+    """The state one workflow step later: ``new_events`` more events, other fields changed."""
+    start = len(state.history) + 1
+    events = [*state.history, *history(new_events, marker=start, start=start)]
+    return state.model_copy(update={"history": events, **fields}, deep=True)
 
 
 NESTED_JSON: dict[str, Any] = {

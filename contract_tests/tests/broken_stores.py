@@ -26,10 +26,17 @@ from beluga_workflow import (
 )
 from beluga_workflow.listing import StateList, unreadable_records
 from beluga_workflow.providers.inmemory import InMemoryStore
-from beluga_workflow.validation import require_filter, require_state, require_workflow_id
+from beluga_workflow.validation import (
+    require_append,
+    require_filter,
+    require_state,
+    require_workflow_id,
+)
 from beluga_workflow_contract_tests.poison import poison_in_memory
 
-DEFAULT_CAPABILITIES = frozenset({Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY})
+DEFAULT_CAPABILITIES = frozenset(
+    {Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY, Capability.COMPARE_AND_APPEND}
+)
 
 
 class ContractStore(InMemoryStore):
@@ -659,6 +666,14 @@ class JoinsNamespaceAndId(ContractStore):
 
         return open_in
 
+    @staticmethod
+    def poison(store: WorkflowStore, workflow_id: str) -> None:
+        """Plants the unreadable entry under the store's key for the id."""
+        assert isinstance(store, JoinsNamespaceAndId)
+        scratch = InMemoryStore()
+        poison_in_memory(scratch, workflow_id)
+        store._states[store.key(workflow_id)] = scratch._states[workflow_id]
+
     def key(self, workflow_id: str) -> str:
         return f"{self.namespace}:state:{workflow_id}"
 
@@ -684,13 +699,6 @@ class JoinsNamespaceAndId(ContractStore):
                 if wanted.limit and len(found) >= wanted.limit:
                     break
         return found
-
-    @staticmethod
-    def poison(store: WorkflowStore, workflow_id: str) -> None:
-        """Plants an unreadable entry under this store's key for the id."""
-        assert isinstance(store, JoinsNamespaceAndId)
-        poison_in_memory(store, workflow_id)
-        store._states[store.key(workflow_id)] = store._states.pop(workflow_id)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -857,6 +865,112 @@ class AppendOverwritesOnDivergence(ContractStore):
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         await super().save(state)
+
+
+class CompareAndAppendIgnoresVersion(ContractStore):
+    """Checks the history's length only, as append does, whatever version the caller read."""
+
+    breaks = ("compare_and_append.stale_version",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        stored = self._states.get(state.workflow_id)
+        current = 0 if stored is None else stored.version
+        return await super().compare_and_append(state, new_events, current)
+
+
+class CompareAndAppendIgnoresLength(ContractStore):
+    """Checks the version only, and writes the caller's whole state over the stored history."""
+
+    breaks = ("compare_and_append.stale_length",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        require_append(state, new_events)
+        return await super().compare_and_save(state, expected_version)
+
+
+class CompareAndAppendKeepsGivenVersion(ContractStore):
+    """Stores the version the state carries, as append does, instead of expected + 1."""
+
+    breaks = ("compare_and_append.equals_save",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        version = await super().compare_and_append(state, new_events, expected_version)
+        self._states[state.workflow_id].version = state.version
+        return version
+
+
+class CompareAndAppendSkipsUnchangedHead(ContractStore):
+    """Answers a head-only write that changes nothing without writing: the version stays."""
+
+    breaks = ("compare_and_append.bumps_version_on_head_only_write",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        stored = self._states.get(state.workflow_id)
+        if (
+            new_events == 0
+            and stored is not None
+            and stored.version == expected_version
+            and stored.model_copy(update={"version": state.version}) == state
+        ):
+            return expected_version + 1
+        return await super().compare_and_append(state, new_events, expected_version)
+
+
+class RacyCompareAndAppend(ContractStore):
+    """Checks the version and the length, yields, then writes: two writers can both win."""
+
+    breaks = ("compare_and_append.one_winner",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        kept = require_append(state, new_events)
+        self._check_open()
+        stored = self._states.get(state.workflow_id)
+        current = 0 if stored is None else stored.version
+        if current != expected_version or (stored is not None and len(stored.history) != kept):
+            return await super().compare_and_append(state, new_events, expected_version)
+        await asyncio.sleep(0)
+        self._states[state.workflow_id] = state.model_copy(
+            update={"version": expected_version + 1}, deep=True
+        )
+        return expected_version + 1
+
+
+class CompareAndAppendTakesBoolVersion(ContractStore):
+    """Takes True for version 1 (a bool is an int to Python)."""
+
+    breaks = ("compare_and_append.bad_input",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        if isinstance(expected_version, bool):
+            expected_version = int(expected_version)
+        return await super().compare_and_append(state, new_events, expected_version)
+
+
+class CompareAndAppendCreatesUnchecked(ContractStore):
+    """Creating a state, checks only the new events, so a NaN in an older one is stored."""
+
+    breaks = ("compare_and_append.bad_input",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        if expected_version == 0 and state.workflow_id not in self._states:
+            require_append(state, new_events)
+            self._states[state.workflow_id] = state.model_copy(update={"version": 1}, deep=True)
+            return 1
+        return await super().compare_and_append(state, new_events, expected_version)
 
 
 def _all_subclasses(cls: type[ContractStore]) -> list[type[ContractStore]]:

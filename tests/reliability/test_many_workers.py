@@ -123,8 +123,9 @@ async def test_workers_killed_at_random_lose_nothing_and_never_run_a_step_twice_
             await workers.stop_all()
         assert results == [{"steps": list(range(STEPS)), "go": i} for i in range(COUNT)]
         await _check_histories(target.client_spec)
-    twice = _steps_run_twice(side_effects, workers.killed)
-    print(f"{len(workers.killed)} workers killed; steps run again after a kill: {twice}")
+    twice, taken_over = _steps_run_twice(side_effects, workers.killed)
+    print(f"{len(workers.killed)} killed; {taken_over} runs taken over; {twice} steps ran again")
+    assert taken_over > 0, "no run changed hands: the kills proved nothing"
 
 
 async def _check_histories(spec: dict[str, Any]) -> None:
@@ -143,15 +144,20 @@ async def _check_histories(spec: dict[str, Any]) -> None:
         await store.close()
 
 
-def _steps_run_twice(side_effects: Path, killed: set[str]) -> int:
-    """Steps that ran more than once; each earlier run must be by a worker that was killed."""
+def _steps_run_twice(side_effects: Path, killed: set[str]) -> tuple[int, int]:
+    """Steps that ran more than once, and runs whose steps more than one worker ran.
+
+    Each earlier run of a step that ran again must be by a worker that was killed.
+    """
     runs: dict[tuple[str, str], list[str]] = {}
+    workers_of: dict[str, set[str]] = {}
     for line in side_effects.read_text(encoding="utf-8").splitlines():
         workflow_id, step, worker_id = line.split()
         runs.setdefault((workflow_id, step), []).append(worker_id)
+        workers_of.setdefault(workflow_id, set()).add(worker_id)
     again = 0
     for key, by in runs.items():
         for earlier in by[:-1]:
             assert earlier in killed, f"step {key} ran again though {earlier} was alive: {by}"
         again += len(by) - 1
-    return again
+    return again, sum(1 for by in workers_of.values() if len(by) > 1)

@@ -9,13 +9,12 @@ from beluga_workflow import (
     ConcurrencyConflictError,
     InvalidArgumentError,
     PayloadSerializationError,
-    WorkflowState,
     WorkflowStatus,
     WorkflowStore,
 )
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.rule import rule
-from beluga_workflow_contract_tests.samples import history, sample_state
+from beluga_workflow_contract_tests.samples import next_step, sample_state
 from beluga_workflow_contract_tests.suite.expectations import expect_state
 from beluga_workflow_contract_tests.violations import expect_raises, fail
 
@@ -27,13 +26,6 @@ def _append(store: WorkflowStore) -> Any:
     if not callable(method):
         fail("the store has no append(state, new_events) method")
     return method
-
-
-def _step(state: WorkflowState, new_events: int, **fields: Any) -> WorkflowState:
-    """The state one workflow step later: ``new_events`` more events, other fields changed."""
-    start = len(state.history) + 1
-    events = [*state.history, *history(new_events, marker=start, start=start)]
-    return state.model_copy(update={"history": events, **fields}, deep=True)
 
 
 class AppendRules:
@@ -56,7 +48,7 @@ class AppendRules:
             (2, {"error": "late failure", "status": WorkflowStatus.FAILED, "metadata": {}}),
         ]
         for new_events, fields in steps:
-            state = _step(state, new_events, **fields)
+            state = next_step(state, new_events, **fields)
             await append(state, new_events)
             await expect_state(store, state, f"after append(state, {new_events})")
 
@@ -109,11 +101,11 @@ class AppendRules:
         await expect_raises(
             InvalidArgumentError, append(sample_state("", events=1), 1), "append(id '')"
         )
-        nan_step = _step(current, 1)
+        nan_step = next_step(current, 1)
         nan_step.history[-1].result = float("nan")
         await expect_raises(PayloadSerializationError, append(nan_step, 1), "append of a NaN event")
         for bad in (-1, len(current.history) + 2):
             await expect_raises(
-                InvalidArgumentError, append(_step(current, 1), bad), f"append(state, {bad})"
+                InvalidArgumentError, append(next_step(current, 1), bad), f"append(state, {bad})"
             )
         await expect_state(store, current, "after rejected append calls")

@@ -20,6 +20,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.ORDERED_LIST,
                     Capability.APPEND_HISTORY,
                     Capability.OPTIMISTIC_CONCURRENCY,
+                    Capability.COMPARE_AND_APPEND,
                     Capability.MULTI_PROCESS,
                 }
             ),

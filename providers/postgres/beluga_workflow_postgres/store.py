@@ -55,6 +55,7 @@ from beluga_workflow.redaction import mask_library_logs, redact_text
 from beluga_workflow.url_options import options_from_url
 from beluga_workflow.validation import (
     require_append,
+    require_expected_version,
     require_filter,
     require_state,
     require_workflow_id,
@@ -80,7 +81,8 @@ def create_store(config: PostgresConfig) -> PostgresStore:
 class PostgresStore:
     """A durable :class:`~beluga_workflow.WorkflowStore` in PostgreSQL.
 
-    Also implements ``append`` and ``compare_and_save``. ``list`` is ordered
+    Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
+    (the append's statement, conditional on the version too). ``list`` is ordered
     by ``created_at`` then ``workflow_id`` (byte order). The pool opens on the
     first operation; ``close()`` closes it.
     """
@@ -180,6 +182,31 @@ class PostgresStore:
             return new_version
 
         return await self._with_connection("compare_and_save", compare)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        kept = require_append(state, new_events)
+        require_expected_version(expected_version)
+        new_version = expected_version + 1
+        versioned = state.model_copy(update={"version": new_version})
+        step = _row(versioned, first_event=kept)
+        step.update(kept=kept, expected=expected_version)
+        # Version 0 is also "nothing stored": then the state is created whole,
+        # so all of it is checked and encoded now, before any await.
+        whole = _row(require_state(versioned)) if expected_version == 0 else None
+
+        async def compare(conn: Connection) -> int:
+            if whole is not None and await _counted(conn, self._sql.create_if_absent, whole):
+                return new_version
+            if await _counted(conn, self._sql.append_if, step):
+                return new_version
+            raise ConcurrencyConflictError(
+                f"workflow {step['id']!r} is not at version {expected_version} with the "
+                f"{kept} stored events this append extends; another writer moved it on"
+            )
+
+        return await self._with_connection("compare_and_append", compare)
 
     async def close(self) -> None:
         self._closed = True
@@ -431,17 +458,25 @@ class _Statements:
                 " SELECT count(*) FROM head"
             ).format(update=update_head, trim=trim_events, write=write_events)
         )
+        append = sql.SQL(
+            "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
+            "{condition} RETURNING 1),"
+            " written AS (INSERT INTO {events} (workflow_id, seq, event)"
+            " SELECT %(id)s, %(kept)s, %(events)s"
+            " WHERE %(n)s > %(kept)s AND EXISTS (SELECT 1 FROM head)"
+            " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
+            " RETURNING 1)"
+            " SELECT count(*) FROM head"
+        )
         self.append = _render(
-            sql.SQL(
-                "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
-                " RETURNING 1),"
-                " written AS (INSERT INTO {events} (workflow_id, seq, event)"
-                " SELECT %(id)s, %(kept)s, %(events)s"
-                " WHERE %(n)s > %(kept)s AND EXISTS (SELECT 1 FROM head)"
-                " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
-                " RETURNING 1)"
-                " SELECT count(*) FROM head"
-            ).format(update=update_head, events=events)
+            append.format(update=update_head, events=events, condition=sql.SQL(""))
+        )
+        self.append_if = _render(
+            append.format(
+                update=update_head,
+                events=events,
+                condition=sql.SQL(" AND version = %(expected)s"),
+            )
         )
         history = sql.SQL(
             "(SELECT coalesce(string_agg(e.event, ',' ORDER BY e.seq), '')"
@@ -470,6 +505,13 @@ class _Statements:
                 " DELETE FROM {events} WHERE workflow_id = %(id)s"
             ).format(w=workflows, events=events)
         )
+
+
+async def _counted(conn: Connection, statement: bytes, params: dict[str, Any]) -> bool:
+    """Run a conditional write that answers how many workflow rows it wrote: one or none."""
+    cursor = await conn.execute(statement, params)
+    found = await cursor.fetchone()
+    return bool(found and found[0])
 
 
 def _render(statement: sql.Composable) -> bytes:

@@ -133,6 +133,36 @@ async def test_a_step_inserts_one_row_with_only_its_new_events(
         await store.close()
 
 
+async def test_compare_and_append_inserts_one_row_with_only_its_new_events(
+    postgres_url: str, schema: str
+) -> None:
+    def rows() -> list[tuple[str, int]]:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            found = conn.execute(
+                f'SELECT xmin::text, seq FROM "{schema}".history_events ORDER BY seq'
+            ).fetchall()
+        return [(xmin, seq) for xmin, seq in found]
+
+    async with PostgresStore(postgres_url, schema=schema) as store:
+        state = WorkflowState(
+            workflow_id="w",
+            history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(20)],
+        )
+        assert await store.compare_and_append(state, 20, 0) == 1
+        created = rows()
+        state.history.append(HistoryEvent(id=20, type=EventType.TIMER_FIRED))
+        state.history.append(HistoryEvent(id=21, type=EventType.ACTIVITY_STARTED))
+        assert await store.compare_and_append(state, 2, 1) == 2
+        stepped = rows()
+        state.metadata = {"lease": "renewed"}
+        assert await store.compare_and_append(state, 0, 2) == 3
+        assert await store.load("w") == state.model_copy(update={"version": 3})
+    assert [seq for _, seq in created] == [0]  # created whole, as one row
+    assert stepped[:1] == created  # the step did not rewrite it
+    assert [seq for _, seq in stepped] == [0, 20]
+    assert rows() == stepped  # a head-only write adds no row
+
+
 async def test_rows_of_one_event_each_still_load_and_extend(postgres_url: str, schema: str) -> None:
     """Histories written one row per event (as releases before runs did) stay readable."""
     state = WorkflowState(

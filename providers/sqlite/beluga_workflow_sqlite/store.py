@@ -37,6 +37,7 @@ from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.validation import (
     require_append,
+    require_expected_version,
     require_filter,
     require_state,
     require_workflow_id,
@@ -86,6 +87,66 @@ class _Row:
         )
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A workflow step ready to write: a new head and the events it adds.
+
+    Everything is taken from the state when the call is made: the operation
+    may run later, on the store's thread, when the caller has moved on (or was
+    cancelled) and changed the state.
+    """
+
+    workflow_id: str
+    status: str
+    created_at: str
+    version: int
+    """The version stored with the head."""
+    expected_version: int | None
+    """The version the stored state must have; ``None``: any (``append``)."""
+    kept: int
+    total: int
+    head: str
+    tail: list[str]
+    """The new events' JSON."""
+    whole: Callable[[], list[str]] | None
+    """Every event's JSON, for a step that finds nothing stored; ``None`` when it is refused."""
+
+    @classmethod
+    def of(cls, state: WorkflowState, kept: int, expected_version: int | None = None) -> _Step:
+        """The step of ``state`` whose first ``kept`` events are stored (checked by the caller)."""
+        version = state.version if expected_version is None else expected_version + 1
+        history = state.history
+        tail = [event.model_dump_json() for event in history[kept:]]
+        whole: Callable[[], list[str]] | None = None
+        if expected_version is None:
+            # The first ``kept`` events are stored, so nobody changes them: they
+            # are encoded only in the rare case that needs them.
+            def whole() -> list[str]:
+                return [event.model_dump_json() for event in history[:kept]] + tail
+
+        elif expected_version == 0:
+            require_state(state)  # the state may be created whole: all of it is checked now
+            events = [event.model_dump_json() for event in history[:kept]] + tail
+
+            def whole() -> list[str]:
+                return events
+
+        return cls(
+            workflow_id=state.workflow_id,
+            status=state.status.value,
+            created_at=state.created_at.isoformat(timespec="microseconds"),
+            version=version,
+            expected_version=expected_version,
+            kept=kept,
+            total=len(history),
+            head=encode_head(
+                state if version == state.version else state.model_copy(update={"version": version})
+            ),
+            tail=tail,
+            whole=whole,
+        )
+
+
 _STOP = object()
 _Batch = list[_Request]
 _Outcomes = list[tuple[bool, Any]]
@@ -94,8 +155,10 @@ _Outcomes = list[tuple[bool, Any]]
 class SQLiteStore:
     """A durable :class:`~beluga_workflow.WorkflowStore` in one SQLite file.
 
-    Also implements ``append`` (one event row per step) and
-    ``compare_and_save`` (optimistic concurrency on the ``version`` column).
+    Also implements ``append`` (one event row per step), ``compare_and_save``
+    (optimistic concurrency on the ``version`` column) and
+    ``compare_and_append`` (a step conditional on both the version and the
+    history's length, still one event row per step).
     ``list`` is ordered by ``created_at`` then ``workflow_id``.
     """
 
@@ -143,59 +206,16 @@ class SQLiteStore:
         await self._run(lambda db: _delete(db, workflow_id))
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
+        step = _Step.of(state, require_append(state, new_events))
+        await self._run(lambda db: _extend(db, step))
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
         kept = require_append(state, new_events)
-        # Everything the operation writes is taken now: it may run later, on the
-        # store's thread, when the caller has moved on (or was cancelled) and
-        # changed ``state``.
-        workflow_id, version, total = state.workflow_id, state.version, len(state.history)
-        head = encode_head(state)
-        tail = [event.model_dump_json() for event in state.history[kept:]]
-
-        status = state.status.value
-        created_at = state.created_at.isoformat(timespec="microseconds")
-        indexed = (status, created_at)
-        history = state.history  # its first ``kept`` events are stored, so nobody changes them
-
-        def whole_row() -> _Row:
-            events = [event.model_dump_json() for event in history[:kept]] + tail
-            return _Row(workflow_id, status, created_at, version, head, events)
-
-        def operation(db: sqlite3.Connection) -> None:
-            # Most steps leave the indexed columns alone: one UPDATE that checks
-            # them does the step without rewriting two index entries.
-            updated = db.execute(
-                "UPDATE workflows SET version = ?, history_len = ?, head = ?"
-                " WHERE workflow_id = ? AND history_len = ? AND status = ? AND created_at = ?",
-                (version, total, head, workflow_id, kept, *indexed),
-            ).rowcount
-            if updated != 1 and not rewrite_head(db):
-                return
-            db.executemany(
-                "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
-                [(workflow_id, kept + i, event) for i, event in enumerate(tail)],
-            )
-
-        def rewrite_head(db: sqlite3.Connection) -> bool:
-            """The rare cases: nothing stored, another writer, or new indexed values."""
-            found = db.execute(
-                "SELECT history_len FROM workflows WHERE workflow_id = ?", (workflow_id,)
-            ).fetchone()
-            if found is None:
-                _write(db, whole_row())
-                return False
-            if found[0] != kept:
-                raise ConcurrencyConflictError(
-                    f"workflow {workflow_id!r} has {found[0]} stored events, not the "
-                    f"{kept} this append extends; another writer moved it on"
-                )
-            db.execute(
-                "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
-                " history_len = ?, head = ? WHERE workflow_id = ?",
-                (status, created_at, version, total, head, workflow_id),
-            )
-            return True
-
-        await self._run(operation)
+        step = _Step.of(state, kept, require_expected_version(expected_version))
+        await self._run(lambda db: _extend(db, step))
+        return step.version
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
@@ -496,6 +516,66 @@ def _write(db: sqlite3.Connection, row: _Row) -> None:
         "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
         [(row.workflow_id, seq, event) for seq, event in enumerate(row.events)],
     )
+
+
+_STEP = (
+    "UPDATE workflows SET version = ?, history_len = ?, head = ?"
+    " WHERE workflow_id = ? AND history_len = ? AND status = ? AND created_at = ?"
+)
+"""Most steps leave the indexed columns alone: this statement does them without
+rewriting two index entries, and checks the history's length in passing."""
+
+
+def _extend(db: sqlite3.Connection, step: _Step) -> None:
+    """Write ``step`` if the stored state is the one it extends; raise a conflict otherwise."""
+    params: tuple[Any, ...] = (step.version, step.total, step.head, step.workflow_id, step.kept)
+    params += (step.status, step.created_at)
+    if step.expected_version is None:
+        updated = db.execute(_STEP, params).rowcount
+    else:
+        updated = db.execute(_STEP + " AND version = ?", (*params, step.expected_version)).rowcount
+    if updated != 1 and not _rewrite_head(db, step):
+        return
+    db.executemany(
+        "INSERT INTO history_events (workflow_id, seq, event) VALUES (?, ?, ?)",
+        [(step.workflow_id, step.kept + i, event) for i, event in enumerate(step.tail)],
+    )
+
+
+def _rewrite_head(db: sqlite3.Connection, step: _Step) -> bool:
+    """The rare cases: nothing stored, another writer, or new indexed values.
+
+    Returns whether the new events are still to be inserted (a state written
+    whole has them already).
+    """
+    found = db.execute(
+        "SELECT version, history_len FROM workflows WHERE workflow_id = ?", (step.workflow_id,)
+    ).fetchone()
+    current = 0 if found is None else int(found[0])
+    if step.expected_version is not None and current != step.expected_version:
+        raise ConcurrencyConflictError(
+            f"workflow {step.workflow_id!r} is at version {current}, "
+            f"not the expected {step.expected_version}"
+        )
+    if found is None:
+        assert step.whole is not None  # a step that expects a stored state was refused above
+        events = step.whole()
+        _write(
+            db,
+            _Row(step.workflow_id, step.status, step.created_at, step.version, step.head, events),
+        )
+        return False
+    if found[1] != step.kept:
+        raise ConcurrencyConflictError(
+            f"workflow {step.workflow_id!r} has {found[1]} stored events, not the "
+            f"{step.kept} this append extends; another writer moved it on"
+        )
+    db.execute(
+        "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
+        " history_len = ?, head = ? WHERE workflow_id = ?",
+        (step.status, step.created_at, step.version, step.total, step.head, step.workflow_id),
+    )
+    return True
 
 
 def _load(db: sqlite3.Connection, workflow_id: str) -> WorkflowState | None:

@@ -18,7 +18,14 @@ from beluga_workflow_sqlite.config import SQLiteConfig
 
 class TestSQLiteContract(StoreContract):
     capabilities = frozenset(
-        {"durable", "ordered_list", "append_history", "optimistic_concurrency", "multi_process"}
+        {
+            "durable",
+            "ordered_list",
+            "append_history",
+            "optimistic_concurrency",
+            "compare_and_append",
+            "multi_process",
+        }
     )
 
     @pytest.fixture

@@ -136,6 +136,52 @@ async def test_appending_writes_one_event_row_and_keeps_the_rest(tmp_path: Path)
         assert raw.execute("SELECT n FROM seen").fetchall() == [(50,)]
 
 
+async def test_compare_and_append_writes_only_the_new_event_rows(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    state = WorkflowState(
+        workflow_id="w",
+        history=[HistoryEvent(id=i, type=EventType.ACTIVITY_COMPLETED) for i in range(50)],
+    )
+    async with SQLiteStore(str(db)) as store:
+        assert await store.compare_and_append(state, 50, 0) == 1
+        with sqlite3.connect(db) as raw:
+            raw.execute("CREATE TABLE seen (n INTEGER)")
+            raw.execute(
+                "CREATE TRIGGER count_inserts AFTER INSERT ON history_events"
+                " BEGIN INSERT INTO seen VALUES (NEW.seq); END"
+            )
+            raw.execute(
+                "CREATE TRIGGER count_deletes AFTER DELETE ON history_events"
+                " BEGIN INSERT INTO seen VALUES (-1); END"
+            )
+        state.history.append(HistoryEvent(id=50, type=EventType.TIMER_FIRED))
+        assert await store.compare_and_append(state, 1, 1) == 2
+        state.metadata = {"lease": "renewed"}
+        assert await store.compare_and_append(state, 0, 2) == 3
+        loaded = await store.load("w")
+    assert loaded == state.model_copy(update={"version": 3})
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT n FROM seen").fetchall() == [(50,)]
+
+
+async def test_compare_and_append_writes_the_state_as_it_was_at_the_call(tmp_path: Path) -> None:
+    """The write runs after the call has yielded; changing the state then changes nothing."""
+    state = WorkflowState(
+        workflow_id="w", history=[HistoryEvent(id=1, type=EventType.WORKFLOW_STARTED)]
+    )
+    async with SQLiteStore(str(tmp_path / "runs.db")) as store:
+        await store.compare_and_append(state, 1, 0)
+        state.history.append(HistoryEvent(id=2, type=EventType.ACTIVITY_COMPLETED, result=1))
+        written = state.model_copy(update={"version": 2}, deep=True)
+        call = asyncio.create_task(store.compare_and_append(state, 1, 1))
+        await asyncio.sleep(0)  # the call has taken its values and waits for its turn
+        state.status = WorkflowStatus.FAILED
+        state.history[-1].result = 2
+        state.history.append(HistoryEvent(id=3, type=EventType.TIMER_FIRED))
+        assert await call == 2
+        assert await store.load("w") == written
+
+
 async def test_a_corrupted_row_is_named_by_load_and_skipped_with_a_report_by_list(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
