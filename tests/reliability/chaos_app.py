@@ -32,7 +32,8 @@ async def chaos(ctx: WorkflowContext, input: dict[str, Any]) -> Any:
         if step == 1:
             await ctx.sleep(0.2)
     go = await ctx.wait_for_signal("go", timeout=120)
-    return {"steps": done, "go": go}
+    last = await ctx.execute_activity(side_effect, {**input, "id": ctx.workflow_id, "step": STEPS})
+    return {"steps": done, "go": go, "last": last}
 
 
 NAME = f"{__name__}:chaos"

@@ -25,7 +25,7 @@ async def main(spec: dict[str, Any], worker_id: str, lease: float) -> None:
     worker = Worker(
         spec,
         workflows=[chaos_app.chaos],
-        concurrency=30,
+        concurrency=10,
         worker_id=worker_id,
         lease_duration=lease,
         poll_interval=0.1,
