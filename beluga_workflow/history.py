@@ -29,7 +29,13 @@ from beluga_workflow.errors import (
     WorkflowCanceledError,
     WorkflowError,
 )
-from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, utc_now
+from beluga_workflow.models import (
+    EventType,
+    HistoryEvent,
+    WorkflowState,
+    WorkflowStatus,
+    utc_now,
+)
 from beluga_workflow.ownership import LeaseTerms, same_holder
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import WorkflowStore
@@ -108,6 +114,8 @@ class Journal:
         self._on_messages = on_messages
         self._unsettled: tuple[Basis, list[HistoryEvent], datetime] | None = None
         self._terms = lease_terms
+        self._holding = state.lease if lease_terms is not None else None
+        """The lease this journal writes under (owner and epoch; renewals keep both)."""
         self.last_stored = self.last_read = time.monotonic()
         """When this journal last stored, and last read, the run (``time.monotonic()``)."""
 
@@ -333,7 +341,12 @@ class Journal:
             raise ConcurrencyConflictError(
                 f"workflow {workflow_id!r} was deleted or replaced by another writer while it ran"
             )
-        if self._terms is not None and not same_holder(stored.lease, self.state.lease):
+        holding = self._holding
+        if (
+            holding is not None
+            and stored.status is WorkflowStatus.RUNNING
+            and not same_holder(stored.lease, holding)
+        ):
             holder = "nobody" if stored.lease is None else f"worker {stored.lease.owner!r}"
             raise ConcurrencyConflictError(
                 f"workflow {workflow_id!r} is now held by {holder}: this worker lost its lease "
@@ -342,9 +355,14 @@ class Journal:
         extra = stored.history[start:]
         for event in extra:
             if event.type not in MESSAGE_EVENTS:
+                why = (
+                    "this worker lost its lease and stops running it"
+                    if holding is not None
+                    else "is it running twice?"
+                )
                 raise ConcurrencyConflictError(
                     f"another process recorded {event.type.value} as event {event.id} of "
-                    f"workflow {workflow_id!r} while it ran here (is it running twice?)"
+                    f"workflow {workflow_id!r} while it ran here ({why})"
                 )
         return extra
 

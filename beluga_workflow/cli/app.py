@@ -27,9 +27,11 @@ from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
 from beluga_workflow.models import Signal, WorkflowFilter, WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.store import WorkflowStore
+from beluga_workflow.worker import Worker
 
 __all__ = ["cli", "main"]
 
@@ -240,17 +242,51 @@ def run(
 
 @cli.command()
 @click.argument("modules", nargs=-1, required=True, metavar="MODULE...")
-@click.option("--forever", is_flag=True, help="Keep running and pick up new running workflows.")
-@click.option("--poll", type=SECONDS, default=2.0, help="Seconds between store scans (--forever).")
+@click.option(
+    "--forever",
+    is_flag=True,
+    help="Keep running: claim new and orphaned runs as they come (several workers may share "
+    "a store that keeps leases).",
+)
+@click.option("--poll", type=SECONDS, default=0.5, help="Seconds between claims (--forever).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=100,
+    help="Most runs held at once (--forever).",
+)
+@click.option(
+    "--worker-id",
+    type=TEXT,
+    default=None,
+    help="This worker's id (default $BELUGA_WORKFLOW_WORKER_ID, else unique to the process); "
+    "a worker restarted under its id takes its runs back at once.",
+)
+@click.option(
+    "--lease",
+    type=SECONDS,
+    default=DEFAULT_LEASE_SECONDS,
+    help="Seconds a lease lasts unless renewed: how soon another worker takes over.",
+)
 @store_option
 @config_option
 def worker(
-    modules: tuple[str, ...], forever: bool, poll: float, store: str | None, config: str | None
+    modules: tuple[str, ...],
+    forever: bool,
+    poll: float,
+    concurrency: int,
+    worker_id: str | None,
+    lease: float,
+    store: str | None,
+    config: str | None,
 ) -> None:
-    """Resume every running workflow defined in MODULE... and run until they end.
+    """Run the workflows defined in MODULE... that are stored as running.
 
     Registers the async functions of each module (a dotted name or a .py
-    file), recovers the running workflows in the store, and waits for them.
+    file). Without --forever it resumes the running workflows it can claim
+    and waits for them; with --forever it keeps claiming new and orphaned
+    runs, up to --concurrency at once, until SIGTERM or Ctrl-C, and then
+    hands its runs back.
     """
     try:
         functions = [fn for target in modules for fn in workflows_in(load_module(target)).values()]
@@ -258,35 +294,44 @@ def worker(
     except Exception as exc:
         fail(exc)
 
-    async def work() -> int:
-        finished = 0
-        async with Executor(store=spec, workflows=functions) as executor:
-            while True:
-                report = await executor.recover()
-                for workflow_id, problem in report.not_resumed.items():
-                    stderr.print(f"not resumed {workflow_id}: {problem}")
-                for handle in report.resumed:
-                    stderr.print(f"resumed {handle.id} (run {handle.run_id})")
-                with stderr.status(
-                    f"{len(report.resumed)} workflow(s) running ...", spinner="dots"
-                ):
-                    outcomes = await asyncio.gather(
-                        *(h.result() for h in report.resumed), return_exceptions=True
-                    )
-                for handle, outcome in zip(report.resumed, outcomes, strict=True):
-                    finished += 1
-                    if isinstance(outcome, BaseException):
-                        stderr.print(f"{handle.id}: {handle.status}: {outcome}")
-                    else:
-                        stderr.print(f"{handle.id}: completed: {json.dumps(outcome)}")
-                if not forever:
-                    return finished
-                await asyncio.sleep(poll)
+    async def once() -> int:
+        runner = Executor(spec, workflows=functions, worker_id=worker_id, lease_duration=lease)
+        async with runner as executor:
+            report = await executor.recover()
+            for workflow_id, problem in report.not_resumed.items():
+                stderr.print(f"not resumed {workflow_id}: {problem}")
+            for handle in report.resumed:
+                stderr.print(f"resumed {handle.id} (run {handle.run_id})")
+            with stderr.status(f"{len(report.resumed)} workflow(s) running ...", spinner="dots"):
+                outcomes = await asyncio.gather(
+                    *(h.result() for h in report.resumed), return_exceptions=True
+                )
+            for handle, outcome in zip(report.resumed, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    stderr.print(f"{handle.id}: {handle.status}: {outcome}")
+                else:
+                    stderr.print(f"{handle.id}: completed: {json.dumps(outcome)}")
+            return len(report.resumed)
+
+    async def serve() -> int:
+        serving = Worker(
+            spec,
+            workflows=functions,
+            concurrency=concurrency,
+            worker_id=worker_id,
+            lease_duration=lease,
+            poll_interval=poll,
+        )
+        stderr.print(f"worker {serving.worker_id} serving; stop with Ctrl-C or SIGTERM")
+        await serving.run()
+        return 0
 
     count = run_async(
-        work, interrupted="interrupted: unfinished workflows stay running for the next worker"
+        serve if forever else once,
+        interrupted="interrupted: unfinished workflows stay running for the next worker",
     )
-    stdout.print(f"{count} workflow(s) finished")
+    if not forever:
+        stdout.print(f"{count} workflow(s) finished")
 
 
 # --- looking at and acting on stored workflows ----------------------------------------

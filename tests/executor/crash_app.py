@@ -92,7 +92,10 @@ SCENARIOS = {
 async def main(scenario: str, action: str, kind: str, store_dir: str, side_effects: str) -> None:
     workflow = SCENARIOS[scenario]
     store = open_durable_store(kind, store_dir)
-    async with Executor(store, workflows=[workflow], load_plugins=False) as executor:
+    # One worker id for the process that starts and the one that recovers: a worker
+    # restarted under its id takes its runs back at once, without waiting for the lease.
+    worker = Executor(store, workflows=[workflow], load_plugins=False, worker_id="crash-app")
+    async with worker as executor:
         if action == "start":
             options = WorkflowOptions(id=WORKFLOW_ID, input={"side_effects": side_effects})
             handle = await executor.execute(workflow, options)

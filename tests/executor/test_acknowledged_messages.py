@@ -80,7 +80,7 @@ async def test_an_owner_write_whose_answer_is_lost_is_stored_once(kind: FaultKin
     state = assert_well_formed(await store.inner.load("w"))
     completed = [e.result for e in state.history if e.type is EventType.ACTIVITY_COMPLETED]
     assert completed == [0, 1, 2]
-    assert store.faults[f"append:{kind}"] == 3
+    assert store.faults[f"compare_and_append:{kind}"] == 3
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -135,7 +135,7 @@ async def test_a_signal_whose_answer_is_lost_is_stored_once() -> None:
         faulty.fail_next("after")
         async with Executor(faulty, load_plugins=False, store_retry=PATIENT) as other:
             await other.signal("w", Signal(name="go", payload="once"))
-        assert faulty.faults["append:after"] == 1
+        assert faulty.faults["compare_and_append:after"] == 1
         checkpoint.released.set()
         assert await (await live.get_handle("w")).result() == "once"
     assert signals_in(assert_well_formed(await inner.load("w"))) == ["once"]

@@ -28,6 +28,8 @@ async def chaos(ctx: WorkflowContext, input: dict[str, Any]) -> Any:
     done = []
     for step in range(STEPS):
         arguments = {**input, "id": ctx.workflow_id, "step": step}
+        if step == 0 and "first_pause" in input:
+            arguments["pause"] = input["first_pause"]
         done.append(await ctx.execute_activity(side_effect, arguments))
         if step == 1:
             await ctx.sleep(0.2)
