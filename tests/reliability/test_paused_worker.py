@@ -27,9 +27,13 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _has_line(path: Path, line: str) -> bool:
+    return path.exists() and line in path.read_text(encoding="utf-8").splitlines()
+
+
 async def _wait_for_line(path: Path, line: str) -> None:
     for _ in range(600):
-        if path.exists() and line in path.read_text(encoding="utf-8").splitlines():
+        if await asyncio.to_thread(_has_line, path, line):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{line!r} never appeared in {path}")
@@ -66,5 +70,5 @@ async def test_a_paused_worker_that_wakes_up_writes_nothing_for_a_run_taken_over
     assert after == finished, "the woken worker changed the run another worker finished"
     completed = [e.result for e in finished.history if e.type is EventType.ACTIVITY_COMPLETED]
     assert completed == list(range(STEPS + 1))
-    lines = side_effects.read_text(encoding="utf-8").splitlines()
+    lines = (await asyncio.to_thread(side_effects.read_text, encoding="utf-8")).splitlines()
     assert [line for line in lines if line.endswith(f" {paused}")] == [f"p 0 {paused}"]
