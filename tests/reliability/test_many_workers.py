@@ -35,7 +35,7 @@ from tests.reliability.chaos_app import NAME, STEPS
 from tests.reliability.targets import KINDS, faulty_target
 
 ROOT = Path(__file__).resolve().parents[2]
-COUNT = 60
+COUNT = 100
 LEASE = 1.0
 PATIENT = RetryPolicy(max_attempts=40, initial_interval=0.02, max_interval=0.25, jitter=0.1)
 
@@ -50,7 +50,8 @@ class Workers:
         self.killed: set[str] = set()
         self._count = 0
 
-    async def start(self) -> str:
+    async def start(self, *, wait: bool = True) -> str:
+        """Start a worker; with ``wait``, return once it is ready to claim."""
         self._count += 1
         worker_id = f"w{self._count}"
         process = await asyncio.create_subprocess_exec(
@@ -66,9 +67,10 @@ class Workers:
             stderr=asyncio.subprocess.DEVNULL,
         )
         assert process.stdout is not None
-        ready = await asyncio.wait_for(process.stdout.readline(), 60)
-        assert ready.strip() == b"ready"
         self.live[worker_id] = process
+        if wait:
+            ready = await asyncio.wait_for(process.stdout.readline(), 60)
+            assert ready.strip() == b"ready"
         return worker_id
 
     async def kill(self, worker_id: str) -> None:
@@ -105,17 +107,21 @@ async def test_workers_killed_at_random_lose_nothing_and_never_run_a_step_twice_
             for _ in range(3):
                 await workers.start()
             async with Executor(target.client_spec, load_plugins=False, store_retry=PATIENT) as c:
+                given = {"file": str(side_effects), "pause": 0.25}
+
+                async def kill_now_and_then() -> None:
+                    for _ in range(4):  # a random worker that holds runs; a new one instead
+                        await asyncio.sleep(rng.uniform(0.3, 0.6))
+                        holders = await _holders(c, workers)
+                        await workers.kill(rng.choice(holders or sorted(workers.live)))
+                        await workers.start(wait=False)
+
+                killing = asyncio.create_task(kill_now_and_then())  # while runs take steps
                 handles = [
-                    await c.submit(
-                        NAME, WorkflowOptions(id=f"c{i}", input={"file": str(side_effects)})
-                    )
+                    await c.submit(NAME, WorkflowOptions(id=f"c{i}", input=given))
                     for i in range(COUNT)
                 ]
-                for _ in range(4):  # kill a random worker that holds runs, start a new one
-                    await asyncio.sleep(rng.uniform(0.3, 0.8))
-                    holders = await _holders(c, workers)
-                    await workers.kill(rng.choice(holders or sorted(workers.live)))
-                    await workers.start()
+                await killing
                 for i in range(COUNT):
                     await c.signal(f"c{i}", Signal(name="go", payload=i))
                 results = await asyncio.wait_for(
