@@ -48,6 +48,7 @@ from beluga_workflow.store import (
     SupportsAppend,
     SupportsCompareAndAppend,
     SupportsCompareAndSave,
+    SupportsWatch,
     WorkflowStore,
 )
 from beluga_workflow.worker import Worker
@@ -83,6 +84,7 @@ __all__ = [
     "SupportsAppend",
     "SupportsCompareAndAppend",
     "SupportsCompareAndSave",
+    "SupportsWatch",
     "WorkflowAlreadyRunningError",
     "WorkflowCanceledError",
     "WorkflowContext",

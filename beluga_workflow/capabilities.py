@@ -30,5 +30,8 @@ class Capability(StrEnum):
     COMPARE_AND_APPEND = "compare_and_append"
     """The store implements :class:`~beluga_workflow.store.SupportsCompareAndAppend`."""
 
+    WATCH = "watch"
+    """The store implements :class:`~beluga_workflow.store.SupportsWatch`: it says what changed."""
+
     MULTI_PROCESS = "multi_process"
     """Several processes may use one backend at once without losing writes."""

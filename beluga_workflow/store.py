@@ -9,6 +9,7 @@ falls back to :meth:`WorkflowStore.save` when a store lacks them.
 from __future__ import annotations
 
 from types import TracebackType
+from collections.abc import AsyncIterator
 from typing import Protocol, Self, runtime_checkable
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState
@@ -17,6 +18,7 @@ __all__ = [
     "SupportsAppend",
     "SupportsCompareAndAppend",
     "SupportsCompareAndSave",
+    "SupportsWatch",
     "WorkflowStore",
 ]
 
@@ -130,5 +132,33 @@ class SupportsCompareAndAppend(Protocol):
         equals ``save`` of the state with that version. Otherwise it raises
         :class:`~beluga_workflow.errors.ConcurrencyConflictError` and changes
         nothing.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsWatch(Protocol):
+    """A store that says when states change, declared as ``watch``.
+
+    The engine uses it to wake up at once instead of polling: a worker when a
+    run becomes claimable, a run when another process signals or cancels it,
+    a handle when the run it awaits finishes.
+    """
+
+    def watch(self) -> AsyncIterator[str | None]:
+        """Yield the id of each workflow whose stored state changes from now on.
+
+        The first item is ``None``, yielded once the subscription is live:
+        whatever changed before it may have been missed, so the caller reads
+        what it needs from the store then. After it, every write of a state
+        (``save``, ``append``, ``compare_and_save``, ``compare_and_append``,
+        ``delete``) made by any store on the same backend and namespace, in
+        any process, yields that state's id, promptly (the backend's own
+        notification where it has one). An id may come more than once, and
+        for the caller's own writes; callers read the state again rather than
+        trusting the notice. ``None`` again means changes may have been missed
+        (the connection was lost and restored, the watcher fell behind): read
+        again from the store. The iterator ends when the store is closed;
+        closing the iterator (``aclose()``) releases what it holds.
         """
         ...
