@@ -8,8 +8,8 @@ falls back to :meth:`WorkflowStore.save` when a store lacks them.
 
 from __future__ import annotations
 
-from types import TracebackType
 from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState
