@@ -12,6 +12,7 @@ so signals and cancels stored by other processes are never overwritten.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -57,6 +58,7 @@ from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
 from beluga_workflow.validation import require_name, require_workflow_id
+from beluga_workflow.wakeups import ChangeFeed
 from beluga_workflow.writes import (
     MESSAGE_EVENTS,
     Basis,
@@ -165,6 +167,12 @@ class Executor:
         self._starting: set[str] = set()
         self._closed = False
         self._refresher: asyncio.Task[None] | None = None
+        self._feed = ChangeFeed(self._store, self._changed)
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._held_elsewhere: dict[str, datetime] = {}
+        """Runs seen leased to other workers, and until when: their changes wake no claim."""
+        self.claimable_hint = asyncio.Event()
+        """Set when the store said something changed that a claim round may take."""
         for workflow in workflows:
             self.register(workflow)
 
@@ -295,6 +303,7 @@ class Executor:
 
     async def claim(self, limit: int) -> RecoveryReport:
         """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
+        self.claimable_hint.clear()
         return await self._claim(limit=limit, quiet=True)
 
     @property
@@ -348,6 +357,7 @@ class Executor:
         held = state.lease
         if not terms.claimable(state, now):
             assert held is not None
+            self._held_elsewhere[state.workflow_id] = held.expires_at
             return WorkflowAlreadyRunningError(
                 f"workflow {state.workflow_id!r} is run by worker {held.owner!r}, whose lease "
                 f"lasts until {held.expires_at.isoformat()}; it is taken over if that worker "
@@ -389,7 +399,7 @@ class Executor:
                 local = self._runs.get(workflow_id)
                 if local is not None and local.state.run_id == latest.run_id:
                     return await local.outcome()
-                await asyncio.sleep(self._poll_interval)
+                await self._feed.wait(workflow_id, self._poll_interval)
                 latest = await self._load(workflow_id)
             return outcome_of(latest)
 
@@ -504,6 +514,7 @@ class Executor:
             run.stop("shutdown")
         if self._refresher is not None:
             self._refresher.cancel()
+        await self._feed.close()
         if runs:
             await asyncio.gather(*(run.task for run in runs if run.task), return_exceptions=True)
             # Hand the runs back: another worker may claim them without waiting.
@@ -638,7 +649,9 @@ class Executor:
     def _adopt(self, run: _Run) -> None:
         """Run ``run`` here, and keep refreshing the runs that wait."""
         self._runs[run.state.workflow_id] = run
+        self._held_elsewhere.pop(run.state.workflow_id, None)
         run.start()
+        self._feed.start()
         if self._refresher is None or self._refresher.done():
             self._refresher = asyncio.get_running_loop().create_task(
                 self._refresh_waiting_runs(), name="refresh waiting runs"
@@ -673,6 +686,41 @@ class Executor:
             waiting.sort(key=lambda run: max(run.journal.last_stored, run.journal.last_read))
             for run in waiting[:_REFRESH_BATCH]:
                 await self._touch(run, renew=False)
+
+    def _changed(self, workflow_id: str | None) -> None:
+        """The store says ``workflow_id`` changed (``None``: anything may have)."""
+        if workflow_id is None:
+            for each in self._runs.values():
+                each.journal.forget_own_notices()  # their notices may have been missed
+                self._refresh_soon(each)
+            self.claimable_hint.set()
+            return
+        run = self._runs.get(workflow_id)
+        if run is not None:
+            if not run.journal.expects_own_notice():
+                self._refresh_soon(run)  # a signal or a cancel from elsewhere, most likely
+            return
+        until = self._held_elsewhere.get(workflow_id)
+        if until is None or until <= utc_now():
+            self.claimable_hint.set()  # a new run, or one whose lease may have run out
+
+    def _refresh_soon(self, run: _Run) -> None:
+        workflow_id = run.state.workflow_id
+        if workflow_id in self._refreshing or run.journal.closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._touch(run, renew=False))
+        self._refreshing[workflow_id] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(workflow_id, None))
+
+    async def wait_for_claimable(self, seconds: float) -> None:
+        """Return when the store says a claim round may find a run, or after ``seconds``.
+
+        The hint is cleared by :meth:`claim`, so a change noticed during a round
+        makes the next wait return at once.
+        """
+        self._feed.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.claimable_hint.wait(), seconds)
 
     async def _touch(self, run: _Run, *, renew: bool) -> None:
         try:

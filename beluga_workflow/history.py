@@ -114,6 +114,7 @@ class Journal:
         self._on_messages = on_messages
         self._unsettled: tuple[Basis, list[HistoryEvent], datetime] | None = None
         self._terms = lease_terms
+        self._own_notices = 0
         self._holding = state.lease if lease_terms is not None else None
         """The lease this journal writes under (owner and epoch; renewals keep both)."""
         self.last_stored = self.last_read = time.monotonic()
@@ -227,6 +228,7 @@ class Journal:
             else:
                 self._basis = Basis.of(state)
                 self.last_stored = time.monotonic()
+                self._own_notices += 1
                 return _Written()
             stored = await attempts.call(lambda: self._writer.store.load(state.workflow_id))
             if landed(stored, basis, pending, state.updated_at):
@@ -273,6 +275,21 @@ class Journal:
             self.state.history.extend(pending)
             self._adopt(stored, closed=stored.status.is_terminal)
             self._hand_over(later)
+
+    def expects_own_notice(self) -> bool:
+        """Whether a change notice for this run is most likely of its own last write.
+
+        Each write stored here is counted, and each notice takes one off: the
+        rest come from other processes, and make the run read itself back.
+        """
+        if self._own_notices > 0:
+            self._own_notices -= 1
+            return True
+        return False
+
+    def forget_own_notices(self) -> None:
+        """Count no notice as this run's own: the feed (re)started and may have missed some."""
+        self._own_notices = 0
 
     async def renew(self) -> None:
         """Renew the run's lease with a write of its own (a run that writes renews it anyway).

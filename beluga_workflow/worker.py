@@ -112,18 +112,23 @@ class Worker:
                         await self.executor.claim(room)
                     except Exception as exc:  # the store is down: try again next round
                         logger.warning("worker %s could not claim runs: %s", self.worker_id, exc)
+                else:  # full: the next round comes when one of its runs ends
+                    self.executor.claimable_hint.clear()
                 await self._next_round()
         finally:
             await self.executor.close()
 
     async def _next_round(self) -> None:
-        """Wait ``poll_interval``, or less when stopped or when one of the runs ends."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stopping.wait())]
-        waits.extend(self.executor.run_endings())
+        """Wait ``poll_interval``, or less: until stopped, a run ends, or the store says
+        a run may be claimable (on a store that can be watched)."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        hinted = asyncio.ensure_future(self.executor.wait_for_claimable(self._poll_interval))
+        waits: list[asyncio.Future[Any]] = [stopping, hinted, *self.executor.run_endings()]
         try:
             await asyncio.wait(waits, timeout=self._poll_interval, return_when="FIRST_COMPLETED")
         finally:
-            waits[0].cancel()
+            stopping.cancel()
+            hinted.cancel()
 
     async def __aenter__(self) -> Self:
         return self
