@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import os
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -78,7 +79,12 @@ WorkflowFunction = Callable[[WorkflowContext, Any], Awaitable[Any]]
 _DEADLINE = "deadline"
 """``WorkflowState.metadata`` key: when a workflow with a timeout fails (ISO 8601, UTC)."""
 
-_STORED_UPDATE_ATTEMPTS = 10
+_STORED_UPDATE_ATTEMPTS = 200
+"""How often a message is written again after other writers moved the run on first.
+
+Each such conflict means another writer made progress; a short random pause
+after each keeps many senders of one run from colliding in step.
+"""
 
 _REFRESH_BATCH = 200
 """How many waiting runs are read back per poll interval, at most."""
@@ -603,7 +609,9 @@ class Executor:
         read back before it is tried again, so it is stored exactly once.
         """
         attempts = StoreAttempts(self._store_retry, f"updating workflow {workflow_id!r}")
-        for _ in range(_STORED_UPDATE_ATTEMPTS):
+        for conflicts in range(_STORED_UPDATE_ATTEMPTS):
+            if conflicts:
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**conflicts)))
             state = await attempts.call(lambda: self._load(workflow_id))
             basis = Basis.of(state)
             change(state)

@@ -1,7 +1,9 @@
-"""A worker process for the chaos tests: claims and runs ``chaos`` workflows until killed.
+"""A worker process for the reliability tests: claims and runs their workflows until killed.
 
     python -m tests.reliability.chaos_worker STORE_SPEC_JSON WORKER_ID SIDE_EFFECTS [LEASE]
 
+It runs the workflows of :mod:`tests.reliability.chaos_app` and
+:mod:`tests.reliability.client_app`.
 Every activity appends ``workflow-id step worker-id`` to ``SIDE_EFFECTS``, so
 the test can tell an activity run twice, and by whom. SIGTERM stops the
 worker gracefully (its runs are handed back); SIGKILL is a crash.
@@ -16,7 +18,7 @@ import sys
 from typing import Any
 
 from beluga_workflow import RetryPolicy, Worker
-from tests.reliability import chaos_app
+from tests.reliability import chaos_app, client_app
 
 PATIENT = RetryPolicy(max_attempts=40, initial_interval=0.02, max_interval=0.25, jitter=0.1)
 
@@ -24,7 +26,7 @@ PATIENT = RetryPolicy(max_attempts=40, initial_interval=0.02, max_interval=0.25,
 async def main(spec: dict[str, Any], worker_id: str, lease: float) -> None:
     worker = Worker(
         spec,
-        workflows=[chaos_app.chaos],
+        workflows=[chaos_app.chaos, *client_app.WORKFLOWS],
         concurrency=10,
         worker_id=worker_id,
         lease_duration=lease,
