@@ -249,7 +249,7 @@ async def aggregate_rate(backend: Backend, workers: int, runs: int, steps: int) 
 
 
 async def _lease_cost(report: Report, backend: Backend, quick: bool) -> None:
-    workflows, steps, repeats = (2, 20, 1) if quick else (20, 100, 5)
+    workflows, steps, repeats = (2, 20, 1) if quick else (20, 100, 7)
     if not quick:  # a slow store runs fewer workflows, so a figure takes about two seconds
         rate = await ours_rate(backend.open, 1, 50)
         workflows = max(1, min(workflows, int(rate * SECONDS_PER_FIGURE / steps)))
@@ -265,7 +265,7 @@ async def _lease_cost(report: Report, backend: Backend, quick: bool) -> None:
     report.add(
         Row(
             SECTION_COST,
-            f"{backend.label}, one workflow at a time",
+            f"{backend.label}, leases on against off, one workflow at a time",
             ours,
             theirs,
             "leases off (append)",
@@ -287,7 +287,7 @@ async def _takeover(report: Report, backend: Backend, quick: bool) -> None:
     report.add(
         Row(
             SECTION_TAKEOVER,
-            f"{backend.label}, lease {lease:g} s",
+            f"{backend.label}, takeover with a {lease:g} s lease",
             taken,
             None,
             "",
@@ -310,7 +310,7 @@ async def _scaling(report: Report, backend: Backend, quick: bool) -> None:
     report.add(
         Row(
             SECTION_SCALING,
-            f"{backend.label}, 1 worker",
+            f"{backend.label}, 1 worker process",
             figure(single, "steps/s"),
             None,
             "",
@@ -323,10 +323,10 @@ async def _scaling(report: Report, backend: Backend, quick: bool) -> None:
         report.add(
             Row(
                 SECTION_SCALING,
-                f"{backend.label}, {count} workers",
+                f"{backend.label}, {count} worker processes against 1",
                 figure(rates[count], "steps/s"),
                 figure(single, "steps/s"),
-                "1 worker",
+                "1 worker process",
                 ratio,
                 f"≥ {NO_COLLAPSE}x (no collapse)",
                 ratio.median >= NO_COLLAPSE,
