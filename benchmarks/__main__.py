@@ -22,9 +22,10 @@ from benchmarks.harness import Report
 from benchmarks.overhead import run_overhead
 from benchmarks.steps import run_steps
 from benchmarks.store_ops import run_store_ops
+from benchmarks.workers import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("steps", "growth", "ops", "overhead")
+SUITES = ("steps", "growth", "ops", "overhead", "workers")
 
 
 async def server_versions(backends: dict[str, Backend]) -> dict[str, str]:
@@ -77,6 +78,8 @@ async def run(args: argparse.Namespace, report: Report, backends: dict[str, Back
         await run_store_ops(report, backends, args.quick)
     if "overhead" in args.only and "inmemory" in backends:
         await run_overhead(report, args.quick)
+    if "workers" in args.only:
+        await run_workers(report, backends, args.quick)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -60,7 +60,11 @@ class Backend:
 
     def open(self, **options: Any) -> WorkflowStore:
         """A store in a namespace of its own."""
-        raise NotImplementedError
+        return open_store({**self.spec(), **options})
+
+    def spec(self) -> dict[str, Any]:
+        """The configuration of a store in a namespace of its own, for any process to open."""
+        raise NotImplementedError(f"{self.label} stores are opened in this process only")
 
     async def cleanup(self) -> None:
         """Remove every namespace :meth:`open` created."""
@@ -73,8 +77,8 @@ class Backend:
 
 
 class InMemoryBackend(Backend):
-    def open(self, **options: Any) -> WorkflowStore:
-        return open_store("inmemory", **options)
+    def spec(self) -> dict[str, Any]:
+        return {"provider": "inmemory"}
 
 
 @dataclass
@@ -84,16 +88,16 @@ class SQLiteBackend(Backend):
     def new_path(self, tag: str = "db") -> Path:
         return self.folder / f"{tag}-{_tag()}.db"
 
-    def open(self, **options: Any) -> WorkflowStore:
-        return open_store(f"sqlite:///{self.new_path()}", **options)
+    def spec(self) -> dict[str, Any]:
+        return {"provider": "sqlite", "path": str(self.new_path())}
 
 
 class PostgresBackend(Backend):
-    def open(self, **options: Any) -> WorkflowStore:
+    def spec(self) -> dict[str, Any]:
         assert self.url is not None
         schema = f"bench_{_tag()}"
         self.created.append(schema)
-        return open_store(self.url, schema=schema, **options)
+        return {"provider": "postgres", "url": self.url, "schema": schema}
 
     async def cleanup(self) -> None:
         import psycopg
@@ -114,11 +118,11 @@ class PostgresBackend(Backend):
 
 
 class RedisBackend(Backend):
-    def open(self, **options: Any) -> WorkflowStore:
+    def spec(self) -> dict[str, Any]:
         assert self.url is not None
         prefix = f"bench-{_tag()}"
         self.created.append(prefix)
-        return open_store(self.url, prefix=prefix, **options)
+        return {"provider": "redis", "url": self.url, "prefix": prefix}
 
     async def cleanup(self) -> None:
         import redis.asyncio as aioredis
@@ -147,11 +151,11 @@ class RedisBackend(Backend):
 
 
 class NatsBackend(Backend):
-    def open(self, **options: Any) -> WorkflowStore:
+    def spec(self) -> dict[str, Any]:
         assert self.url is not None
         bucket = f"bench_{_tag()}"
         self.created.append(bucket)
-        return open_store(self.url, bucket=bucket, **options)
+        return {"provider": "nats", "url": self.url, "bucket": bucket}
 
     async def cleanup(self) -> None:
         import nats

@@ -114,7 +114,7 @@ INTRO = [
     "Every figure is the median of several runs with (min-max); every ratio is",
     "computed pair by pair within one run, ours and the baseline interleaved, so",
     "both see the same machine. Higher is better unless a row says otherwise.",
-    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead`,",
+    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers`,",
     "`--backends inmemory sqlite postgres redis nats kafka`; server addresses from",
     "`BELUGA_BENCH_POSTGRES_URL`, `BELUGA_BENCH_REDIS_URL`, `BELUGA_BENCH_NATS_URL`,",
     "`BELUGA_BENCH_KAFKA_URL`. Without a Kafka at its default address (and no URL",
@@ -150,6 +150,26 @@ ABOUT = {
     "7": (
         "The cost the engine adds per durable step when the store costs almost nothing,"
         " against a plain loop awaiting the same activity function."
+    ),
+    "8": (
+        "Workflows of 100 sequential activities run one after another by one executor,"
+        " with leases (the store's `compare_and_append`) against the same store wrapped so"
+        " that it lacks `compare_and_append`, so the engine writes each step with `append`"
+        " and keeps no leases. Leases ride on the writes a run makes anyway: a step must"
+        " not cost a write more."
+    ),
+    "9": (
+        "A worker process claims a run that waits on a long timer; it is killed with"
+        " SIGKILL at a random point between two renewals of its lease, a second worker"
+        " process (polling every 0.1 s) is started, and the time runs from the kill until"
+        " the stored run's lease names the second worker. Lower is better."
+    ),
+    "10": (
+        "A client submits the runs all at once and reads every result back; each worker"
+        " process holds up to 50 runs at once and polls every 0.1 s. The clock starts at"
+        " the first submission, once every worker is ready. The store's server, the"
+        " client and every worker share the cores listed above, so on a small machine"
+        " more workers add no CPU: the target is no collapse, not linear scaling."
     ),
 }
 

@@ -30,3 +30,13 @@ async def timed_steps(ctx: WorkflowContext, steps: int) -> int:
     for i in range(steps):
         await ctx.execute_activity(timed_step, i)
     return steps
+
+
+async def waits(ctx: WorkflowContext, seconds: float) -> None:
+    """A run that writes nothing for ``seconds``: it holds its lease by renewals alone."""
+    await ctx.sleep(seconds)
+
+
+def registered_name(fn: Any) -> str:
+    """The name a worker registers ``fn`` under by default, and clients submit it by."""
+    return f"{fn.__module__}:{fn.__qualname__}"

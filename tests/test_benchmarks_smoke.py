@@ -14,6 +14,11 @@ from typing import Any
 
 import pytest
 
+from beluga_workflow import Executor, WorkflowOptions
+from beluga_workflow.providers.inmemory import InMemoryStore
+from benchmarks.workers import WithoutLeases
+from benchmarks.workflows import waits
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytest.importorskip("dbos", reason="the benchmarks compare against DBOS: pip install dbos")
@@ -40,7 +45,7 @@ def has_figure(row: dict[str, Any]) -> bool:
 def test_quick_run_produces_figures_for_every_benchmark(tmp_path: Path) -> None:
     data = run_benchmarks(tmp_path)
     measured = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
-    assert measured == {"1-3", "4", "5", "6", "7"}
+    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10"}
     failed = [row for row in data["rows"] if row["note"].startswith("failed")]
     assert failed == []
     assert "beluga-workflow" in data["machine"]
@@ -56,3 +61,14 @@ def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
     assert all(
         row["case"].startswith("in-memory") for row in data["rows"] if row["section"][0] == "6"
     )
+
+
+async def test_leases_off_store_makes_the_engine_keep_no_leases() -> None:
+    """The baseline of the lease-cost benchmark must really run without leases."""
+    for store, leased in ((InMemoryStore(), True), (WithoutLeases(InMemoryStore()), False)):
+        async with Executor(store=store, load_plugins=False) as executor:
+            handle = await executor.execute(waits, WorkflowOptions(input=60))
+            running = await store.load(handle.id)
+            assert running is not None
+            assert (running.lease is not None) is leased
+            assert (executor.worker_id is not None) is leased
