@@ -256,6 +256,7 @@ class RedisStore:
         connection was lost (the server also drops a subscriber that falls
         too far behind) and a new one subscribed, retried with a backoff of
         at most 2 s. Notices published while it was away are not replayed.
+        A server that refuses it (a wrong password, say) raises ``StoreError``.
         """
         if self._closed:
             raise StoreClosedError(f"redis store {self.config.address} is closed")
@@ -267,12 +268,12 @@ class RedisStore:
                         async for notice in notices:
                             failures = 0 if notice is None else failures
                             yield notice
-                except AuthenticationError as exc:
-                    raise StoreError(
-                        f"redis store {self.config.address} refused the watch: "
-                        f"{redact_text(str(exc))}"
-                    ) from None
-                except _OUTAGE:
+                except (RedisError, OSError) as exc:
+                    if not isinstance(exc, _OUTAGE) or isinstance(exc, AuthenticationError):
+                        raise StoreError(
+                            f"redis store {self.config.address} refused the watch: "
+                            f"{redact_text(str(exc))}"
+                        ) from None
                     failures += 1
                 pause = min(_RESUBSCRIBE_MOST, _RESUBSCRIBE_FIRST * 2 ** (failures - 1))
                 await self._unless_closing(asyncio.sleep(pause))

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from beluga_workflow import EventType, HistoryEvent, StoreClosedError, WorkflowState
+from beluga_workflow import EventType, HistoryEvent, StoreClosedError, StoreError, WorkflowState
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_redis import RedisStore
 from beluga_workflow_redis.store import key_space
@@ -131,3 +131,14 @@ async def test_after_a_cut_connection_the_watcher_says_so_then_sees_later_writes
     finally:
         await cut_off.close()
         await proxy.close()
+
+
+async def test_a_watch_the_server_refuses_raises_without_the_password(
+    redis_url: str, prefix: str
+) -> None:
+    target = urlsplit(redis_url)
+    url = f"redis://nobody:s3cret@{target.hostname}:{target.port or 6379}{target.path}"
+    async with RedisStore(url, prefix=prefix) as store:
+        with pytest.raises(StoreError) as refused:
+            await next_notice(store.watch())
+    assert "s3cret" not in str(refused.value)
