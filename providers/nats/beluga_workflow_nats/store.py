@@ -41,6 +41,11 @@ in flight when the connection drops.
 
 Listing reads every meta record (the KV has no secondary index) by a scan of
 the meta stream, and loads only the states that match.
+
+``watch`` follows the meta stream from its end with an ordered consumer:
+every commit (and every delete's purge) is a message on it, so a notice
+cannot be lost between a write and its publication, and the consumer resumes
+after the last message it saw when it detects a gap.
 """
 
 from __future__ import annotations
@@ -49,15 +54,17 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from nats.js.errors import (
     BucketNotFoundError,
     KeyNotFoundError,
@@ -88,6 +95,7 @@ from beluga_workflow.validation import (
     require_state,
     require_workflow_id,
 )
+from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
 
 __all__ = ["NatsStore", "create_store"]
@@ -235,6 +243,7 @@ class NatsStore:
         self._bound = OperationBound("nats", config.address, config.operation_timeout)
         self._watch = ConnectWatch()
         self._connected: asyncio.Event | None = None
+        self._watchers: set[Inbox] = set()
 
     def __repr__(self) -> str:
         return f"NatsStore(url={self.config.address!r}, bucket={self.config.bucket!r})"
@@ -362,8 +371,37 @@ class NatsStore:
         await self._call("compare_and_append", compare_and_append)
         return expected + 1
 
+    async def watch(self) -> AsyncIterator[str | None]:
+        """Yield the id of each state written from now on (see ``SupportsWatch``).
+
+        An ordered consumer on the meta stream, delivering only what is
+        committed after it was created; ``None`` comes first, and again after
+        the client reconnected (the consumer catches up by itself, but the
+        caller is told to read again) or when this watcher fell behind. A
+        delete of an id too long for a reversible key is reported as ``None``
+        unless this watcher saw that id written before.
+        """
+        inbox = Inbox()
+        self._watchers.add(inbox)
+        try:
+            subscription = await self._call("watch", lambda: self._follow_meta(inbox))
+        except BaseException:
+            self._watchers.discard(inbox)
+            raise
+        try:
+            while True:
+                more, notice = await inbox.get()
+                if not more:
+                    return
+                yield notice
+        finally:
+            self._watchers.discard(inbox)
+            await self._unfollow(subscription)
+
     async def close(self) -> None:
         self._closed = True
+        for inbox in self._watchers:
+            inbox.end()
         self._known.clear()
         client, self._client = self._client, None
         self._js = self._meta = self._data = None
@@ -535,6 +573,44 @@ class NatsStore:
     def _conflict(self, workflow_id: str, why: str) -> ConcurrencyConflictError:
         return ConcurrencyConflictError(f"workflow {workflow_id!r} changed: {why}")
 
+    # --- watching -------------------------------------------------------------
+
+    async def _follow_meta(self, inbox: Inbox) -> JetStreamContext.PushSubscription:
+        """Subscribe to the meta stream's new messages, each put in ``inbox`` as an id."""
+        await self._buckets()
+        js = self._js
+        assert js is not None
+        bucket = f"{self.config.bucket}-meta"
+        prefix = f"$KV.{bucket}."
+        hashed: dict[str, str] = {}
+
+        async def on_message(msg: Msg) -> None:
+            inbox.put(_written_id(msg.subject[len(prefix) :], msg.data, hashed))
+
+        return await js.subscribe(
+            f"{prefix}>",
+            stream=f"KV_{bucket}",
+            cb=on_message,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+        )
+
+    async def _unfollow(self, subscription: JetStreamContext.PushSubscription) -> None:
+        """Unsubscribe, and delete the consumer when connected, so the server stops at once.
+
+        Best effort: a consumer left behind (cut off, or the store closed) is
+        removed by the server once nobody listens to it.
+        """
+        client, js = self._client, self._js
+        with contextlib.suppress(NatsError, OSError):
+            if client is not None and client.is_connected and js is not None:
+                consumer = await subscription.consumer_info()
+                await subscription.unsubscribe()
+                if consumer.name:
+                    await js.delete_consumer(consumer.stream_name, consumer.name)
+            else:
+                await subscription.unsubscribe()
+
     # --- reading --------------------------------------------------------------
 
     async def _load(self, workflow_id: str) -> WorkflowState | None:
@@ -697,6 +773,8 @@ class NatsStore:
 
     async def _on_reconnected(self) -> None:
         self._watch.succeeded()
+        for inbox in self._watchers:
+            inbox.put(None)  # notices may have been lost while away: read again
         if self._connected is not None:
             self._connected.set()
 
@@ -704,6 +782,24 @@ class NatsStore:
         client = self._client
         if client is None or not client.is_connected:  # connecting, or reconnecting
             self._watch.failed(error)
+
+
+def _written_id(key: str, value: bytes, hashed: dict[str, str]) -> str | None:
+    """The id a meta message is about, or None when it cannot be told (read again).
+
+    A reversible key names its id; a hashed one is told by the record it
+    holds, and remembered (at most ``_KNOWN``) for its delete, which holds none.
+    """
+    if key.startswith("i"):
+        return id_of(key)
+    if value:
+        with contextlib.suppress(CorruptStateError):
+            workflow_id = Commit.read(value, key)[0].id
+            if len(hashed) >= _KNOWN:
+                hashed.pop(next(iter(hashed)))
+            hashed[key] = workflow_id
+            return workflow_id
+    return hashed.get(key)
 
 
 async def _nothing(_: object) -> None:

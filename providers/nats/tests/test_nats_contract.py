@@ -24,6 +24,7 @@ class TestNatsContract(StoreContract):
             "optimistic_concurrency",
             "compare_and_append",
             "multi_process",
+            "watch",
         }
     )
     max_examples = 15

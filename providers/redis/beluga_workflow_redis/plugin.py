@@ -22,6 +22,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.OPTIMISTIC_CONCURRENCY,
                     Capability.COMPARE_AND_APPEND,
                     Capability.MULTI_PROCESS,
+                    Capability.WATCH,
                 }
             ),
             description="Redis (or a compatible server); atomic Lua scripts, status indexes.",

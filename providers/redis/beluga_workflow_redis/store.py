@@ -14,20 +14,29 @@ neither do two prefixes, however they nest (prefix ``a`` with id
   microseconds, so listing by status reads only that status's ids, already
   ordered (ties broken by id, byte order);
 - ``K:all``: the same for every state.
+
+Every script that changes a state also publishes its id on the pub/sub
+channel ``K:changes``, inside the script, so the notice is atomic with the
+write; :meth:`RedisStore.watch` subscribes to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from beluga_workflow.bounded import ANSWER, OperationBound, set_stage
 from beluga_workflow.codec import decode_state_parts, encode_head, stored_text
@@ -55,9 +64,17 @@ from beluga_workflow_redis.config import RedisConfig
 __all__ = ["RedisStore", "create_store"]
 
 T = TypeVar("T")
+_Pool = TypeVar("_Pool", bound=aioredis.ConnectionPool)
 _States = list[WorkflowState]
 _Ids = list[str]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+_WATCH_IDLE = 5.0
+"""Seconds a watcher waits for a notice before it checks its connection with a PING."""
+_GOODBYE = 1.0
+"""Seconds a watcher that is closed waits for the server to confirm it unsubscribed."""
+_RESUBSCRIBE_FIRST, _RESUBSCRIBE_MOST = 0.05, 2.0
+"""The wait before a watcher subscribes again after losing its connection, doubling."""
 
 # ARGV: key space, id, head, status, score, version, n, mode, expected version,
 # kept, events... The mode says what must hold for the write to happen:
@@ -97,6 +114,7 @@ while i <= #ARGV do
   redis.call('RPUSH', ekey, unpack(ARGV, i, j))
   i = j + 1
 end
+redis.call('PUBLISH', p .. ':changes', id)
 return 1
 """
 _WRITTEN, _NOTHING_STORED = 1, 2
@@ -107,7 +125,9 @@ local skey = p .. ':state:' .. id
 local old = redis.call('HGET', skey, 'status')
 if old then redis.call('ZREM', p .. ':status:' .. old, id) end
 redis.call('ZREM', p .. ':all', id)
-return redis.call('DEL', skey, p .. ':events:' .. id)
+local removed = redis.call('DEL', skey, p .. ':events:' .. id)
+if removed > 0 then redis.call('PUBLISH', p .. ':changes', id) end
+return removed
 """
 
 
@@ -139,6 +159,7 @@ class RedisStore:
         self._bound = OperationBound("redis", config.address, config.operation_timeout)
         self._client: aioredis.Redis | None = None
         self._closed = False
+        self._closing = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"RedisStore(url={self.config.address!r}, prefix={self.config.prefix!r})"
@@ -226,8 +247,40 @@ class RedisStore:
             )
         return expected + 1
 
+    async def watch(self) -> AsyncIterator[str | None]:
+        """Yield the id of each state written from now on (see ``SupportsWatch``).
+
+        Subscribes to ``K:changes`` on a connection of its own, so watchers
+        never take pooled connections from the writes. ``None`` comes each
+        time the subscription is (again) live: first, and after the
+        connection was lost (the server also drops a subscriber that falls
+        too far behind) and a new one subscribed, retried with a backoff of
+        at most 2 s. Notices published while it was away are not replayed.
+        A server that refuses it (a wrong password, say) raises ``StoreError``.
+        """
+        if self._closed:
+            raise StoreClosedError(f"redis store {self.config.address} is closed")
+        failures = 0
+        with contextlib.suppress(_Closing):
+            while True:
+                try:
+                    async with contextlib.aclosing(self._subscribed()) as notices:
+                        async for notice in notices:
+                            failures = 0 if notice is None else failures
+                            yield notice
+                except (RedisError, OSError) as exc:
+                    if not isinstance(exc, _OUTAGE) or isinstance(exc, AuthenticationError):
+                        raise StoreError(
+                            f"redis store {self.config.address} refused the watch: "
+                            f"{redact_text(str(exc))}"
+                        ) from None
+                    failures += 1
+                pause = min(_RESUBSCRIBE_MOST, _RESUBSCRIBE_FIRST * 2 ** (failures - 1))
+                await self._unless_closing(asyncio.sleep(pause))
+
     async def close(self) -> None:
         self._closed = True
+        self._closing.set()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -247,6 +300,79 @@ class RedisStore:
 
     def _key(self, suffix: str) -> str:
         return f"{self._space}:{suffix}"
+
+    async def _subscribed(self) -> AsyncGenerator[str | None, None]:
+        """One subscription to ``K:changes``: ``None`` once live, then the ids; raises when lost.
+
+        Leaving it while live unsubscribes first (and waits for the server to
+        confirm, briefly), so the server stops sending before the connection goes.
+        """
+        client = self._watch_client()
+        pubsub = client.pubsub()
+        live = False
+        try:
+            await self._unless_closing(pubsub.subscribe(self._key("changes")))
+            while True:
+                message = await self._unless_closing(pubsub.get_message(timeout=_WATCH_IDLE))
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    live = True
+                    yield None
+                elif message["type"] == "message":
+                    yield bytes(message["data"]).decode()
+        except _OUTAGE:
+            live = False
+            raise
+        finally:
+            if live:
+                await _unsubscribe(pubsub)
+            await _release(pubsub, client)
+
+    def _watch_client(self) -> aioredis.Redis:
+        """A client with one connection for a watcher, which never retries by itself.
+
+        A silent reconnect would hide that notices were missed: the watcher
+        reconnects itself and says so with ``None``.
+        """
+        pool = self._pool(
+            aioredis.ConnectionPool,
+            max_connections=1,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=_WATCH_IDLE,
+        )
+        return aioredis.Redis(connection_pool=pool)
+
+    def _pool(self, kind: type[_Pool], **options: Any) -> _Pool:
+        """A connection pool of ``kind`` for the configured server; bad settings are named."""
+        try:
+            return kind.from_url(
+                self.config.url,
+                socket_connect_timeout=self.config.connect_timeout,
+                socket_timeout=self.config.operation_timeout,
+                **options,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ProviderConfigError(
+                f"invalid configuration for store provider 'redis' ({self.config.address}): "
+                f"{redact_text(str(exc))}"
+            ) from None
+
+    async def _unless_closing(self, work: Awaitable[T]) -> T:
+        """Await ``work``, or raise ``_Closing`` (cancelling it) as soon as the store closes."""
+        task = asyncio.ensure_future(work)
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait((task, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if task.cancelled():
+            raise _Closing
+        return task.result()
 
     async def _write(
         self,
@@ -292,26 +418,18 @@ class RedisStore:
         if self._closed:
             raise StoreClosedError(f"redis store {self.config.address} is closed")
         if self._client is None:
-            try:
-                pool = _WaitingPool.from_url(
-                    self.config.url,
-                    max_connections=self.config.max_connections,
-                    timeout=None,  # the call's own bound ends the wait
-                    socket_connect_timeout=self.config.connect_timeout,
-                    socket_timeout=self.config.operation_timeout,
-                )
-            except (TypeError, ValueError) as exc:
-                raise ProviderConfigError(
-                    f"invalid configuration for store provider 'redis' ({self.config.address}): "
-                    f"{redact_text(str(exc))}"
-                ) from None
+            pool = self._pool(
+                _WaitingPool,
+                max_connections=self.config.max_connections,
+                timeout=None,  # the call's own bound ends the wait
+            )
             self._client = aioredis.Redis(connection_pool=pool)
         client = self._client
         try:
             return await self._bound.run(
                 operation,
                 lambda: work(client),
-                outage=(RedisConnectionError, RedisTimeoutError, OSError),
+                outage=_OUTAGE,
             )
         except StoreUnavailableError as exc:
             if self._closed:
@@ -321,6 +439,29 @@ class RedisStore:
             raise StoreError(
                 f"redis store {self.config.address} failed: {redact_text(str(exc))}"
             ) from exc
+
+
+class _Closing(Exception):
+    """The store closed while a watcher waited: the watch ends."""
+
+
+async def _unsubscribe(pubsub: PubSub) -> None:
+    """Unsubscribe and wait (at most ``_GOODBYE`` s) for the server to confirm it."""
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        async with asyncio.timeout(_GOODBYE):
+            await pubsub.unsubscribe()
+            while True:
+                message = await pubsub.get_message(timeout=_GOODBYE)
+                if message is not None and message["type"] == "unsubscribe":
+                    return
+
+
+async def _release(pubsub: PubSub, client: aioredis.Redis) -> None:
+    """Drop a watcher's subscription and connection; a dead one needs no goodbye."""
+    with contextlib.suppress(RedisError, OSError):
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    with contextlib.suppress(RedisError, OSError):
+        await client.aclose()
 
 
 def key_space(prefix: str) -> str:

@@ -24,6 +24,7 @@ class TestRedisContract(StoreContract):
             "optimistic_concurrency",
             "compare_and_append",
             "multi_process",
+            "watch",
         }
     )
 
