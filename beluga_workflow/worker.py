@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -26,6 +27,9 @@ from beluga_workflow.store import WorkflowStore
 __all__ = ["Worker"]
 
 logger = logging.getLogger("beluga_workflow.worker")
+
+_MIN_ROUND_GAP = 0.02
+"""Seconds between two claim rounds at least: each lists the store's running runs."""
 
 
 class Worker:
@@ -105,7 +109,12 @@ class Worker:
             await self.executor.close()
             raise self._refused
         try:
+            last_round = 0.0
             while not self._stopping.is_set():
+                since = time.monotonic() - last_round
+                if since < _MIN_ROUND_GAP:  # a burst of changes makes one round, not many
+                    await asyncio.sleep(_MIN_ROUND_GAP - since)
+                last_round = time.monotonic()
                 room = self.concurrency - self.executor.running
                 if room > 0:
                     try:
