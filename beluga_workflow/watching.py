@@ -1,0 +1,110 @@
+"""Fan-out of change notices to the ``watch()`` iterators of one store.
+
+A store's writes may run on any thread and any event loop, while each
+watcher waits on its own loop: a notice is handed to the watcher's loop
+(``call_soon_threadsafe`` from another thread), never awaited, so a watcher
+can neither slow down nor break a write. A watcher that falls far behind
+has its backlog dropped and gets ``None`` instead (re-read the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+
+__all__ = ["MAX_BACKLOG", "Subscription", "Watchers"]
+
+MAX_BACKLOG = 10_000
+"""Notices a watcher may have waiting; past it they become one ``None``."""
+
+
+class _End:
+    """Marks the end of a subscription (the store closed)."""
+
+
+_END = _End()
+
+
+class Subscription:
+    """What one watcher has not read yet; fed from any thread, read on its own loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._pending: deque[str | _End | None] = deque()
+        self._ready = asyncio.Event()
+        self._ended = False
+
+    def push(self, item: str | None) -> None:
+        """Hand ``item`` (an id, or ``None`` for "re-read") to the watcher."""
+        self._hand(item)
+
+    def end(self) -> None:
+        """End the iterator once what is pending has been read."""
+        self._hand(_END)
+
+    def _hand(self, item: str | _End | None) -> None:
+        if threading.get_ident() == self._thread:
+            self._put(item)
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
+            self._loop.call_soon_threadsafe(self._put, item)
+
+    def _put(self, item: str | _End | None) -> None:
+        if self._ended:
+            return
+        if isinstance(item, _End):
+            self._ended = True
+        elif len(self._pending) >= MAX_BACKLOG:
+            self._pending.clear()
+            item = None
+        self._pending.append(item)
+        self._ready.set()
+
+    def __aiter__(self) -> AsyncIterator[str | None]:
+        return self
+
+    async def __anext__(self) -> str | None:
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._pending.popleft()
+        if isinstance(item, _End):
+            raise StopAsyncIteration
+        return item
+
+
+class Watchers:
+    """The live subscriptions of one store: every notice goes to each of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: set[Subscription] = set()
+
+    def subscribe(self) -> Subscription:
+        """A new, empty subscription that gets every notice from now on."""
+        subscription = Subscription()
+        with self._lock:
+            self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+    def notify(self, item: str | None) -> None:
+        """Tell every subscription that ``item`` changed (``None``: anything may have)."""
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.push(item)
+
+    def end_all(self) -> None:
+        """End every subscription: the store is closing."""
+        with self._lock:
+            subscriptions, self._subscriptions = list(self._subscriptions), set()
+        for subscription in subscriptions:
+            subscription.end()
