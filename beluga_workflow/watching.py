@@ -5,6 +5,12 @@ watcher waits on its own loop: a notice is handed to the watcher's loop
 (``call_soon_threadsafe`` from another thread), never awaited, so a watcher
 can neither slow down nor break a write. A watcher that falls far behind
 has its backlog dropped and gets ``None`` instead (re-read the store).
+
+A store whose notices come from its backend (a LISTEN connection, a poll)
+gives the subscription a *feed*, a task pushing to it: the feed is cancelled
+when the subscription ends (the store closes) or is released (the iterator
+closes), and an error it cannot handle ends the iterator with that error
+rather than leaving the watcher waiting for ever.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 __all__ = ["MAX_BACKLOG", "Subscription", "Watchers"]
 
@@ -22,7 +29,10 @@ MAX_BACKLOG = 10_000
 
 
 class _End:
-    """Marks the end of a subscription (the store closed)."""
+    """Marks the end of a subscription: the store closed, or its feed failed."""
+
+    def __init__(self, failure: BaseException | None = None) -> None:
+        self.failure = failure
 
 
 _END = _End()
@@ -37,6 +47,24 @@ class Subscription:
         self._pending: deque[str | _End | None] = deque()
         self._ready = asyncio.Event()
         self._ended = False
+        self._feed: asyncio.Task[None] | None = None
+
+    def feed(self, source: Coroutine[Any, Any, None]) -> None:
+        """Run ``source``, which pushes to this subscription, until the subscription ends."""
+        self._feed = self._loop.create_task(source)
+        self._feed.add_done_callback(self._fed)
+
+    async def release(self) -> None:
+        """Stop the feed and wait until it has let go of what it holds (a connection)."""
+        feed, self._feed = self._feed, None
+        if feed is not None and not feed.done():
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+
+    def _fed(self, feed: asyncio.Task[None]) -> None:
+        if not feed.cancelled() and feed.exception() is not None:
+            self._put(_End(feed.exception()))
 
     def push(self, item: str | None) -> None:
         """Hand ``item`` (an id, or ``None`` for "re-read") to the watcher."""
@@ -58,6 +86,8 @@ class Subscription:
             return
         if isinstance(item, _End):
             self._ended = True
+            if self._feed is not None:
+                self._feed.cancel()
         elif len(self._pending) >= MAX_BACKLOG:
             self._pending.clear()
             item = None
@@ -73,6 +103,8 @@ class Subscription:
             await self._ready.wait()
         item = self._pending.popleft()
         if isinstance(item, _End):
+            if item.failure is not None:
+                raise item.failure
             raise StopAsyncIteration
         return item
 

@@ -30,7 +30,6 @@ exactly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -225,15 +224,13 @@ class PostgresStore:
         if self._closed:
             raise StoreClosedError(f"postgres store {self.config.address} is closed")
         subscription = self._watchers.subscribe()
-        listener = asyncio.create_task(listen(self.config, subscription))
+        subscription.feed(listen(self.config, subscription))
         try:
             async for workflow_id in subscription:
                 yield workflow_id
         finally:
             self._watchers.unsubscribe(subscription)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await subscription.release()
 
     async def close(self) -> None:
         self._closed = True

@@ -7,11 +7,13 @@ import logging
 import sys
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from beluga_workflow import WorkflowState
 from beluga_workflow_contract_tests.outage import OutageProxy
 from beluga_workflow_postgres import PostgresStore
+from beluga_workflow_postgres.listen import channel_name
 
 BOUND = 10.0
 
@@ -111,3 +113,32 @@ async def test_writes_in_another_schema_do_not_wake_the_watcher(
         async with asyncio.timeout(BOUND):
             assert await anext(watcher) == "at-home"
         await watcher.aclose()
+
+
+async def test_closing_the_store_closes_the_listening_connection_of_an_idle_watcher(
+    postgres_url: str, schema: str
+) -> None:
+    listening = f'LISTEN "{channel_name(schema)}"'
+    store = PostgresStore(postgres_url, schema=schema)
+    watcher = store.watch()
+    assert await anext(watcher) is None
+    assert await _sessions(postgres_url, listening) == 1
+
+    await store.close()  # nobody is reading the watcher now
+
+    async with asyncio.timeout(BOUND):  # the server ends the session after the client left
+        while True:
+            if not await _sessions(postgres_url, listening):
+                break
+            await asyncio.sleep(0.01)
+    await watcher.aclose()
+
+
+async def _sessions(url: str, query: str) -> int:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as db:
+        cursor = await db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = %s AND pid <> pg_backend_pid()",
+            (query,),
+        )
+        found = await cursor.fetchone()
+    return int(found[0]) if found else 0

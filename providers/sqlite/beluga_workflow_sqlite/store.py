@@ -256,21 +256,20 @@ class SQLiteStore:
         :class:`StoreClosedError` on a closed store.
         """
         await self._run(_nothing, writes=False)  # opened and migrated: the changes table exists
-        subscription = self._watchers.subscribe()
-        poller = None
+        with self._lock:  # close() cannot slip between the check and the subscription
+            if self._closed:
+                raise self._gone()
+            subscription = self._watchers.subscribe()
         if self.path == MEMORY:
             subscription.push(None)
         else:
-            poller = asyncio.create_task(self._poll(subscription))
+            subscription.feed(self._poll(subscription))
         try:
             async for workflow_id in subscription:
                 yield workflow_id
         finally:
             self._watchers.unsubscribe(subscription)
-            if poller is not None:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+            await subscription.release()
 
     async def _poll(self, subscription: Subscription) -> None:
         """Feed ``subscription`` from the ``changes`` table until cancelled."""
