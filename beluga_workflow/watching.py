@@ -75,10 +75,12 @@ class Subscription:
         self._hand(_END)
 
     def _hand(self, item: str | _End | None) -> None:
-        if threading.get_ident() == self._thread:
+        if self._loop.is_closed():
+            return  # a watcher left behind by a loop that ended: nobody is left to tell
+        if threading.get_ident() == self._thread and _running_loop() is self._loop:
             self._put(item)
             return
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             self._loop.call_soon_threadsafe(self._put, item)
 
     def _put(self, item: str | _End | None) -> None:
@@ -107,6 +109,13 @@ class Subscription:
                 raise item.failure
             raise StopAsyncIteration
         return item
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class Watchers:

@@ -58,3 +58,22 @@ async def test_a_closed_watcher_is_no_longer_told() -> None:
     await store.save(WorkflowState(workflow_id="after"))
 
     assert not store._watchers._subscriptions
+
+
+def test_a_watcher_left_behind_by_a_closed_loop_never_breaks_a_write() -> None:
+    store = InMemoryStore()
+    abandoned = asyncio.new_event_loop()
+    left: list[asyncio.Future[str | None]] = []
+
+    async def watch_and_wait() -> None:
+        watcher = store.watch()
+        assert await anext(watcher) is None
+        left.append(asyncio.ensure_future(anext(watcher)))  # still waiting when the loop closes
+        await asyncio.sleep(0)
+
+    abandoned.run_until_complete(watch_and_wait())
+    abandoned.close()
+
+    asyncio.run(store.save(WorkflowState(workflow_id="later")))
+
+    assert asyncio.run(store.load("later")) is not None
