@@ -16,6 +16,7 @@ class TestInMemoryStoreContract(StoreContract):
             Capability.APPEND_HISTORY,
             Capability.OPTIMISTIC_CONCURRENCY,
             Capability.COMPARE_AND_APPEND,
+            Capability.WATCH,
         }
     )
 

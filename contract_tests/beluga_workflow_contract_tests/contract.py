@@ -26,6 +26,7 @@ from beluga_workflow_contract_tests.suite.ordering import OrderingRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
 from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
 from beluga_workflow_contract_tests.suite.volume import VolumeRules
+from beluga_workflow_contract_tests.suite.watch import WatchRules
 
 __all__ = ["StoreContract"]
 
@@ -46,6 +47,7 @@ a NEW store on the SAME backend namespace, fresh for each test:
 # rules come last here to run first: a defect is then reported by the most
 # specific rule that shows it.
 class StoreContract(
+    WatchRules,
     StateMachineRules,
     VolumeRules,
     CompareAndAppendRules,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta, timezone
 from typing import Any, ClassVar
 
@@ -35,7 +35,12 @@ from beluga_workflow.validation import (
 from beluga_workflow_contract_tests.poison import poison_in_memory
 
 DEFAULT_CAPABILITIES = frozenset(
-    {Capability.APPEND_HISTORY, Capability.OPTIMISTIC_CONCURRENCY, Capability.COMPARE_AND_APPEND}
+    {
+        Capability.APPEND_HISTORY,
+        Capability.OPTIMISTIC_CONCURRENCY,
+        Capability.COMPARE_AND_APPEND,
+        Capability.WATCH,
+    }
 )
 
 
@@ -70,32 +75,47 @@ class ContractStore(InMemoryStore):
 
 
 class SharedBackendStore(ContractStore):
-    """A correct *durable* store: every store from one factory shares one dict."""
+    """A correct *durable* store: every store from one factory shares one dict.
+
+    A write tells the watchers of every store on the dict, as a backend would.
+    """
 
     capabilities = DEFAULT_CAPABILITIES | {Capability.DURABLE}
+    _peers: list[SharedBackendStore]
 
     @classmethod
     def factory(cls) -> Callable[[], Awaitable[WorkflowStore]]:
         backend: dict[str, WorkflowState] = {}
+        peers: list[SharedBackendStore] = []
 
         async def open_one() -> WorkflowStore:
-            store = cls()
-            store._states = backend
-            return store
+            return cls._on(backend, peers)
 
         return open_one
 
     @classmethod
     def namespace_factory(cls) -> Callable[[str], Awaitable[WorkflowStore]]:
         """One dict per namespace, shared by the stores opened in it."""
-        backends: dict[str, dict[str, WorkflowState]] = {}
+        backends: dict[str, tuple[dict[str, WorkflowState], list[SharedBackendStore]]] = {}
 
         async def open_in(suffix: str) -> WorkflowStore:
-            store = cls()
-            store._states = backends.setdefault(suffix, {})
-            return store
+            return cls._on(*backends.setdefault(suffix, ({}, [])))
 
         return open_in
+
+    @classmethod
+    def _on(
+        cls, backend: dict[str, WorkflowState], peers: list[SharedBackendStore]
+    ) -> SharedBackendStore:
+        store = cls()
+        store._states = backend
+        store._peers = peers
+        peers.append(store)
+        return store
+
+    def _changed(self, workflow_id: str) -> None:
+        for peer in self._peers:
+            peer._watchers.notify(workflow_id)
 
 
 class SortedListStore(ContractStore):
@@ -971,6 +991,64 @@ class CompareAndAppendCreatesUnchecked(ContractStore):
             self._states[state.workflow_id] = state.model_copy(update={"version": 1}, deep=True)
             return 1
         return await super().compare_and_append(state, new_events, expected_version)
+
+
+class WatchStartsWithMarker(ContractStore):
+    """Says the subscription is live with an empty id instead of None."""
+
+    breaks = ("watch.first_is_resync",)
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        watcher = super().watch()
+        await anext(watcher)
+        yield ""
+        async for item in watcher:
+            yield item
+
+
+class WatchMissesDeletes(SharedBackendStore):
+    """Tells watchers of every write but a delete."""
+
+    breaks = ("watch.sees_every_write",)
+
+    async def delete(self, workflow_id: str) -> None:
+        require_workflow_id(workflow_id)
+        with self._lock:
+            self._check_open()
+            self._states.pop(workflow_id, None)
+
+
+class WatchMissesOtherStores(SharedBackendStore):
+    """Tells only the watchers of the store that wrote, not those of other stores on the backend."""
+
+    breaks = ("watch.sees_every_write",)
+
+    def _changed(self, workflow_id: str) -> None:
+        self._watchers.notify(workflow_id)
+
+
+class WatchTellsOneWatcher(ContractStore):
+    """Tells only the watcher that subscribed first."""
+
+    breaks = ("watch.many_watchers",)
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        first = not getattr(self, "_watched", False)
+        self._watched = True
+        async for item in super().watch():
+            if first or item is None:
+                yield item
+
+
+class WatchOutlivesClose(ContractStore):
+    """Keeps its watchers waiting after close()."""
+
+    breaks = ("watch.ends_on_close",)
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        async for item in super().watch():
+            yield item
+        await asyncio.Event().wait()
 
 
 def _all_subclasses(cls: type[ContractStore]) -> list[type[ContractStore]]:

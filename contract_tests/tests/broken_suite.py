@@ -16,6 +16,7 @@ from beluga_workflow_contract_tests import StoreContract
 
 class TestChosenStore(StoreContract):
     max_examples = 15
+    watch_timeout = 0.5
 
     @pytest.fixture
     def contract_capabilities(self, chosen_store: Any) -> Collection[str]:

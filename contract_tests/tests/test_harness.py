@@ -42,11 +42,10 @@ class ForeignDataStore(SharedBackendStore):
     def factory(cls) -> Callable[[], Awaitable[WorkflowStore]]:
         backend = {state.workflow_id: state.model_copy(deep=True) for state in cls.foreign}
         cls.backends.append(backend)
+        peers: list[SharedBackendStore] = []
 
         async def open_one() -> WorkflowStore:
-            store = cls()
-            store._states = backend
-            return store
+            return cls._on(backend, peers)
 
         return open_one
 
@@ -84,7 +83,12 @@ def test_run_contract_reports_every_rule_as_it_finishes() -> None:
     assert report.ok
     assert seen == report.results
     assert report.provider == "inmemory"
-    assert report.capabilities == ["append_history", "compare_and_append", "optimistic_concurrency"]
+    assert report.capabilities == [
+        "append_history",
+        "compare_and_append",
+        "optimistic_concurrency",
+        "watch",
+    ]
     assert report.contract_version == CONTRACT_VERSION
     rules = {result.rule: result for result in report.results}
     assert rules["save.overwrite"].outcome == "passed"

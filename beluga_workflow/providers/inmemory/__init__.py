@@ -8,6 +8,7 @@ store, and one lock makes it safe from many tasks and many threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -22,6 +23,7 @@ from beluga_workflow.validation import (
     require_state,
     require_workflow_id,
 )
+from beluga_workflow.watching import Watchers
 
 __all__ = ["InMemoryStore"]
 
@@ -32,7 +34,8 @@ class InMemoryStore:
     Also implements ``append`` (a step copies only the new events),
     ``compare_and_save`` (optimistic concurrency) and ``compare_and_append``
     (a step conditional on the version and the history's length, which also
-    moves the version on). Listing order is insertion
+    moves the version on) and ``watch`` (each write tells every watcher of
+    this store, whichever thread or loop made it). Listing order is insertion
     order of first save, which callers must not rely on. ``list`` returns a
     :class:`~beluga_workflow.listing.StateList`, as every store should: a
     record that cannot be read is skipped and reported, never fatal.
@@ -42,6 +45,7 @@ class InMemoryStore:
         self._states: dict[str, WorkflowState] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._watchers = Watchers()
 
     def __repr__(self) -> str:
         return f"InMemoryStore(states={len(self._states)}, closed={self._closed})"
@@ -52,6 +56,7 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             self._states[state.workflow_id] = stored
+        self._changed(state.workflow_id)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -78,6 +83,7 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             self._states.pop(workflow_id, None)
+        self._changed(workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -87,9 +93,10 @@ class InMemoryStore:
             if stored is None:
                 require_state(state)
                 self._states[state.workflow_id] = _copy_state(state)
-                return
-            _check_length(stored, kept)
-            self._states[state.workflow_id] = _extended(stored, state, kept)
+            else:
+                _check_length(stored, kept)
+                self._states[state.workflow_id] = _extended(stored, state, kept)
+        self._changed(state.workflow_id)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         require_state(state)
@@ -103,7 +110,8 @@ class InMemoryStore:
             stored = _copy_state(state)
             stored.version = new_version
             self._states[state.workflow_id] = stored
-            return new_version
+        self._changed(state.workflow_id)
+        return new_version
 
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
@@ -123,11 +131,29 @@ class InMemoryStore:
                 written = _extended(stored, state, kept)
             written.version = expected_version + 1
             self._states[state.workflow_id] = written
-            return written.version
+        self._changed(state.workflow_id)
+        return written.version
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        """Yield ``None``, then the id of every state written through this store.
+
+        See :class:`~beluga_workflow.store.SupportsWatch`. Ends when the store
+        closes; raises :class:`StoreClosedError` if it already has.
+        """
+        with self._lock:  # close() cannot slip between the check and the subscription
+            self._check_open()
+            subscription = self._watchers.subscribe()
+        try:
+            yield None
+            async for workflow_id in subscription:
+                yield workflow_id
+        finally:
+            self._watchers.unsubscribe(subscription)
 
     async def close(self) -> None:
         with self._lock:
             self._closed = True
+        self._watchers.end_all()
 
     async def __aenter__(self) -> Self:
         return self
@@ -139,6 +165,10 @@ class InMemoryStore:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def _changed(self, workflow_id: str) -> None:
+        """Tell the watchers, after the write (so a watcher reading at once sees it)."""
+        self._watchers.notify(workflow_id)
 
     def _check_open(self) -> None:
         if self._closed:

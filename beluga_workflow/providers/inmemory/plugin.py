@@ -19,6 +19,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.APPEND_HISTORY,
                     Capability.OPTIMISTIC_CONCURRENCY,
                     Capability.COMPARE_AND_APPEND,
+                    Capability.WATCH,
                 }
             ),
             description="Process memory; lost on exit. The default, for development and tests.",

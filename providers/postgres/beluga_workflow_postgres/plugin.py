@@ -22,6 +22,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.OPTIMISTIC_CONCURRENCY,
                     Capability.COMPARE_AND_APPEND,
                     Capability.MULTI_PROCESS,
+                    Capability.WATCH,
                 }
             ),
             description="PostgreSQL via psycopg 3 with a connection pool.",

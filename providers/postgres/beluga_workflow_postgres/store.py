@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import select
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -60,7 +60,9 @@ from beluga_workflow.validation import (
     require_state,
     require_workflow_id,
 )
+from beluga_workflow.watching import Watchers
 from beluga_workflow_postgres.config import PostgresConfig
+from beluga_workflow_postgres.listen import MAX_PAYLOAD_BYTES, channel_name, listen
 from beluga_workflow_postgres.schema import migrate
 
 __all__ = ["PostgresStore", "create_store"]
@@ -82,9 +84,10 @@ class PostgresStore:
     """A durable :class:`~beluga_workflow.WorkflowStore` in PostgreSQL.
 
     Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
-    (the append's statement, conditional on the version too). ``list`` is ordered
-    by ``created_at`` then ``workflow_id`` (byte order). The pool opens on the
-    first operation; ``close()`` closes it.
+    (the append's statement, conditional on the version too) and ``watch``
+    (LISTEN/NOTIFY: each write notifies in its own statement). ``list`` is
+    ordered by ``created_at`` then ``workflow_id`` (byte order). The pool
+    opens on the first operation; ``close()`` closes it and ends the watchers.
     """
 
     def __init__(self, config: PostgresConfig | str, **options: Any) -> None:
@@ -100,6 +103,7 @@ class PostgresStore:
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         self._sql = _Statements(config.schema_name)
+        self._watchers = Watchers()
 
     def __repr__(self) -> str:
         return f"PostgresStore(url={self.config.address!r}, schema={self.config.schema_name!r})"
@@ -208,8 +212,29 @@ class PostgresStore:
 
         return await self._with_connection("compare_and_append", compare)
 
+    async def watch(self) -> AsyncIterator[str | None]:
+        """Yield ``None`` once listening, then the id of each state written in the schema.
+
+        See :class:`~beluga_workflow.store.SupportsWatch`. Each watcher holds a
+        connection of its own (not one of the pool's); after losing it, it
+        connects again and yields ``None``. An id longer than a notification
+        can carry comes as ``None`` too. Raises :class:`StoreClosedError` on a
+        closed store.
+        """
+        if self._closed:
+            raise StoreClosedError(f"postgres store {self.config.address} is closed")
+        subscription = self._watchers.subscribe()
+        subscription.feed(listen(self.config, subscription))
+        try:
+            async for workflow_id in subscription:
+                yield workflow_id
+        finally:
+            self._watchers.unsubscribe(subscription)
+            await subscription.release()
+
     async def close(self) -> None:
         self._closed = True
+        self._watchers.end_all()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -407,6 +432,13 @@ class _Statements:
     def __init__(self, schema: str) -> None:
         workflows = sql.Identifier(schema, "workflows")
         events = sql.Identifier(schema, "history_events")
+        # Counting the notices counts the rows of head (one or none) and makes
+        # PostgreSQL call pg_notify, which a CTE nobody reads would not.
+        noticed = sql.SQL(
+            "SELECT count(*) FROM (SELECT pg_notify({channel},"
+            " CASE WHEN octet_length(%(id)s) <= {limit} THEN %(id)s ELSE '' END)"
+            " FROM head) noticed"
+        ).format(channel=sql.Literal(channel_name(schema)), limit=sql.Literal(MAX_PAYLOAD_BYTES))
         write_events = sql.SQL(
             "INSERT INTO {events} (workflow_id, seq, event)"
             " SELECT %(id)s, 0, %(events)s WHERE %(n)s > 0 AND EXISTS (SELECT 1 FROM head)"
@@ -431,7 +463,7 @@ class _Statements:
             sql.SQL(
                 "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
                 " ON CONFLICT (workflow_id) DO UPDATE SET {assign} RETURNING 1),"
-                " trimmed AS ({trim}) {write}"
+                " trimmed AS ({trim}), written AS ({write} RETURNING 1) {noticed}"
             ).format(
                 w=workflows,
                 columns=columns,
@@ -439,24 +471,28 @@ class _Statements:
                 assign=assign,
                 trim=trim_events,
                 write=write_events,
+                noticed=noticed,
             )
         )
         self.create_if_absent = _render(
             sql.SQL(
                 "WITH head AS (INSERT INTO {w} {columns} VALUES {values}"
                 " ON CONFLICT (workflow_id) DO NOTHING RETURNING 1),"
-                " trimmed AS ({trim}), written AS ({write} RETURNING 1)"
-                " SELECT count(*) FROM head"
+                " trimmed AS ({trim}), written AS ({write} RETURNING 1) {noticed}"
             ).format(
-                w=workflows, columns=columns, values=values, trim=trim_events, write=write_events
+                w=workflows,
+                columns=columns,
+                values=values,
+                trim=trim_events,
+                write=write_events,
+                noticed=noticed,
             )
         )
         self.replace_if = _render(
             sql.SQL(
                 "WITH head AS ({update} WHERE workflow_id = %(id)s AND version = %(expected)s"
-                " RETURNING 1), trimmed AS ({trim}), written AS ({write} RETURNING 1)"
-                " SELECT count(*) FROM head"
-            ).format(update=update_head, trim=trim_events, write=write_events)
+                " RETURNING 1), trimmed AS ({trim}), written AS ({write} RETURNING 1) {noticed}"
+            ).format(update=update_head, trim=trim_events, write=write_events, noticed=noticed)
         )
         append = sql.SQL(
             "WITH head AS ({update} WHERE workflow_id = %(id)s AND history_len = %(kept)s"
@@ -465,17 +501,17 @@ class _Statements:
             " SELECT %(id)s, %(kept)s, %(events)s"
             " WHERE %(n)s > %(kept)s AND EXISTS (SELECT 1 FROM head)"
             " ON CONFLICT (workflow_id, seq) DO UPDATE SET event = EXCLUDED.event"
-            " RETURNING 1)"
-            " SELECT count(*) FROM head"
+            " RETURNING 1) {noticed}"
         )
         self.append = _render(
-            append.format(update=update_head, events=events, condition=sql.SQL(""))
+            append.format(update=update_head, events=events, condition=sql.SQL(""), noticed=noticed)
         )
         self.append_if = _render(
             append.format(
                 update=update_head,
                 events=events,
                 condition=sql.SQL(" AND version = %(expected)s"),
+                noticed=noticed,
             )
         )
         history = sql.SQL(
@@ -501,9 +537,9 @@ class _Statements:
         )
         self.delete = _render(
             sql.SQL(
-                "WITH gone AS (DELETE FROM {w} WHERE workflow_id = %(id)s)"
-                " DELETE FROM {events} WHERE workflow_id = %(id)s"
-            ).format(w=workflows, events=events)
+                "WITH head AS (SELECT 1), gone AS (DELETE FROM {w} WHERE workflow_id = %(id)s),"
+                " events_gone AS (DELETE FROM {events} WHERE workflow_id = %(id)s) {noticed}"
+            ).format(w=workflows, events=events, noticed=noticed)
         )
 
 

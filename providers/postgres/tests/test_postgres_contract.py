@@ -24,6 +24,7 @@ class TestPostgresContract(StoreContract):
             "optimistic_concurrency",
             "compare_and_append",
             "multi_process",
+            "watch",
         }
     )
 

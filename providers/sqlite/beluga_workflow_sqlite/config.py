@@ -34,6 +34,15 @@ class SQLiteConfig(BaseModel):
     max_batch: int = Field(
         default=256, ge=1, description="Most concurrent writes committed in one transaction."
     )
+    watch_interval: float = Field(
+        default=0.02,
+        gt=0,
+        description=(
+            "Seconds between two looks of a watch() iterator for writes by other "
+            "processes or store instances (a cheap PRAGMA when nothing changed); this "
+            "store's own writes wake it at once."
+        ),
+    )
     inline_when_idle: bool = Field(
         default=True,
         description=(

@@ -21,6 +21,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.APPEND_HISTORY,
                     Capability.OPTIMISTIC_CONCURRENCY,
                     Capability.COMPARE_AND_APPEND,
+                    Capability.WATCH,
                     Capability.MULTI_PROCESS,
                 }
             ),

@@ -3,6 +3,7 @@
 A workflow is one row in ``workflows`` (every field but the history, as JSON)
 plus one row per history event in ``history_events``. Appending a step inserts
 one event row and updates one workflow row, whatever the history's length.
+Each write also notes its id in ``changes`` (version 2), which watchers poll.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from beluga_workflow.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -38,6 +39,7 @@ _MIGRATIONS: dict[int, list[str]] = {
         ) WITHOUT ROWID
         """,
     ],
+    2: ["CREATE TABLE changes (seq INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL)"],
 }
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -42,12 +43,16 @@ from beluga_workflow.validation import (
     require_state,
     require_workflow_id,
 )
+from beluga_workflow.watching import Subscription, Watchers
+from beluga_workflow_sqlite.changes import ChangeFeed, record_change
 from beluga_workflow_sqlite.config import MEMORY, SQLiteConfig
 from beluga_workflow_sqlite.schema import migrate
 
 __all__ = ["SQLiteStore", "create_store"]
 
 Operation = Callable[[sqlite3.Connection], Any]
+
+_log = logging.getLogger(__name__)
 
 
 def create_store(config: SQLiteConfig) -> SQLiteStore:
@@ -158,7 +163,9 @@ class SQLiteStore:
     Also implements ``append`` (one event row per step), ``compare_and_save``
     (optimistic concurrency on the ``version`` column) and
     ``compare_and_append`` (a step conditional on both the version and the
-    history's length, still one event row per step).
+    history's length, still one event row per step) and ``watch`` (each write
+    notes its id in the ``changes`` table, which watchers poll every
+    ``watch_interval``; this store's own writes wake its watchers at once).
     ``list`` is ordered by ``created_at`` then ``workflow_id``.
     """
 
@@ -183,6 +190,7 @@ class SQLiteStore:
         self._connection_lock = threading.Lock()
         """Held while the connection runs a transaction, on the thread or inline."""
         self._closed = False
+        self._watchers = Watchers()
 
     def __repr__(self) -> str:
         return f"SQLiteStore(path={self.path!r}, synchronous={self.config.synchronous!r})"
@@ -191,7 +199,7 @@ class SQLiteStore:
 
     async def save(self, state: WorkflowState) -> None:
         row = _Row.of(state)
-        await self._run(lambda db: _write(db, row))
+        await self._run(lambda db: _write(db, row), changes=row.workflow_id)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -203,18 +211,18 @@ class SQLiteStore:
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
-        await self._run(lambda db: _delete(db, workflow_id))
+        await self._run(lambda db: _delete(db, workflow_id), changes=workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         step = _Step.of(state, require_append(state, new_events))
-        await self._run(lambda db: _extend(db, step))
+        await self._run(lambda db: _extend(db, step), changes=step.workflow_id)
 
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
         kept = require_append(state, new_events)
         step = _Step.of(state, kept, require_expected_version(expected_version))
-        await self._run(lambda db: _extend(db, step))
+        await self._run(lambda db: _extend(db, step), changes=step.workflow_id)
         return step.version
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
@@ -236,13 +244,62 @@ class SQLiteStore:
             _write(db, row)
             return new_version
 
-        return await self._run(operation)  # type: ignore[no-any-return]
+        return await self._run(operation, changes=state.workflow_id)  # type: ignore[no-any-return]
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        """Yield ``None`` once watching, then the id of each state written to the database.
+
+        See :class:`~beluga_workflow.store.SupportsWatch`. Writes by other
+        processes and store instances are seen within ``watch_interval``; this
+        store's own writes at once (and again by the poll). An in-memory
+        database has no other writer, so nothing is polled. Raises
+        :class:`StoreClosedError` on a closed store.
+        """
+        await self._run(_nothing, writes=False)  # opened and migrated: the changes table exists
+        with self._lock:  # close() cannot slip between the check and the subscription
+            if self._closed:
+                raise self._gone()
+            subscription = self._watchers.subscribe()
+        if self.path == MEMORY:
+            subscription.push(None)
+        else:
+            subscription.feed(self._poll(subscription))
+        try:
+            async for workflow_id in subscription:
+                yield workflow_id
+        finally:
+            self._watchers.unsubscribe(subscription)
+            await subscription.release()
+
+    async def _poll(self, subscription: Subscription) -> None:
+        """Feed ``subscription`` from the ``changes`` table until cancelled."""
+        feed = await asyncio.to_thread(ChangeFeed, self.path)
+        try:
+            subscription.push(None)
+            failing = False
+            while True:
+                await asyncio.sleep(self.config.watch_interval)
+                try:
+                    notices = await asyncio.to_thread(feed.poll)
+                except sqlite3.Error as exc:
+                    if not failing:
+                        _log.warning("sqlite store %r: a watcher cannot read: %s", self.path, exc)
+                    failing = True
+                    continue
+                if failing:  # what was written meanwhile is read now; still, say so
+                    subscription.push(None)
+                    failing = False
+                for notice in notices:
+                    subscription.push(notice)
+        finally:
+            feed.close()
 
     async def close(self) -> None:
         with self._lock:
             self._closed = True
             thread, self._thread = self._thread, None
             waiting, self._waiting = self._waiting, {}
+        self._watchers.end_all()
         for requests in waiting.values():
             for request in requests:  # submitted together with close(): refused, not lost
                 request.loop.call_soon_threadsafe(_settle, request.future, False, self._gone())
@@ -263,11 +320,23 @@ class SQLiteStore:
 
     # --- running operations ---------------------------------------------------
 
-    async def _run(self, operation: Operation, *, writes: bool = True, inline: bool = True) -> Any:
+    async def _run(
+        self,
+        operation: Operation,
+        *,
+        writes: bool = True,
+        inline: bool = True,
+        changes: str | None = None,
+    ) -> Any:
         """Run ``operation`` on the connection; ``inline=False`` for work that may be long.
 
-        A listing's cost grows with what it returns, so it always goes to the thread.
+        A listing's cost grows with what it returns, so it always goes to the
+        thread. A write names the state it ``changes``: the id is noted in the
+        ``changes`` table in the write's transaction, and once it has
+        committed this store's watchers are told.
         """
+        if changes is not None:
+            return await self._watched(operation, changes, inline=inline)
         loop = asyncio.get_running_loop()
         request = _Request(operation, loop.create_future(), loop, writes)
         with self._lock:
@@ -283,6 +352,16 @@ class SQLiteStore:
             else:
                 self._hand_over([request])
         return await request.future
+
+    async def _watched(self, operation: Operation, workflow_id: str, *, inline: bool) -> Any:
+        def noted(db: sqlite3.Connection) -> Any:
+            result = operation(db)
+            record_change(db, workflow_id)
+            return result
+
+        result = await self._run(noted, inline=inline)
+        self._watchers.notify(workflow_id)
+        return result
 
     def _end_of_round(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run on ``loop`` once it has run what was ready when the first request came.
@@ -489,6 +568,10 @@ def _is_busy(exc: Exception) -> bool:
     """Whether SQLite refused because another connection holds a lock."""
     text = str(exc)
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    return None
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

@@ -25,6 +25,7 @@ class TestSQLiteContract(StoreContract):
             "optimistic_concurrency",
             "compare_and_append",
             "multi_process",
+            "watch",
         }
     )
 
