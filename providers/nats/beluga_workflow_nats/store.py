@@ -54,6 +54,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
@@ -103,7 +104,8 @@ __all__ = ["NatsStore", "create_store"]
 T = TypeVar("T")
 _States = list[WorkflowState]
 _MAX_PLAIN_KEY = 200
-_READ_ATTEMPTS = 5
+_READ_ATTEMPTS = 50
+"""Tries of a read whose data a racing writer replaced meanwhile (a short random pause between)."""
 _STEP_ATTEMPTS = 5
 """Tries of a conditional step whose record only had its revision moved by racing steps."""
 _READ_BATCH = 64
@@ -615,7 +617,9 @@ class NatsStore:
 
     async def _load(self, workflow_id: str) -> WorkflowState | None:
         key = key_of(workflow_id)
-        for _ in range(_READ_ATTEMPTS):
+        for attempt in range(_READ_ATTEMPTS):
+            if attempt:  # racing writers: let them pass, and do not read in step with them
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
             found = await self._get_meta(workflow_id)
             if found is None:
                 return None
