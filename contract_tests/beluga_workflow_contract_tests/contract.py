@@ -20,11 +20,13 @@ from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
 from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
 from beluga_workflow_contract_tests.suite.listing import ListRules
+from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
 from beluga_workflow_contract_tests.suite.namespaces import NamespaceRules
 from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
 from beluga_workflow_contract_tests.suite.ordering import OrderingRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
 from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
+from beluga_workflow_contract_tests.suite.status_index import StatusIndexRules
 from beluga_workflow_contract_tests.suite.volume import VolumeRules
 
 __all__ = ["StoreContract"]
@@ -48,6 +50,8 @@ a NEW store on the SAME backend namespace, fresh for each test:
 class StoreContract(
     StateMachineRules,
     VolumeRules,
+    LiveListingRules,
+    StatusIndexRules,
     CompareAndAppendRules,
     AppendRules,
     OptimisticConcurrencyRules,
