@@ -36,11 +36,7 @@ def _describe(filter: WorkflowFilter) -> str:
 class DeleteRules:
     """SPEC 4: delete removes the state; deleting a missing id is a no-op."""
 
-    @rule(
-        "delete.removes",
-        "after delete, load returns None and list leaves the id out, with or without a "
-        "status or a limit, also when the state was read before",
-    )
+    @rule("delete.removes", "after delete, load returns None and list leaves the id out")
     async def test_delete_removes_the_state(self, run: ContractRun) -> None:
         store = await run.open()
         state = sample_state(run.id("doomed"), status=WorkflowStatus.COMPLETED)
