@@ -62,8 +62,9 @@ class ServerStoreContract:
     the secret masked, recovery of the same instance, and one winner of concurrent writes.
 
     Give the fixtures ``outage_factory`` (:data:`OutageFactory`), ``unreachable_factory``
-    (:data:`UnreachableFactory`) and ``store_factory`` (two stores on one fresh
-    namespace, for the race); set ``provider_name`` (or ``capabilities``).
+    (:data:`UnreachableFactory`) and, for a provider with optimistic concurrency,
+    ``store_factory`` (opening stores on one fresh namespace, two of which race);
+    set ``provider_name`` (or ``capabilities``).
     """
 
     provider_name: ClassVar[str | None] = None
@@ -138,9 +139,12 @@ class ServerStoreContract:
 
         _run(body())
 
-    def test_of_two_writers_of_one_id_exactly_one_wins(self, store_factory: Any) -> None:
+    def test_of_two_writers_of_one_id_exactly_one_wins(
+        self, request: pytest.FixtureRequest
+    ) -> None:
         if "optimistic_concurrency" not in declared_capabilities(type(self)):
             pytest.skip("capability 'optimistic_concurrency' is not declared by the provider")
+        store_factory = request.getfixturevalue("store_factory")
 
         async def body() -> None:
             first, second = await _open(store_factory), await _open(store_factory)
