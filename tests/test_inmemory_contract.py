@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from beluga_workflow import Capability, WorkflowStore
+from beluga_workflow import WorkflowStore
 from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow_contract_tests import StoreContract, StoreFactory, StorePoison
 from beluga_workflow_contract_tests.poison import poison_in_memory
 
 
 class TestInMemoryStoreContract(StoreContract):
-    capabilities = frozenset(
-        {
-            Capability.APPEND_HISTORY,
-            Capability.OPTIMISTIC_CONCURRENCY,
-            Capability.COMPARE_AND_APPEND,
-            Capability.WATCH,
-        }
-    )
+    provider_name = "inmemory"
 
     @pytest.fixture
     def store_factory(self) -> StoreFactory:

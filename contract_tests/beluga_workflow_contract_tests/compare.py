@@ -16,9 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from beluga_workflow_contract_tests.violations import short
+from beluga_workflow_contract_tests.violations import code_points, short
 
-__all__ = ["first_difference"]
+__all__ = ["first_difference", "text_difference"]
+
+LONG_TEXT = 60
+"""Strings longer than this are described by their lengths and first differing index."""
 
 
 def first_difference(saved: Any, loaded: Any, path: str = "state") -> str | None:
@@ -32,6 +35,8 @@ def first_difference(saved: Any, loaded: Any, path: str = "state") -> str | None
         )
     if isinstance(saved, float):
         return _float_difference(saved, loaded, path)
+    if isinstance(saved, str):
+        return text_difference(saved, loaded, path)
     if isinstance(saved, datetime):
         return _datetime_difference(saved, loaded, path)
     if isinstance(saved, list):
@@ -106,3 +111,24 @@ def _dict_difference(saved: dict[Any, Any], loaded: dict[Any, Any], path: str) -
         if difference:
             return difference
     return None
+
+
+def text_difference(saved: str, loaded: str, path: str) -> str | None:
+    """How ``loaded`` differs from ``saved``: code points for text that renders alike,
+    lengths and the first differing index for long text (whose clipped reprs look equal)."""
+    if saved == loaded:
+        return None
+    index = next(
+        (i for i, (left, right) in enumerate(zip(saved, loaded, strict=False)) if left != right),
+        min(len(saved), len(loaded)),
+    )
+    at = f"index {index}: saved {code_points(saved[index:])}, got {code_points(loaded[index:])}"
+    if max(len(saved), len(loaded)) <= LONG_TEXT:
+        return f"{path}: saved {short(saved)}, got {short(loaded)}; they differ first at {at}"
+    near = (
+        f"saved {short(saved[index : index + 20], 30)}, got {short(loaded[index : index + 20], 30)}"
+    )
+    return (
+        f"{path}: saved {len(saved)} characters, got {len(loaded)}; "
+        f"they differ first at {at} ({near})"
+    )

@@ -12,14 +12,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pytest
 
 from beluga_workflow import Capability, WorkflowState, WorkflowStore
+from beluga_workflow_contract_tests.journal import Journal
 from beluga_workflow_contract_tests.rule import Rule
-from beluga_workflow_contract_tests.violations import Broken, ContractViolation, clip
+from beluga_workflow_contract_tests.violations import (
+    Broken,
+    ContractViolation,
+    SuiteError,
+    clip,
+)
 
 __all__ = ["ContractRun", "NamespaceFactory", "StoreFactory", "StorePoison"]
 
@@ -81,6 +89,8 @@ class ContractRun:
         self._problems = [setup_problem] if setup_problem else []
         self.capabilities = self._known_capabilities(capabilities, self._problems)
         self._opened: list[Any] = []
+        self._journal = Journal()
+        self._watched = True
         self._ids: set[str] = set()
         self._prefix = _new_prefix()
         self._runner: asyncio.Runner | None = None
@@ -100,6 +110,7 @@ class ContractRun:
                 f"{', '.join(missing)} method; it must return (or be an async function "
                 "returning) a WorkflowStore"
             )
+        self._watch(store)
         self._opened.append(store)
         return store
 
@@ -127,6 +138,7 @@ class ContractRun:
             store = await made if inspect.isawaitable(made) else made
         except ValueError:
             return None
+        self._watch(store)
         self._opened.append(store)
         return store
 
@@ -212,13 +224,25 @@ class ContractRun:
     def _report(self, info: Rule, problem: BaseException) -> NoReturn:
         __tracebackhide__ = True
         head = f"rule {info.name}: {info.statement}"
+        trail = self._journal.describe()
+        trail = f"\n{trail}" if trail else ""
         if isinstance(problem, Broken):
-            pytest.fail(f"{head}; {problem}", pytrace=False)
+            pytest.fail(f"{head}; {problem}{trail}", pytrace=False)
         if isinstance(problem, (pytest.fail.Exception, pytest.skip.Exception)):
             raise problem
-        raise ContractViolation(
-            f"{head}; the store raised {type(problem).__name__}: {clip(str(problem), 300)}"
-        ) from problem
+        raised = f"{type(problem).__name__}: {clip(str(problem), 300)}"
+        if self._watched and not self._journal.came_from_store(problem):
+            raise SuiteError(
+                f"{head}; the contract suite's own code raised {raised} at {_origin(problem)}, "
+                f"outside any store operation: a defect of the suite (or of a value the store "
+                f"returned that the suite did not check), not a verdict on the store{trail}"
+            ) from problem
+        raise ContractViolation(f"{head}; the store raised {raised}{trail}") from problem
+
+    def _watch(self, store: Any) -> None:
+        """Record the store's operations, for failure messages and to know whose error it is."""
+        if not self._journal.watch(store):
+            self._watched = False
 
     # --- internals -----------------------------------------------------------
 
@@ -280,3 +304,12 @@ def _misuse(message: str) -> NoReturn:
 
 def _new_prefix() -> str:
     return f"ct{secrets.token_hex(4)}-"
+
+
+def _origin(error: BaseException) -> str:
+    """``file:line in function`` where ``error`` was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "an unknown place"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"

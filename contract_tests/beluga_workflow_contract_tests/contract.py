@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from beluga_workflow_contract_tests.capabilities import declared_capabilities
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.names import NOTE_PROPERTY
 from beluga_workflow_contract_tests.suite.append import AppendRules
@@ -20,11 +21,13 @@ from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
 from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
 from beluga_workflow_contract_tests.suite.listing import ListRules
+from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
 from beluga_workflow_contract_tests.suite.namespaces import NamespaceRules
 from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
 from beluga_workflow_contract_tests.suite.ordering import OrderingRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
 from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
+from beluga_workflow_contract_tests.suite.status_index import StatusIndexRules
 from beluga_workflow_contract_tests.suite.volume import VolumeRules
 from beluga_workflow_contract_tests.suite.watch import WatchRules
 
@@ -50,6 +53,8 @@ class StoreContract(
     WatchRules,
     StateMachineRules,
     VolumeRules,
+    LiveListingRules,
+    StatusIndexRules,
     CompareAndAppendRules,
     AppendRules,
     OptimisticConcurrencyRules,
@@ -78,13 +83,20 @@ class StoreContract(
     rule is skipped, saying so) and ``namespace_factory`` (a callable taking a
     suffix and opening a store in the test's namespace extended by it, so
     stores in namespaces that nest are checked to never meet; see
-    :data:`~.context.NamespaceFactory`). Set ``capabilities`` to what the
-    provider declares; rules of other capabilities are skipped with the
-    capability named.
+    :data:`~.context.NamespaceFactory`). Set ``provider_name`` to the
+    registered provider's name and the capabilities checked are those of its
+    plugin record (or set ``capabilities`` to override them); rules of other
+    capabilities are skipped with the capability named.
     """
 
-    capabilities: ClassVar[Collection[str]] = frozenset()
-    """Capability names the provider declares (see :class:`beluga_workflow.Capability`)."""
+    provider_name: ClassVar[str | None] = None
+    """The registered provider whose record (``StoreProvider.capabilities``) says what the
+    store declares; with it, the capabilities checked cannot drift from what users are told."""
+
+    capabilities: ClassVar[Collection[str] | None] = None
+    """Capability names the store declares (see :class:`beluga_workflow.Capability`), to
+    override the provider record's; ``None`` takes the record's, or none without
+    ``provider_name``."""
 
     max_examples: ClassVar[int] = 25
     """Examples the state-machine rule generates; lower it for slow backends."""
@@ -94,8 +106,8 @@ class StoreContract(
 
     @pytest.fixture
     def contract_capabilities(self) -> Collection[str]:
-        """The declared capabilities (the ready-made class takes them from the provider)."""
-        return self.capabilities
+        """The declared capabilities: ``capabilities`` if set, else the provider record's."""
+        return declared_capabilities(type(self))
 
     @pytest.fixture
     def contract_shared_namespace(self) -> bool:

@@ -1051,6 +1051,203 @@ class WatchOutlivesClose(ContractStore):
         await asyncio.Event().wait()
 
 
+# --- list during writes, status index, event order, reads after delete ------------------
+
+
+class ListIteratesLiveState(ContractStore):
+    """Walks its live dict and yields between entries, so concurrent writes break the walk."""
+
+    breaks = ("list.during_writes",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        self._check_open()
+        found = StateList()
+        for stored in self._states.values():
+            await asyncio.sleep(0)
+            if wanted.status is None or stored.status == wanted.status:
+                found.add(lambda s: s.model_copy(deep=True), stored)
+        return found[: wanted.limit] if wanted.limit else found
+
+
+class StatusListReadsKeysThenStates(ContractStore):
+    """By status, snapshots the matching ids, then reads each across an await, unchecked."""
+
+    breaks = ("list.status_during_writes",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        if wanted.status is None:
+            return await super().list(filter)
+        self._check_open()
+        matching = [i for i, s in self._states.items() if s.status == wanted.status]
+        found = StateList()
+        for workflow_id in matching:
+            await asyncio.sleep(0)
+            stored = self._states.get(workflow_id)
+            if stored is not None:
+                found.add(lambda s: s.model_copy(deep=True), stored)
+        return found[: wanted.limit] if wanted.limit else found
+
+
+class StatusIndexStore(ContractStore):
+    """Lists by status from an index of ids per status that its writes keep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._index: dict[str, set[str]] = {}
+
+    def _index_as(self, workflow_id: str, status: str) -> None:
+        for members in self._index.values():
+            members.discard(workflow_id)
+        self._index.setdefault(status, set()).add(workflow_id)
+
+    async def save(self, state: WorkflowState) -> None:
+        await super().save(state)
+        self._index_as(state.workflow_id, state.status)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        await super().append(state, new_events)
+        self._index_as(state.workflow_id, state.status)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        version = await super().compare_and_save(state, expected_version)
+        self._index_as(state.workflow_id, state.status)
+        return version
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        version = await super().compare_and_append(state, new_events, expected_version)
+        self._index_as(state.workflow_id, state.status)
+        return version
+
+    async def delete(self, workflow_id: str) -> None:
+        await super().delete(workflow_id)
+        for members in self._index.values():
+            members.discard(workflow_id)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        if wanted.status is None:
+            return await super().list(filter)
+        self._check_open()
+        members = self._index.get(wanted.status, set())
+        found = StateList()
+        for workflow_id, stored in self._states.items():
+            if workflow_id in members:
+                found.add(lambda s: s.model_copy(deep=True), stored)
+        return found[: wanted.limit] if wanted.limit else found
+
+
+class StatusIndexedOnFirstSave(StatusIndexStore):
+    """Files an id under a status when it is first saved, and never moves it."""
+
+    breaks = ("list.status_after_overwrite",)
+
+    def _index_as(self, workflow_id: str, status: str) -> None:
+        if not any(workflow_id in members for members in self._index.values()):
+            super()._index_as(workflow_id, status)
+
+
+class CompareAndSaveKeepsStatusIndex(StatusIndexStore):
+    breaks = ("optimistic_concurrency.status_after_overwrite",)
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        return await ContractStore.compare_and_save(self, state, expected_version)
+
+
+class AppendKeepsStatusIndex(StatusIndexStore):
+    breaks = ("append_history.status_after_append",)
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        await ContractStore.append(self, state, new_events)
+
+
+class CompareAndAppendKeepsStatusIndex(StatusIndexStore):
+    breaks = ("compare_and_append.status_after_append",)
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        return await ContractStore.compare_and_append(self, state, new_events, expected_version)
+
+
+class SortsHistoryByTimestamp(ContractStore):
+    """Hands history back sorted by timestamp (stable, so equal timestamps keep their order)."""
+
+    breaks = ("fidelity.event_order_by_position",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        state = await super().load(workflow_id)
+        if state is not None:
+            state.history.sort(key=lambda event: event.timestamp)
+        return state
+
+
+class CachingStore(ContractStore):
+    """Keeps read answers and drops them on every write (the broken ones forget delete)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[object, Any] = {}
+
+    def _forget(self) -> None:
+        self._cache.clear()
+
+    async def save(self, state: WorkflowState) -> None:
+        await super().save(state)
+        self._forget()
+
+    async def append(self, state: WorkflowState, new_events: int) -> None:
+        await super().append(state, new_events)
+        self._forget()
+
+    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
+        version = await super().compare_and_save(state, expected_version)
+        self._forget()
+        return version
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        version = await super().compare_and_append(state, new_events, expected_version)
+        self._forget()
+        return version
+
+
+class LoadCacheSurvivesDelete(CachingStore):
+    """Caches what load returned and does not drop it on delete."""
+
+    breaks = ("delete.removes",)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        self._check_open()
+        cached = self._cache.get(workflow_id)
+        if cached is not None:
+            return cached.model_copy(deep=True)  # type: ignore[no-any-return]
+        state = await super().load(workflow_id)
+        if state is not None:
+            self._cache[workflow_id] = state.model_copy(deep=True)
+        return state
+
+
+class LimitedListCacheSurvivesDelete(CachingStore):
+    """Caches list answers with a limit and does not drop them on delete."""
+
+    breaks = ("delete.removes",)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        wanted = require_filter(filter)
+        self._check_open()
+        if not wanted.limit:
+            return await super().list(filter)
+        key = (wanted.status, wanted.limit)
+        if key not in self._cache:
+            self._cache[key] = await super().list(filter)
+        return [s.model_copy(deep=True) for s in self._cache[key]]
+
+
 def _all_subclasses(cls: type[ContractStore]) -> list[type[ContractStore]]:
     found = []
     for sub in cls.__subclasses__():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from beluga_workflow import WorkflowFilter, WorkflowStatus
 from beluga_workflow_contract_tests.context import ContractRun
 from beluga_workflow_contract_tests.rule import rule
 from beluga_workflow_contract_tests.samples import sample_state
@@ -16,20 +17,42 @@ from beluga_workflow_contract_tests.violations import check, short
 __all__ = ["DeleteRules"]
 
 
+def _read_paths() -> list[WorkflowFilter | None]:
+    """Every way list can find the deleted state: plain, by its status, with a limit."""
+    completed = WorkflowStatus.COMPLETED
+    return [
+        None,
+        WorkflowFilter(status=completed),
+        WorkflowFilter(limit=1000),
+        WorkflowFilter(status=completed, limit=1000),
+    ]
+
+
+def _describe(filter: WorkflowFilter) -> str:
+    parts = [f"status={filter.status.value}"] if filter.status is not None else []
+    return ", ".join([*parts, *([f"limit={filter.limit}"] if filter.limit else [])])
+
+
 class DeleteRules:
     """SPEC 4: delete removes the state; deleting a missing id is a no-op."""
 
     @rule("delete.removes", "after delete, load returns None and list leaves the id out")
     async def test_delete_removes_the_state(self, run: ContractRun) -> None:
         store = await run.open()
-        state = sample_state(run.id("doomed"))
+        state = sample_state(run.id("doomed"), status=WorkflowStatus.COMPLETED)
         await store.save(state)
+        # Read it through every path first: a store that caches what it read must forget it.
+        await expect_state(store, state, "before delete")
+        for filter in _read_paths():
+            await listed(store, filter)
         await store.delete(state.workflow_id)
         await expect_absent(store, state.workflow_id, "after delete")
-        check(
-            state.workflow_id not in ids(await listed(store)),
-            "list() still returned the deleted state",
-        )
+        for filter in _read_paths():
+            what = "list()" if filter is None else f"list({_describe(filter)})"
+            check(
+                state.workflow_id not in ids(await listed(store, filter)),
+                f"{what} still returned the deleted state",
+            )
 
     @rule(
         "delete.missing_noop", "deleting an id that is not stored does nothing and raises nothing"

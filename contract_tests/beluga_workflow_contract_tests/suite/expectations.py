@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from beluga_workflow import WorkflowFilter, WorkflowState, WorkflowStore
 from beluga_workflow_contract_tests.compare import first_difference
-from beluga_workflow_contract_tests.violations import check, fail, short
+from beluga_workflow_contract_tests.violations import check, fail, short, shown
 
 __all__ = ["expect_absent", "expect_state", "ids", "listed", "same_state"]
 
@@ -27,7 +27,7 @@ def same_state(saved: WorkflowState, got: object, what: str) -> None:
 
 async def expect_state(store: WorkflowStore, saved: WorkflowState, when: str = "") -> None:
     """``load`` must return exactly ``saved``."""
-    what = f"load({short(saved.workflow_id, 50)}){' ' + when if when else ''}"
+    what = f"load({shown(saved.workflow_id, 50)}){' ' + when if when else ''}"
     loaded = await store.load(saved.workflow_id)
     if loaded is None:
         fail(f"{what} returned None, but the state was saved")
@@ -39,7 +39,7 @@ async def expect_absent(store: WorkflowStore, workflow_id: str, when: str = "") 
     loaded = await store.load(workflow_id)
     check(
         loaded is None,
-        f"load({short(workflow_id, 50)}){' ' + when if when else ''} returned a state, "
+        f"load({shown(workflow_id, 50)}){' ' + when if when else ''} returned a state, "
         "expected None",
     )
 

@@ -213,3 +213,22 @@ class FidelityRules:
                 sample_state(run.id("reversed"), 2, history=reversed_events),
             ],
         )
+
+    @rule(
+        "fidelity.event_order_by_position",
+        "history comes back in the order it was saved, whatever the events' timestamps: "
+        "equal, decreasing or shuffled (a store never re-sorts it by time or id)",
+    )
+    async def test_event_order_ignores_timestamps(self, run: ContractRun) -> None:
+        offsets = {
+            "equal": [0] * 8,
+            "decreasing": list(range(8, 0, -1)),
+            "shuffled": [5, 1, 7, 1, 3, 8, 2, 6],
+        }
+        states = []
+        for marker, (name, seconds) in enumerate(offsets.items()):
+            events = history(len(seconds), marker)
+            for event, offset in zip(events, seconds, strict=True):
+                event.timestamp = (BASE_TIME + timedelta(seconds=offset)).astimezone(UTC)
+            states.append(sample_state(run.id(f"timestamps-{name}"), marker, history=events))
+        await round_trip(run, states)

@@ -12,7 +12,7 @@ from beluga_workflow_contract_tests.suite.expectations import (
     listed,
     same_state,
 )
-from beluga_workflow_contract_tests.violations import check, short
+from beluga_workflow_contract_tests.violations import check, short, shown
 
 __all__ = ["IdRules"]
 
@@ -58,17 +58,17 @@ class IdRules:
                 other = getattr(loaded, "workflow_id", state.workflow_id)
                 check(
                     other == state.workflow_id,
-                    f"load({short(state.workflow_id)}) returned the state saved as {short(other)}: "
+                    f"load({shown(state.workflow_id)}) returned the state saved as {shown(other)}: "
                     "the two ids collide in the store",
                 )
                 await expect_state(store, state, "after saving ids that differ only slightly")
         by_id = {state.workflow_id: state for group in groups for state in group}
         for entry in run.mine(await listed(store)):
-            same_state(by_id[entry.workflow_id], entry, f"list() entry {short(entry.workflow_id)}")
+            same_state(by_id[entry.workflow_id], entry, f"list() entry {shown(entry.workflow_id)}")
         for group in groups:
             await store.delete(group[0].workflow_id)
             await expect_absent(store, group[0].workflow_id, "after delete")
             for state in group[1:]:
                 await expect_state(
-                    store, state, f"after deleting the similar id {short(group[0].workflow_id)}"
+                    store, state, f"after deleting the similar id {shown(group[0].workflow_id)}"
                 )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,14 +12,15 @@ from beluga_workflow import (
     HistoryEvent,
     StoreUnavailableError,
     WorkflowState,
+    WorkflowStore,
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import (
-    SLACK,
-    check_bounded_outage,
-    check_first_call_after_recovery,
-    check_running_workflow_stops,
+from beluga_workflow_contract_tests.server_checks import SLACK, Outage
+from beluga_workflow_contract_tests.server_contract import (
+    OutageFactory,
+    ServerStoreContract,
+    UnreachableFactory,
 )
 from beluga_workflow_kafka import KafkaStore
 from beluga_workflow_kafka.testing import TansuBroker
@@ -30,43 +29,30 @@ OUTAGE_STOP_SECONDS = 4.0
 """What docs/providers/kafka.md says a running workflow needs to stop in an outage."""
 
 
-@contextlib.asynccontextmanager
-async def outage_store(
-    proxied: tuple[TansuBroker, OutageProxy], topic: str, operation_timeout: float | None = 2.0
-) -> AsyncIterator[tuple[KafkaStore, OutageProxy]]:
-    """A store on a broker of its own that it reaches only through a proxy the test cuts."""
-    _, proxy = proxied
-    await proxy.start()
-    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-    store = KafkaStore(f"kafka://{proxy.address}/{topic}", **options)
-    try:
-        yield store, proxy
-    finally:
-        await store.close()
-        await proxy.close()
+class TestKafkaServer(ServerStoreContract):
+    provider_name = "kafka"
+    outage_stop_seconds = OUTAGE_STOP_SECONDS
 
-
-async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
-    proxied_broker: tuple[TansuBroker, OutageProxy], topic: str
-) -> None:
-    async with outage_store(proxied_broker, topic) as (store, proxy):
-        errors = await check_bounded_outage(store, proxy, bound=2.0)
-    for error in errors:
+    def check_outage_error(self, error: StoreUnavailableError) -> None:
         assert "kafka store at kafka://127.0.0.1:" in str(error)
 
+    @pytest.fixture
+    def outage_factory(
+        self, proxied_broker: tuple[TansuBroker, OutageProxy], topic: str
+    ) -> OutageFactory:
+        """A store on a broker of its own that it reaches only through a proxy the test cuts."""
+        _, proxy = proxied_broker
 
-async def test_the_first_call_after_an_outage_succeeds(
-    proxied_broker: tuple[TansuBroker, OutageProxy], topic: str
-) -> None:
-    async with outage_store(proxied_broker, topic) as (store, proxy):
-        await check_first_call_after_recovery(store, proxy)
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
+            await proxy.start()
+            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+            return KafkaStore(f"kafka://{proxy.address}/{topic}", **options), proxy
 
+        return open_cut_off
 
-async def test_a_running_workflow_stops_within_seconds_of_an_outage(
-    proxied_broker: tuple[TansuBroker, OutageProxy], topic: str
-) -> None:
-    async with outage_store(proxied_broker, topic, operation_timeout=None) as (store, proxy):
-        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
+    @pytest.fixture
+    def unreachable_factory(self) -> UnreachableFactory:
+        return lambda: KafkaStore("kafka://127.0.0.1:9/none", operation_timeout=2.0)
 
 
 async def test_broker_stopped_mid_run_then_restarted(own_broker: object) -> None:
@@ -92,15 +78,6 @@ async def test_broker_stopped_mid_run_then_restarted(own_broker: object) -> None
         assert loaded.workflow_id == "after"
     finally:
         await again.close()
-
-
-async def test_unreachable_broker_is_unavailable_within_the_bound() -> None:
-    store = KafkaStore("kafka://127.0.0.1:9/none", operation_timeout=2.0)
-    started = time.monotonic()
-    with pytest.raises(StoreUnavailableError, match=r"kafka://127\.0\.0\.1:9/none"):
-        await store.load("w")
-    assert time.monotonic() - started < 2.0 + SLACK
-    await store.close()
 
 
 async def test_the_topic_is_created_compacted(broker: object, topic: str) -> None:

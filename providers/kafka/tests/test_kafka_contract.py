@@ -12,7 +12,7 @@ from beluga_workflow_kafka import KafkaStore
 
 
 class TestKafkaContract(StoreContract):
-    capabilities = frozenset({"durable", "ordered_list", "append_history", "multi_process"})
+    provider_name = "kafka"
     max_examples = 10
 
     @pytest.fixture

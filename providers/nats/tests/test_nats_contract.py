@@ -16,17 +16,7 @@ from beluga_workflow_nats.store import key_of
 
 
 class TestNatsContract(StoreContract):
-    capabilities = frozenset(
-        {
-            "durable",
-            "ordered_list",
-            "append_history",
-            "optimistic_concurrency",
-            "compare_and_append",
-            "multi_process",
-            "watch",
-        }
-    )
+    provider_name = "nats"
     max_examples = 15
 
     @pytest.fixture

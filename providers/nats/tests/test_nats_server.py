@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,14 +16,15 @@ from beluga_workflow import (
     StoreError,
     StoreUnavailableError,
     WorkflowState,
+    WorkflowStore,
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import (
-    check_bounded_outage,
-    check_first_call_after_recovery,
-    check_one_writer_wins,
-    check_running_workflow_stops,
+from beluga_workflow_contract_tests.server_checks import Outage
+from beluga_workflow_contract_tests.server_contract import (
+    OutageFactory,
+    ServerStoreContract,
+    UnreachableFactory,
 )
 from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_nats import NatsStore
@@ -32,23 +32,6 @@ from beluga_workflow_nats.store import key_of
 
 OUTAGE_STOP_SECONDS = 3.0
 """What docs/providers/nats.md says a running workflow needs to stop in an outage."""
-
-
-@contextlib.asynccontextmanager
-async def outage_store(
-    url: str, bucket: str, operation_timeout: float | None = 2.0
-) -> AsyncIterator[tuple[NatsStore, OutageProxy]]:
-    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
-    target = urlsplit(url)
-    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
-    await proxy.start()
-    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-    store = NatsStore(f"nats://127.0.0.1:{proxy.port}", bucket=bucket, **options)
-    try:
-        yield store, proxy
-    finally:
-        await store.close()
-        await proxy.close()
 
 
 def test_keys_are_reversible_or_hashed_and_use_allowed_characters() -> None:
@@ -64,45 +47,39 @@ def test_keys_are_reversible_or_hashed_and_use_allowed_characters() -> None:
     assert key_of("a/b") != key_of("a_b") != key_of("a.b")
 
 
-async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
-    nats_url: str, bucket: str
-) -> None:
-    async with outage_store(nats_url, bucket) as (store, proxy):
-        errors = await check_bounded_outage(store, proxy, bound=2.0)
-    for error in errors:
-        assert "nats store at nats://127.0.0.1:" in str(error)
+class TestNatsServer(ServerStoreContract):
+    provider_name = "nats"
+    outage_secret = "s3cret"
+    outage_stop_seconds = OUTAGE_STOP_SECONDS
 
+    def check_outage_error(self, error: StoreUnavailableError) -> None:
+        assert "nats store at nats://" in str(error)
 
-async def test_the_first_call_after_an_outage_succeeds(nats_url: str, bucket: str) -> None:
-    async with outage_store(nats_url, bucket) as (store, proxy):
-        await check_first_call_after_recovery(store, proxy)
+    @pytest.fixture
+    def outage_factory(self, nats_url: str, bucket: str) -> OutageFactory:
+        target = urlsplit(nats_url)
 
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
+            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
+            await proxy.start()
+            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+            return NatsStore(f"nats://127.0.0.1:{proxy.port}", bucket=bucket, **options), proxy
 
-async def test_a_running_workflow_stops_within_seconds_of_an_outage(
-    nats_url: str, bucket: str
-) -> None:
-    async with outage_store(nats_url, bucket, operation_timeout=None) as (store, proxy):
-        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
+        return open_cut_off
 
+    @pytest.fixture
+    def unreachable_factory(self) -> UnreachableFactory:
+        def open_unreachable() -> WorkflowStore:
+            closed_port = OutageProxy("127.0.0.1", 1).port
+            return NatsStore(
+                f"nats://s3cret@127.0.0.1:{closed_port}", operation_timeout=1.5, connect_timeout=0.5
+            )
 
-async def test_unreachable_server_is_unavailable_and_the_token_is_masked() -> None:
-    closed_port = OutageProxy("127.0.0.1", 1).port
-    store = NatsStore(
-        f"nats://s3cret@127.0.0.1:{closed_port}", operation_timeout=1.5, connect_timeout=0.5
-    )
-    with pytest.raises(StoreUnavailableError) as info:
-        await store.load("w")
-    await store.close()
-    assert "s3cret" not in str(info.value)
-    assert "s3cret" not in repr(store)
+        return open_unreachable
 
-
-async def test_two_writers_of_one_id_exactly_one_wins(nats_url: str, bucket: str) -> None:
-    async with (
-        NatsStore(nats_url, bucket=bucket) as first,
-        NatsStore(nats_url, bucket=bucket) as second,
-    ):
-        await check_one_writer_wins(first, second)
+    @pytest.fixture
+    def store_factory(self, nats_url: str, bucket: str) -> Callable[[], WorkflowStore]:
+        return lambda: NatsStore(nats_url, bucket=bucket)
 
 
 async def test_a_step_writes_one_fragment_and_keeps_the_old_ones(

@@ -16,17 +16,7 @@ from beluga_workflow_postgres import PostgresStore
 
 
 class TestPostgresContract(StoreContract):
-    capabilities = frozenset(
-        {
-            "durable",
-            "ordered_list",
-            "append_history",
-            "optimistic_concurrency",
-            "compare_and_append",
-            "multi_process",
-            "watch",
-        }
-    )
+    provider_name = "postgres"
 
     @pytest.fixture
     def store_factory(

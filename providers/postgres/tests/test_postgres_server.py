@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import psycopg
@@ -15,14 +14,15 @@ from beluga_workflow import (
     ProviderConfigError,
     StoreUnavailableError,
     WorkflowState,
+    WorkflowStore,
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import (
-    check_bounded_outage,
-    check_first_call_after_recovery,
-    check_one_writer_wins,
-    check_running_workflow_stops,
+from beluga_workflow_contract_tests.server_checks import Outage
+from beluga_workflow_contract_tests.server_contract import (
+    OutageFactory,
+    ServerStoreContract,
+    UnreachableFactory,
 )
 from beluga_workflow_postgres import PostgresStore
 from beluga_workflow_postgres.config import PostgresConfig
@@ -37,66 +37,41 @@ def through(proxy: OutageProxy, url: str) -> str:
     return f"postgresql://{parts.username or 'postgres'}:s3cret@127.0.0.1:{proxy.port}{parts.path}"
 
 
-@contextlib.asynccontextmanager
-async def outage_store(
-    url: str, schema: str, operation_timeout: float | None = 2.0
-) -> AsyncIterator[tuple[PostgresStore, OutageProxy]]:
-    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
-    target = urlsplit(url)
-    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
-    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-    store = PostgresStore(through(proxy, url), schema=schema, **options)
-    try:
-        yield store, proxy
-    finally:
-        await store.close()
-        await proxy.close()
+class TestPostgresServer(ServerStoreContract):
+    provider_name = "postgres"
+    outage_secret = "s3cret"
+    outage_stop_seconds = OUTAGE_STOP_SECONDS
 
+    def check_outage_error(self, error: StoreUnavailableError) -> None:
+        assert "postgres store at postgresql://" in str(error)
+        assert ":***@127.0.0.1" in str(error)
 
-async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
-    postgres_url: str, schema: str
-) -> None:
-    async with outage_store(postgres_url, schema) as (store, proxy):
-        errors = await check_bounded_outage(store, proxy, bound=2.0, secret="s3cret")
-    for error in errors:
-        assert "postgres store at postgresql://postgres:***@127.0.0.1:" in str(error)
-        assert "gave up within 2s" in str(error)
+    @pytest.fixture
+    def outage_factory(self, postgres_url: str, schema: str) -> OutageFactory:
+        target = urlsplit(postgres_url)
 
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
+            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 5432)
+            await proxy.start()
+            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+            return PostgresStore(through(proxy, postgres_url), schema=schema, **options), proxy
 
-async def test_the_first_call_after_an_outage_succeeds(postgres_url: str, schema: str) -> None:
-    async with outage_store(postgres_url, schema) as (store, proxy):
-        await check_first_call_after_recovery(store, proxy)
+        return open_cut_off
 
+    @pytest.fixture
+    def unreachable_factory(self) -> UnreachableFactory:
+        def open_unreachable() -> WorkflowStore:
+            return PostgresStore(
+                f"postgresql://app:s3cret@127.0.0.1:{closed_port()}/db",
+                operation_timeout=1.0,
+                connect_timeout=1.0,
+            )
 
-async def test_a_running_workflow_stops_within_seconds_of_an_outage(
-    postgres_url: str, schema: str
-) -> None:
-    async with outage_store(postgres_url, schema, operation_timeout=None) as (store, proxy):
-        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
+        return open_unreachable
 
-
-async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
-    with OutageProxyPort() as port:
-        store = PostgresStore(
-            f"postgresql://app:s3cret@127.0.0.1:{port}/db",
-            operation_timeout=1.0,
-            connect_timeout=1.0,
-        )
-        with pytest.raises(StoreUnavailableError) as info:
-            await store.load("w")
-        await store.close()
-    assert "s3cret" not in str(info.value)
-    assert "app:***@127.0.0.1" in str(info.value)
-    assert "s3cret" not in repr(store)
-
-
-async def test_two_writers_of_one_id_exactly_one_wins(postgres_url: str, schema: str) -> None:
-    async with (
-        PostgresStore(postgres_url, schema=schema) as first,
-        PostgresStore(postgres_url, schema=schema) as second,
-    ):
-        await check_one_writer_wins(first, second)
+    @pytest.fixture
+    def store_factory(self, postgres_url: str, schema: str) -> Callable[[], WorkflowStore]:
+        return lambda: PostgresStore(postgres_url, schema=schema)
 
 
 async def test_a_step_inserts_one_row_with_only_its_new_events(
@@ -261,12 +236,6 @@ async def test_query_options_and_connection_strings_reach_the_server(
         await store.close()
 
 
-class OutageProxyPort:
+def closed_port() -> int:
     """A local port with nothing listening on it."""
-
-    def __enter__(self) -> int:
-        proxy = OutageProxy("127.0.0.1", 1)
-        return proxy.port
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return OutageProxy("127.0.0.1", 1).port

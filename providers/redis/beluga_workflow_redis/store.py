@@ -186,7 +186,12 @@ class RedisStore:
         async def fetch(client: aioredis.Redis) -> _States:
             found: Any = await client.zrange(index, 0, (wanted.limit or 0) - 1)
             ids: _Ids = [raw.decode() for raw in found]
-            return await self._fetch(client, ids, listing=True)
+            states = await self._fetch(client, ids, listing=True)
+            if wanted.status is not None:
+                # The index and the states are read in two round trips: a state another
+                # client moved to another status in between is no longer a match.
+                states[:] = [state for state in states if state.status == wanted.status]
+            return states
 
         return await self._call("list", fetch)
 

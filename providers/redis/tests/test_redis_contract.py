@@ -16,17 +16,7 @@ from beluga_workflow_redis import RedisStore
 
 
 class TestRedisContract(StoreContract):
-    capabilities = frozenset(
-        {
-            "durable",
-            "ordered_list",
-            "append_history",
-            "optimistic_concurrency",
-            "compare_and_append",
-            "multi_process",
-            "watch",
-        }
-    )
+    provider_name = "redis"
 
     @pytest.fixture
     def store_factory(self, redis_url: str, prefix: str) -> Callable[[], Awaitable[WorkflowStore]]:

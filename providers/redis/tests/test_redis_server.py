@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -19,14 +18,15 @@ from beluga_workflow import (
     WorkflowFilter,
     WorkflowState,
     WorkflowStatus,
+    WorkflowStore,
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import (
-    check_bounded_outage,
-    check_first_call_after_recovery,
-    check_one_writer_wins,
-    check_running_workflow_stops,
+from beluga_workflow_contract_tests.server_checks import Outage
+from beluga_workflow_contract_tests.server_contract import (
+    OutageFactory,
+    ServerStoreContract,
+    UnreachableFactory,
 )
 from beluga_workflow_contract_tests.servers import free_port, private_server
 from beluga_workflow_redis import RedisStore
@@ -36,63 +36,42 @@ OUTAGE_STOP_SECONDS = 3.0
 """What docs/providers/redis.md says a running workflow needs to stop in an outage."""
 
 
-@contextlib.asynccontextmanager
-async def outage_store(
-    url: str, prefix: str, operation_timeout: float | None = 2.0
-) -> AsyncIterator[tuple[RedisStore, OutageProxy]]:
-    """A store reaching the server through a proxy the test can cut (default timeouts: None)."""
-    target = urlsplit(url)
-    proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    await proxy.start()
-    options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-    store = RedisStore(f"redis://127.0.0.1:{proxy.port}{target.path}", prefix=prefix, **options)
-    try:
-        yield store, proxy
-    finally:
-        await store.close()
-        await proxy.close()
+class TestRedisServer(ServerStoreContract):
+    provider_name = "redis"
+    outage_secret = "s3cret"
+    outage_stop_seconds = OUTAGE_STOP_SECONDS
 
+    def check_outage_error(self, error: StoreUnavailableError) -> None:
+        assert "redis store at redis://" in str(error)
 
-async def test_every_call_in_an_outage_gives_up_within_the_bound_saying_what_failed(
-    redis_url: str, prefix: str
-) -> None:
-    async with outage_store(redis_url, prefix) as (store, proxy):
-        errors = await check_bounded_outage(store, proxy, bound=2.0)
-    for error in errors:
-        assert "redis store at redis://127.0.0.1:" in str(error)
+    @pytest.fixture
+    def outage_factory(self, redis_url: str, prefix: str) -> OutageFactory:
+        target = urlsplit(redis_url)
 
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
+            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
+            await proxy.start()
+            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
+            url = f"redis://127.0.0.1:{proxy.port}{target.path}"
+            return RedisStore(url, prefix=prefix, **options), proxy
 
-async def test_the_first_call_after_an_outage_succeeds(redis_url: str, prefix: str) -> None:
-    async with outage_store(redis_url, prefix) as (store, proxy):
-        await check_first_call_after_recovery(store, proxy)
+        return open_cut_off
 
+    @pytest.fixture
+    def unreachable_factory(self) -> UnreachableFactory:
+        def open_unreachable() -> WorkflowStore:
+            closed_port = OutageProxy("127.0.0.1", 1).port  # nothing listens there
+            return RedisStore(
+                f"redis://:s3cret@127.0.0.1:{closed_port}/0",
+                operation_timeout=1.0,
+                connect_timeout=0.5,
+            )
 
-async def test_a_running_workflow_stops_within_seconds_of_an_outage(
-    redis_url: str, prefix: str
-) -> None:
-    async with outage_store(redis_url, prefix, operation_timeout=None) as (store, proxy):
-        await check_running_workflow_stops(store, proxy, within=OUTAGE_STOP_SECONDS)
+        return open_unreachable
 
-
-async def test_unreachable_server_is_unavailable_and_the_password_is_masked() -> None:
-    closed_port = OutageProxy("127.0.0.1", 1).port  # nothing listens there
-    store = RedisStore(
-        f"redis://:s3cret@127.0.0.1:{closed_port}/0", operation_timeout=1.0, connect_timeout=0.5
-    )
-    with pytest.raises(StoreUnavailableError) as info:
-        await store.load("w")
-    await store.close()
-    assert "s3cret" not in str(info.value)
-    assert ":***@127.0.0.1" in str(info.value)
-    assert "s3cret" not in repr(store)
-
-
-async def test_two_writers_of_one_id_exactly_one_wins(redis_url: str, prefix: str) -> None:
-    async with (
-        RedisStore(redis_url, prefix=prefix) as first,
-        RedisStore(redis_url, prefix=prefix) as second,
-    ):
-        await check_one_writer_wins(first, second)
+    @pytest.fixture
+    def store_factory(self, redis_url: str, prefix: str) -> Callable[[], WorkflowStore]:
+        return lambda: RedisStore(redis_url, prefix=prefix)
 
 
 async def test_listing_by_status_reads_only_that_status_index(redis_url: str, prefix: str) -> None:

@@ -17,17 +17,7 @@ from beluga_workflow_sqlite.config import SQLiteConfig
 
 
 class TestSQLiteContract(StoreContract):
-    capabilities = frozenset(
-        {
-            "durable",
-            "ordered_list",
-            "append_history",
-            "optimistic_concurrency",
-            "compare_and_append",
-            "multi_process",
-            "watch",
-        }
-    )
+    provider_name = "sqlite"
 
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> Callable[[], Awaitable[WorkflowStore]]:
