@@ -38,30 +38,6 @@ def _event(position: int) -> HistoryEvent:
     return HistoryEvent(id=position, type=EventType.TIMER_FIRED)
 
 
-async def test_a_watcher_sees_every_kind_of_write_made_by_another_store(
-    redis_url: str, prefix: str
-) -> None:
-    workflow_id = "w:1 🐳"
-    async with (
-        RedisStore(redis_url, prefix=prefix) as writer,
-        RedisStore(redis_url, prefix=prefix) as reader,
-        watching(reader) as watch,
-    ):
-        state = WorkflowState(workflow_id=workflow_id)
-        await writer.save(state)
-        assert await next_notice(watch) == workflow_id
-        state.history.append(_event(0))
-        await writer.append(state, 1)
-        assert await next_notice(watch) == workflow_id
-        version = await writer.compare_and_save(state, 0)
-        assert await next_notice(watch) == workflow_id
-        state.history.append(_event(1))
-        await writer.compare_and_append(state, 1, version)
-        assert await next_notice(watch) == workflow_id
-        await writer.delete(workflow_id)
-        assert await next_notice(watch) == workflow_id
-
-
 async def test_a_refused_write_and_a_write_in_another_namespace_give_no_notice(
     redis_url: str, prefix: str
 ) -> None:
@@ -76,17 +52,6 @@ async def test_a_refused_write_and_a_write_in_another_namespace_give_no_notice(
             await store.compare_and_save(WorkflowState(workflow_id="refused"), 5)
         await store.save(WorkflowState(workflow_id="here"))
         assert await next_notice(watch) == "here"
-
-
-async def test_two_watchers_each_see_a_change(redis_url: str, prefix: str) -> None:
-    async with (
-        RedisStore(redis_url, prefix=prefix) as store,
-        watching(store) as first,
-        watching(store) as second,
-    ):
-        await store.save(WorkflowState(workflow_id="w"))
-        assert await next_notice(first) == "w"
-        assert await next_notice(second) == "w"
 
 
 async def test_closing_the_store_ends_the_watch(redis_url: str, prefix: str) -> None:
