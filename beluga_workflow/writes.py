@@ -114,7 +114,6 @@ class ConditionalWriter:
 
     def __init__(self, store: WorkflowStore) -> None:
         self.store = store
-        self.conditional = isinstance(store, (SupportsAppend, SupportsCompareAndSave))
         self.versioned = isinstance(store, SupportsCompareAndAppend)
         """Whether every write moves the version on (so leases can be kept)."""
         self._write = _pick_write(store)

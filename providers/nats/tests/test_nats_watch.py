@@ -12,14 +12,11 @@ import pytest
 
 from beluga_workflow import EventType, HistoryEvent, StoreClosedError, WorkflowState
 from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_contract_tests.watching import next_notice, watching
 from beluga_workflow_nats import NatsStore
 
 BOUND = 2.0
 """Seconds a notice may take in these tests; it takes milliseconds."""
-
-
-async def next_notice(watch: AsyncIterator[str | None]) -> str | None:
-    return await asyncio.wait_for(anext(watch), BOUND)
 
 
 async def notices_until(watch: AsyncIterator[str | None], last: str | None) -> list[str | None]:
@@ -28,17 +25,6 @@ async def notices_until(watch: AsyncIterator[str | None], last: str | None) -> l
     while told[-1] != last:
         told.append(await next_notice(watch))
     return told
-
-
-@contextlib.asynccontextmanager
-async def watching(store: NatsStore) -> AsyncIterator[AsyncIterator[str | None]]:
-    """A live watch of ``store`` (its first ``None`` already taken), closed afterwards."""
-    watch = store.watch()
-    try:
-        assert await next_notice(watch) is None
-        yield watch
-    finally:
-        await watch.aclose()  # type: ignore[attr-defined]
 
 
 def _event(position: int) -> HistoryEvent:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,26 +11,12 @@ import redis
 
 from beluga_workflow import EventType, HistoryEvent, StoreClosedError, StoreError, WorkflowState
 from beluga_workflow_contract_tests.outage import OutageProxy
+from beluga_workflow_contract_tests.watching import next_notice, watching
 from beluga_workflow_redis import RedisStore
 from beluga_workflow_redis.store import key_space
 
 BOUND = 2.0
 """Seconds a notice may take in these tests; it takes milliseconds."""
-
-
-async def next_notice(watch: AsyncIterator[str | None]) -> str | None:
-    return await asyncio.wait_for(anext(watch), BOUND)
-
-
-@contextlib.asynccontextmanager
-async def watching(store: RedisStore) -> AsyncIterator[AsyncIterator[str | None]]:
-    """A live watch of ``store`` (its first ``None`` already taken), closed afterwards."""
-    watch = store.watch()
-    try:
-        assert await next_notice(watch) is None
-        yield watch
-    finally:
-        await watch.aclose()  # type: ignore[attr-defined]
 
 
 def _event(position: int) -> HistoryEvent:
