@@ -57,8 +57,7 @@ import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import nats
 from nats.aio.client import Client
@@ -74,28 +73,22 @@ from nats.js.errors import (
 from nats.js.errors import NotFoundError as NatsNotFoundError
 from nats.js.kv import KeyValue
 
-from beluga_workflow.bounded import ANSWER, ConnectWatch, OperationBound, set_stage
-from beluga_workflow.chunked import CommitRecord, history_text, split
-from beluga_workflow.codec import encode_head
-from beluga_workflow.errors import (
-    ConcurrencyConflictError,
-    CorruptStateError,
-    InvalidArgumentError,
-    StoreClosedError,
-    StoreError,
-    StoreUnavailableError,
-)
+from beluga_workflow.bounded import ANSWER, ConnectWatch, set_stage
+from beluga_workflow.errors import ConcurrencyConflictError, CorruptStateError, StoreError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs
-from beluga_workflow.url_options import options_from_url
-from beluga_workflow.validation import (
+from beluga_workflow.storekit.base import ServerStore
+from beluga_workflow.storekit.checks import (
     require_append,
     require_expected_version,
     require_filter,
     require_state,
+    require_version_number,
     require_workflow_id,
 )
+from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
+from beluga_workflow.storekit.conflicts import history_conflict
+from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
 
@@ -216,7 +209,7 @@ _Chunks = list[bytes]
 _Seqs = list[int]
 
 
-class NatsStore:
+class NatsStore(ServerStore[NatsConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on NATS JetStream key-value buckets.
 
     Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
@@ -224,31 +217,22 @@ class NatsStore:
     ordered by ``created_at`` then id.
     """
 
+    provider = "nats"
+    config_model = NatsConfig
+    library_loggers: ClassVar[tuple[str, ...]] = ("nats",)
+
     def __init__(self, config: NatsConfig | str | None = None, **options: Any) -> None:
-        if config is None or isinstance(config, str):
-            settings = dict(options)
-            if config is not None:
-                settings["url"] = config
-            config = NatsConfig(**options_from_url(NatsConfig, settings))
-        elif options:
-            raise InvalidArgumentError("give NatsStore a config, or a URL with options")
-        mask_library_logs(["nats"])
-        self.config = config
+        super().__init__(config, **options)
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._meta: KeyValue | None = None
         self._data: KeyValue | None = None
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
-        self._closed = False
         self._known: dict[str, _Known] = {}
-        self._bound = OperationBound("nats", config.address, config.operation_timeout)
         self._watch = ConnectWatch()
         self._connected: asyncio.Event | None = None
         self._watchers: set[Inbox] = set()
-
-    def __repr__(self) -> str:
-        return f"NatsStore(url={self.config.address!r}, bucket={self.config.bucket!r})"
 
     # --- the store protocol ---------------------------------------------------
 
@@ -315,15 +299,14 @@ class NatsStore:
                 return
             stored, revision, _ = found
             if stored.n != kept:
-                raise self._conflict(workflow_id, f"it has {stored.n} stored events, not {kept}")
+                raise history_conflict(workflow_id, kept, stored.n)
             if not await self._step(key, stored, revision, parts):
                 raise self._conflict(workflow_id, "another writer moved it on")
 
         await self._call("append", append)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        require_version_number(expected_version)
         require_state(state)
         parts = _Parts.of(state.model_copy(update={"version": expected_version + 1}))
         await self._call(
@@ -400,8 +383,7 @@ class NatsStore:
             self._watchers.discard(inbox)
             await self._unfollow(subscription)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def release(self) -> None:
         for inbox in self._watchers:
             inbox.end()
         self._known.clear()
@@ -409,17 +391,6 @@ class NatsStore:
         self._js = self._meta = self._data = None
         if client is not None and not client.is_closed:
             await client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- writing --------------------------------------------------------------
 
@@ -746,8 +717,7 @@ class NatsStore:
             )
 
     async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        if self._closed:
-            raise StoreClosedError(f"nats store {self.config.address} is closed")
+        self.check_open()
 
         async def attempt() -> T:
             if self._client is not None and self._connected is not None:
@@ -757,16 +727,11 @@ class NatsStore:
                 set_stage(ANSWER)
             return await work()
 
-        try:
-            return await self._bound.run(
-                operation,
-                lambda: self._watch.race(attempt(), give_back=_nothing),
-                outage=(OSError, NatsError),
-            )
-        except StoreUnavailableError as exc:
-            if self._closed:
-                raise StoreClosedError(f"nats store {self.config.address} is closed") from exc
-            raise
+        return await self.bounded(
+            operation,
+            lambda: self._watch.race(attempt(), give_back=_nothing),
+            outage=(OSError, NatsError),
+        )
 
     # Connection errors reach the caller through the store's calls, never a log.
 
