@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -59,7 +60,6 @@ __all__ = ["RedisStore", "create_store"]
 T = TypeVar("T")
 _Pool = TypeVar("_Pool", bound=aioredis.ConnectionPool)
 _States = list[WorkflowState]
-_Ids = list[str]
 _OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 _WATCH_IDLE = 5.0
 """Seconds a watcher waits for a notice before it checks its connection with a PING."""
@@ -111,6 +111,32 @@ return 1
 """
 _WRITTEN, _NOTHING_STORED = 1, 2
 
+# ARGV: key space, id. Returns the head and the events of the state, or nil.
+_LOAD = """
+local p, id = ARGV[1], ARGV[2]
+local found = redis.call('HMGET', p .. ':state:' .. id, 'head', 'n')
+if not found[1] then return false end
+return {found[1], redis.call('LRANGE', p .. ':events:' .. id, 0, tonumber(found[2]) - 1)}
+"""
+
+# ARGV: key space, index (``all`` or ``status:<status>``), limit (0: all), the
+# status the states must have ('' for any). Returns id, head and events of each
+# listed state still stored, flattened: one round trip, read atomically.
+_LIST = """
+local p, limit, status = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local ids = redis.call('ZRANGE', p .. ':' .. ARGV[2], 0, limit - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  local found = redis.call('HMGET', p .. ':state:' .. id, 'head', 'n', 'status')
+  if found[1] and (status == '' or found[3] == status) then
+    out[#out + 1] = id
+    out[#out + 1] = found[1]
+    out[#out + 1] = redis.call('LRANGE', p .. ':events:' .. id, 0, tonumber(found[2]) - 1)
+  end
+end
+return out
+"""
+
 _DELETE = """
 local p, id = ARGV[1], ARGV[2]
 local skey = p .. ':state:' .. id
@@ -157,23 +183,23 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         require_workflow_id(workflow_id)
 
         async def load(client: aioredis.Redis) -> WorkflowState | None:
-            found = await self._fetch(client, [workflow_id])
-            return found[0] if found else None
+            found: Any = await _script(client, _LOAD, (self._space, workflow_id))
+            return None if found is None else _decode(workflow_id, found[0], found[1])
 
         return await self._call("load", load)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        index = self._key("all") if wanted.status is None else self._key(f"status:{wanted.status}")
+        status = "" if wanted.status is None else wanted.status.value
+        index = f"status:{status}" if status else "all"
+        args = (self._space, index, str(wanted.limit or 0), status)
 
         async def fetch(client: aioredis.Redis) -> _States:
-            found: Any = await client.zrange(index, 0, (wanted.limit or 0) - 1)
-            ids: _Ids = [raw.decode() for raw in found]
-            states = await self._fetch(client, ids, listing=True)
-            if wanted.status is not None:
-                # The index and the states are read in two round trips: a state another
-                # client moved to another status in between is no longer a match.
-                states[:] = [state for state in states if state.status == wanted.status]
+            found: Any = await _script(client, _LIST, args)
+            states = StateList()
+            for position in range(0, len(found), 3):
+                workflow_id = bytes(found[position]).decode()
+                states.add(_decode, workflow_id, found[position + 1], found[position + 2])
             return states
 
         return await self._call("list", fetch)
@@ -182,7 +208,7 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         require_workflow_id(workflow_id)
 
         async def delete(client: aioredis.Redis) -> None:
-            await client.eval(_DELETE, 0, self._space, workflow_id)
+            await _script(client, _DELETE, (self._space, workflow_id))
 
         await self._call("delete", delete)
 
@@ -346,31 +372,9 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         args += record.all_events() if whole else record.tail
 
         async def write(client: aioredis.Redis) -> int:
-            return int(await client.eval(_WRITE, 0, *args))
+            return int(await _script(client, _WRITE, args))
 
         return await self._call(operation, write)
-
-    async def _fetch(self, client: aioredis.Redis, ids: _Ids, *, listing: bool = False) -> _States:
-        """The states of ``ids`` still stored; ``listing`` skips (and reports) unreadable ones."""
-        states = StateList()
-        if not ids:
-            return states
-        async with client.pipeline(transaction=True) as pipe:
-            for workflow_id in ids:
-                pipe.hget(self._key(f"state:{workflow_id}"), "head")
-                pipe.hget(self._key(f"state:{workflow_id}"), "n")
-                pipe.lrange(self._key(f"events:{workflow_id}"), 0, -1)
-            replies = await pipe.execute()
-        for position, workflow_id in enumerate(ids):
-            head, count, events = replies[3 * position : 3 * position + 3]
-            if head is None:
-                continue  # deleted between the index read and this one
-            kept = events[: int(count)] if count is not None else events
-            if listing:
-                states.add(_decode, workflow_id, head, kept)
-            else:
-                states.append(_decode(workflow_id, head, kept))
-        return states
 
     async def _call(self, operation: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         self.check_open()
@@ -385,6 +389,19 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         return await self.bounded(
             operation, lambda: work(client), outage=_OUTAGE, failures=(RedisError,)
         )
+
+
+_SHA = {
+    script: hashlib.sha1(script.encode()).hexdigest() for script in (_WRITE, _LOAD, _LIST, _DELETE)
+}
+
+
+async def _script(client: aioredis.Redis, script: str, args: Sequence[str]) -> Any:
+    """Run a script of this module by its hash; its text goes only to a server lacking it."""
+    try:
+        return await client.evalsha(_SHA[script], 0, *args)
+    except NoScriptError:
+        return await client.eval(script, 0, *args)
 
 
 class _Closing(Exception):
