@@ -39,8 +39,19 @@ reconnects by itself every 0.2 s; a call made while it is cut off waits for
 it, and gives up at once when an attempt to reconnect fails, as does a call
 in flight when the connection drops.
 
-Listing reads every meta record (the KV has no secondary index) by a scan of
-the meta stream, and loads only the states that match.
+Listing by status reads a status index, ``<bucket>-status``: one small key
+``<status>.<key>`` (the id and creation time) per workflow and status it
+has. A write that gives a workflow a status first creates its entry anew,
+and notes the entry's revision (``ix``) in the meta record it commits; once
+committed it removes the entry of the status it replaced, on condition that
+the entry still has the revision that record noted (so an entry another
+writer made since is never removed). An entry thus exists whenever a record
+has its status; an extra one (a write that lost its compare-and-set) is
+skipped, as every listed state's status is checked again. A list by status
+therefore reads only the entries of that status, sorts them by creation time
+and id, and loads states until it has ``limit``. Records of the earlier layout
+are indexed when the index bucket is created. Listing everything reads every
+meta record by a scan of the meta stream.
 
 ``watch`` follows the meta stream from its end with an ordered consumer:
 every commit (and every delete's purge) is a message on it, so a notice
@@ -54,6 +65,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -106,7 +118,7 @@ _READ_BATCH = 64
 _KNOWN = 4096
 """Meta records remembered (per store) so that a step need not read its record first."""
 _SEQ_ROOM = 32
-"""Bytes kept free in an inline meta record for the data sequence, still to be set."""
+"""Bytes kept free in an inline meta record for the data sequence and index revision."""
 
 
 def create_store(config: NatsConfig) -> NatsStore:
@@ -143,6 +155,8 @@ class Commit(CommitRecord):
     """
 
     seq: int = 0
+    ix: int = 0
+    """The revision of the status index entry this record relies on; 0: none noted."""
 
     @classmethod
     def new(cls, state: WorkflowState) -> Commit:
@@ -205,6 +219,8 @@ _Known = tuple[Commit, int]
 _Writes = list[tuple[str, bytes]]
 """Data keys and the chunks to write under them."""
 _Commits = list[Commit]
+_Found = list[tuple[str, str]]
+"""Creation time and id of workflows to list, sortable."""
 _Chunks = list[bytes]
 _Seqs = list[int]
 
@@ -227,6 +243,7 @@ class NatsStore(ServerStore[NatsConfig]):
         self._js: JetStreamContext | None = None
         self._meta: KeyValue | None = None
         self._data: KeyValue | None = None
+        self._index: KeyValue | None = None
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
         self._known: dict[str, _Known] = {}
@@ -250,13 +267,14 @@ class NatsStore(ServerStore[NatsConfig]):
 
         async def fetch() -> _States:
             states = StateList()
-            metas = await self._all_meta(states)
-            if wanted.status is not None:
-                metas = [m for m in metas if m.status == wanted.status.value]
-            metas.sort(key=lambda m: (m.created, m.id))
-            for meta in metas:
+            if wanted.status is None:
+                found = [(m.created, m.id) for m in await self._all_meta(states)]
+            else:
+                found = await self._indexed(wanted.status.value)
+            found.sort()
+            for _, workflow_id in found:
                 try:
-                    state = await self._load(meta.id)
+                    state = await self._load(workflow_id)
                 except CorruptStateError as error:
                     states.skip(error)
                     continue
@@ -275,6 +293,7 @@ class NatsStore(ServerStore[NatsConfig]):
             self._known.pop(workflow_id, None)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
+            await self._purge(f"*.{key}", bucket=self._index_bucket)
             await meta_kv.purge(key)
             await self._purge(f"{key}.>")
 
@@ -388,7 +407,7 @@ class NatsStore(ServerStore[NatsConfig]):
             inbox.end()
         self._known.clear()
         client, self._client = self._client, None
-        self._js = self._meta = self._data = None
+        self._js = self._meta = self._data = self._index = None
         if client is not None and not client.is_closed:
             await client.close()
 
@@ -420,8 +439,12 @@ class NatsStore(ServerStore[NatsConfig]):
                 raise self._conflict(workflow_id, f"it is at version {current}, not {expected}")
         meta = replace(parts.record)
         head, writes = self._plan(key, meta, parts.head, parts.all_events())
-        # A new generation's keys are fresh (its name is random): plain puts.
-        seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
+        # A new generation's keys are fresh (its name is random): plain puts. The
+        # index entry is made anew too: one an unconditional save would reuse may be
+        # removed by a writer that replaced a record relying on it.
+        puts: list[Awaitable[int]] = [data_kv.put(k, chunk) for k, chunk in writes]
+        seqs = await _gather([*puts, self._entry(meta)])
+        meta.ix = seqs.pop()
         meta.seq = max(seqs, default=0)
         value = meta.value(head)
         try:
@@ -435,6 +458,8 @@ class NatsStore(ServerStore[NatsConfig]):
             await self._purge_keys(k for k, _ in writes)
             raise self._conflict(workflow_id, "another writer saved it first") from exc
         self._remember(workflow_id, meta, revision)
+        if found is not None:
+            await self._unindex(key, found[0], meta)
         if found is not None and found[0].gen != meta.gen:
             await self._purge(f"{key}.{found[0].gen}.>")
 
@@ -449,7 +474,10 @@ class NatsStore(ServerStore[NatsConfig]):
         meta_kv, data_kv = await self._buckets()
         meta = stored.after(parts.record)
         head, writes = self._plan(key, meta, parts.head, parts.tail)
-        results = await _create_all(data_kv, writes)
+        if meta.status != stored.status or not stored.ix:
+            results, meta.ix = await _gather_two(_create_all(data_kv, writes), self._entry(meta))
+        else:
+            results = await _create_all(data_kv, writes)
         seqs = [seq for seq in results if isinstance(seq, int)]
         taken = [write for write, seq in zip(writes, results, strict=True) if seq is None]
         if taken:
@@ -464,6 +492,7 @@ class NatsStore(ServerStore[NatsConfig]):
         except KeyWrongLastSequenceError:
             return False
         self._remember(meta.id, meta, new_revision)
+        await self._unindex(key, stored, meta)
         if stored.head_parts:  # the old head was kept apart: no record points at it now
             prefix = f"{key}.{stored.gen}"
             await self._purge_keys(
@@ -535,13 +564,78 @@ class NatsStore(ServerStore[NatsConfig]):
         with contextlib.suppress(NatsError):
             await _gather([self._purge(k) for k in keys])
 
-    async def _purge(self, subject_tail: str) -> None:
-        """Remove data keys matching ``subject_tail`` in one stream purge."""
+    async def _purge(self, subject_tail: str, bucket: str | None = None) -> None:
+        """Remove the keys matching ``subject_tail`` (of data, by default) in one stream purge."""
         js = self._js
         if js is None:
             return
-        bucket = f"{self.config.bucket}-data"
+        bucket = bucket or f"{self.config.bucket}-data"
         await js.purge_stream(f"KV_{bucket}", subject=f"$KV.{bucket}.{subject_tail}")
+
+    # --- the status index -----------------------------------------------------
+
+    @property
+    def _index_bucket(self) -> str:
+        return f"{self.config.bucket}-status"
+
+    async def _entry(self, meta: Commit) -> int:
+        """Write the index entry of ``meta``'s status anew; its revision."""
+        assert self._index is not None
+        value = json.dumps({"id": meta.id, "created": meta.created}).encode()
+        return await self._index.put(f"{meta.status}.{key_of(meta.id)}", value)
+
+    async def _unindex(self, key: str, replaced: Commit, meta: Commit) -> None:
+        """Remove the entry of the status ``meta`` replaced, if it is still the one noted.
+
+        Best effort: an entry left behind is only an extra one, skipped by listing.
+        """
+        if replaced.status == meta.status or not replaced.ix or self._index is None:
+            return
+        with contextlib.suppress(NatsError):
+            await self._index.delete(f"{replaced.status}.{key}", last=replaced.ix)
+
+    async def _indexed(self, status: str) -> _Found:
+        """Creation time and id of every workflow the index lists under ``status``."""
+        await self._buckets()
+        found: _Found = []
+        for value in (await self._scan(self._index_bucket, f"{status}.>")).values():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(value)
+                found.append((str(entry["created"]), str(entry["id"])))
+        return found
+
+    async def _scan(self, bucket: str, subjects: str) -> dict[str, bytes]:
+        """The live value of every key of ``bucket`` matching ``subjects`` (a subject filter).
+
+        Each read asks for the next message at or after a sequence; the KV's
+        own ``keys()`` (a watcher that stops when the server reports nothing
+        pending) was seen to stop early on some servers and miss records.
+        """
+        js = self._js
+        assert js is not None
+        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
+        values: dict[str, bytes] = {}
+        seq = 1
+        while True:
+            try:
+                msg = await js.get_msg(stream, seq=seq, subject=f"{prefix}{subjects}", next=True)
+            except NatsNotFoundError:
+                return values  # no message after seq
+            if msg.seq is None or msg.subject is None:
+                raise StoreError(f"nats store: a message in {stream} has no sequence or subject")
+            seq = msg.seq + 1
+            key = msg.subject[len(prefix) :]
+            # A key rewritten during the scan is seen again later: the later one counts.
+            values.pop(key, None)
+            operation = (msg.headers or {}).get("KV-Operation")
+            if msg.data and operation not in ("DEL", "PURGE"):
+                values[key] = msg.data
+
+    async def _index_all(self) -> None:
+        """Index every record of the earlier layout (no index bucket yet), once."""
+        assert self._index is not None
+        for meta in await self._all_meta(StateList()):
+            await self._entry(meta)
 
     def _conflict(self, workflow_id: str, why: str) -> ConcurrencyConflictError:
         return ConcurrencyConflictError(f"workflow {workflow_id!r} changed: {why}")
@@ -623,40 +717,16 @@ class NatsStore(ServerStore[NatsConfig]):
     async def _all_meta(self, listing: StateList) -> _Commits:
         """Every live meta record, by a scan of the meta stream (one read per record).
 
-        Each read asks for the next message at or after a sequence; the KV's
-        own ``keys()`` (a watcher that stops when the server reports nothing
-        pending) was seen to stop early on some servers and miss records.
         An unreadable record is left out and reported in ``listing``.
         """
         await self._buckets()
-        js = self._js
-        assert js is not None
-        bucket = f"{self.config.bucket}-meta"
-        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
-        records: dict[str, Commit] = {}
-        unreadable: dict[str, CorruptStateError] = {}
-        seq = 1
-        while True:
+        records: _Commits = []
+        for key, value in (await self._scan(f"{self.config.bucket}-meta", ">")).items():
             try:
-                msg = await js.get_msg(stream, seq=seq, subject=f"{prefix}>", next=True)
-            except NatsNotFoundError:
-                break  # no message after seq
-            if msg.seq is None or msg.subject is None:
-                raise StoreError(f"nats store: a message in {stream} has no sequence or subject")
-            seq = msg.seq + 1
-            key = msg.subject[len(prefix) :]
-            # A record rewritten during the scan is seen again later: the later one counts.
-            records.pop(key, None)
-            unreadable.pop(key, None)
-            operation = (msg.headers or {}).get("KV-Operation")
-            if msg.data and operation not in ("DEL", "PURGE"):
-                try:
-                    records[key] = Commit.read(msg.data, id_of(key))[0]
-                except CorruptStateError as unreadable_record:
-                    unreadable[key] = unreadable_record
-        for error in unreadable.values():
-            listing.skip(error)
-        return [*records.values()]
+                records.append(Commit.read(value, id_of(key))[0])
+            except CorruptStateError as unreadable:
+                listing.skip(unreadable)
+        return records
 
     async def _get_data(self, keys: Sequence[str], seq: int) -> _Chunks:
         """The values of ``keys``, a batch at a time; KeyNotFoundError if one was replaced."""
@@ -703,6 +773,11 @@ class NatsStore(ServerStore[NatsConfig]):
                 self._js = js
                 self._meta = await self._bucket(js, f"{self.config.bucket}-meta")
                 self._data = await self._bucket(js, f"{self.config.bucket}-data")
+                try:
+                    self._index = await js.key_value(self._index_bucket)
+                except BucketNotFoundError:
+                    self._index = await self._bucket(js, self._index_bucket)
+                    await self._index_all()
         return self._meta, self._data
 
     async def _bucket(self, js: JetStreamContext, name: str) -> KeyValue:
@@ -782,6 +857,12 @@ async def _gather(calls: list[Awaitable[T]]) -> list[T]:
         if isinstance(result, BaseException):
             raise result
     return cast(list[T], results)
+
+
+async def _gather_two(first: Awaitable[T], second: Awaitable[int]) -> tuple[T, int]:
+    """Await both together; once both are done, raise the first error."""
+    one, two = await _gather([first, second])
+    return cast(T, one), cast(int, two)
 
 
 async def _create_all(data_kv: KeyValue, writes: _Writes) -> list[int | None]:
