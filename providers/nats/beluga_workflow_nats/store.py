@@ -430,21 +430,20 @@ class NatsStore(ServerStore[NatsConfig]):
         workflow_id = parts.record.id
         self._known.pop(workflow_id, None)
         key = key_of(workflow_id)
-        found = await self._get_meta(workflow_id)
+        # The index entry is made anew, while the record is read: one an
+        # unconditional save reused could be removed by a writer that replaced a
+        # record relying on it. A write refused below leaves it as an extra one.
+        found, ix = await _gather_two(self._get_meta(workflow_id), self._entry(parts.record))
         if expected is not None:
             current = 0 if found is None else found[0].version
             if found is not None and conflict_on_exists:
                 raise self._conflict(workflow_id, f"it has stored events, not {kept}")
             if current != expected:
                 raise self._conflict(workflow_id, f"it is at version {current}, not {expected}")
-        meta = replace(parts.record)
+        meta = replace(parts.record, ix=ix)
         head, writes = self._plan(key, meta, parts.head, parts.all_events())
-        # A new generation's keys are fresh (its name is random): plain puts. The
-        # index entry is made anew too: one an unconditional save would reuse may be
-        # removed by a writer that replaced a record relying on it.
-        puts: list[Awaitable[int]] = [data_kv.put(k, chunk) for k, chunk in writes]
-        seqs = await _gather([*puts, self._entry(meta)])
-        meta.ix = seqs.pop()
+        # A new generation's keys are fresh (its name is random): plain puts.
+        seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
         meta.seq = max(seqs, default=0)
         value = meta.value(head)
         try:
