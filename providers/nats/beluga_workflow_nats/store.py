@@ -76,7 +76,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import (
     BucketNotFoundError,
     KeyNotFoundError,
@@ -117,6 +117,10 @@ _READ_BATCH = 64
 """Data keys read at once when loading a state."""
 _KNOWN = 4096
 """Meta records remembered (per store) so that a step need not read its record first."""
+_SCAN_BATCH = 1024
+"""Index entries asked for at once when listing by status."""
+_IDLE_CONSUMER = 30.0
+"""Seconds after which the server removes a listing's consumer that its store left behind."""
 _SEQ_ROOM = 32
 """Bytes kept free in an inline meta record for the data sequence and index revision."""
 
@@ -272,16 +276,21 @@ class NatsStore(ServerStore[NatsConfig]):
             else:
                 found = await self._indexed(wanted.status.value)
             found.sort()
-            for _, workflow_id in found:
-                try:
-                    state = await self._load(workflow_id)
-                except CorruptStateError as error:
-                    states.skip(error)
-                    continue
-                if state is not None and (wanted.status is None or state.status == wanted.status):
-                    states.append(state)
-                    if wanted.limit and len(states) >= wanted.limit:
-                        break
+            ids = [workflow_id for _, workflow_id in found]
+            # Loaded a batch at a time, as many as are still wanted (an entry may be extra).
+            while ids and not (wanted.limit and len(states) >= wanted.limit):
+                size = wanted.limit - len(states) if wanted.limit else _READ_BATCH
+                batch, ids = ids[:size], ids[size:]
+                loaded = await asyncio.gather(
+                    *(self._load(workflow_id) for workflow_id in batch), return_exceptions=True
+                )
+                for state in loaded:
+                    if isinstance(state, CorruptStateError):
+                        states.skip(state)
+                    elif isinstance(state, BaseException):
+                        raise state
+                    elif state is not None and wanted.status in (None, state.status):
+                        states.append(state)
             return states
 
         return await self._call("list", fetch)
@@ -597,7 +606,7 @@ class NatsStore(ServerStore[NatsConfig]):
         """Creation time and id of every workflow the index lists under ``status``."""
         await self._buckets()
         found: _Found = []
-        for value in (await self._scan(self._index_bucket, f"{status}.>")).values():
+        for value in (await self._scan_index(f"{status}.>")).values():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 entry = json.loads(value)
                 found.append((str(entry["created"]), str(entry["id"])))
@@ -629,6 +638,48 @@ class NatsStore(ServerStore[NatsConfig]):
             operation = (msg.headers or {}).get("KV-Operation")
             if msg.data and operation not in ("DEL", "PURGE"):
                 values[key] = msg.data
+
+    async def _scan_index(self, subjects: str) -> dict[str, bytes]:
+        """The live entries of the index matching ``subjects``, streamed in batches.
+
+        An ephemeral consumer delivers the last message of each key; the count
+        pending when it is made says how many to wait for, so a slow batch is
+        never taken for the end.
+        """
+        js = self._js
+        assert js is not None
+        bucket = self._index_bucket
+        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            num_replicas=1,
+            inactive_threshold=_IDLE_CONSUMER,
+        )
+        subscription = await js.pull_subscribe(f"{prefix}{subjects}", stream=stream, config=config)
+        values: dict[str, bytes] = {}
+        name: str | None = None
+        try:
+            info = await subscription.consumer_info()
+            name, pending = info.name, info.num_pending or 0
+            while pending > 0:
+                batch = await subscription.fetch(
+                    batch=min(pending, _SCAN_BATCH), timeout=self.config.operation_timeout
+                )
+                for msg in batch:
+                    pending -= 1
+                    key = msg.subject[len(prefix) :]
+                    values.pop(key, None)
+                    operation = (msg.headers or {}).get("KV-Operation")
+                    if msg.data and operation not in ("DEL", "PURGE"):
+                        values[key] = msg.data
+        finally:
+            with contextlib.suppress(NatsError, OSError):
+                await subscription.unsubscribe()
+                if name:
+                    await js.delete_consumer(stream, name)
+        return values
 
     async def _index_all(self) -> None:
         """Index every record of the earlier layout (no index bucket yet), once."""
