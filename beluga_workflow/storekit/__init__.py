@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         require_expected_version,
         require_filter,
         require_state,
+        require_step,
         require_version_number,
         require_workflow_id,
     )
@@ -50,6 +51,7 @@ _EXPORTS = {
     "require_expected_version": "checks",
     "require_filter": "checks",
     "require_state": "checks",
+    "require_step": "checks",
     "require_version_number": "checks",
     "require_workflow_id": "checks",
     "CommitRecord": "chunking",
@@ -89,6 +91,7 @@ __all__ = [
     "require_expected_version",
     "require_filter",
     "require_state",
+    "require_step",
     "require_version_number",
     "require_workflow_id",
     "split",

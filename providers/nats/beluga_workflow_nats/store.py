@@ -92,9 +92,9 @@ from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
 from beluga_workflow.storekit.base import ServerStore
 from beluga_workflow.storekit.checks import (
     require_append,
-    require_expected_version,
     require_filter,
     require_state,
+    require_step,
     require_version_number,
     require_workflow_id,
 )
@@ -345,9 +345,8 @@ class NatsStore(ServerStore[NatsConfig]):
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        expected = require_expected_version(expected_version)
-        versioned = state.model_copy(update={"version": expected + 1})
+        kept, versioned = require_step(state, new_events, expected_version)
+        expected = expected_version
         parts = _Parts.of(versioned, kept)
         workflow_id = state.workflow_id
 

@@ -46,10 +46,9 @@ from beluga_workflow.redaction import redact_text
 from beluga_workflow.storekit.backend import backend_errors
 from beluga_workflow.storekit.base import ServerStore
 from beluga_workflow.storekit.checks import (
-    require_append,
-    require_expected_version,
     require_filter,
     require_state,
+    require_step,
     require_workflow_id,
 )
 from beluga_workflow.storekit.conflicts import step_conflict
@@ -159,10 +158,8 @@ class PostgresStore(AppendFrame, CompareAndSaveFrame, ServerStore[PostgresConfig
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        require_expected_version(expected_version)
-        new_version = expected_version + 1
-        versioned = state.model_copy(update={"version": new_version})
+        kept, versioned = require_step(state, new_events, expected_version)
+        new_version = versioned.version
         step = _row(versioned, first_event=kept)
         step.update(kept=kept, expected=expected_version)
         # Version 0 is also "nothing stored": then the state is created whole,

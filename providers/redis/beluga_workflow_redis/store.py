@@ -44,10 +44,9 @@ from beluga_workflow.models import WorkflowFilter, WorkflowState
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.storekit.base import ServerStore
 from beluga_workflow.storekit.checks import (
-    require_append,
-    require_expected_version,
     require_filter,
     require_state,
+    require_step,
     require_workflow_id,
 )
 from beluga_workflow.storekit.conflicts import step_conflict
@@ -227,9 +226,8 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        expected = require_expected_version(expected_version)
-        versioned = state.model_copy(update={"version": expected + 1})
+        kept, versioned = require_step(state, new_events, expected_version)
+        expected = expected_version
         record = _Record.of(versioned, kept)
         # One script checks the version and the length and pushes the new
         # events; only a state not stored yet takes a second one, with them all.
