@@ -19,6 +19,7 @@ from beluga_workflow_contract_tests.suite.durability import DurabilityRules
 from beluga_workflow_contract_tests.suite.fidelity import FidelityRules
 from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
+from beluga_workflow_contract_tests.suite.leases import LeaseRules
 from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
 from beluga_workflow_contract_tests.suite.listing import ListRules
 from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
@@ -51,6 +52,7 @@ a NEW store on the SAME backend namespace, fresh for each test:
 # specific rule that shows it.
 class StoreContract(
     WatchRules,
+    LeaseRules,
     StateMachineRules,
     VolumeRules,
     LiveListingRules,

@@ -15,6 +15,7 @@ import pytest
 
 from beluga_workflow_contract_tests.report import ContractReport
 from beluga_workflow_contract_tests.runner import run_suite
+from contract_tests.tests.broken_lease_stores import BROKEN_LEASE_STORES
 from contract_tests.tests.broken_stores import (
     BROKEN_STORES,
     CORRECT_STORES,
@@ -23,6 +24,8 @@ from contract_tests.tests.broken_stores import (
 )
 
 SUITE = Path(__file__).with_name("broken_suite.py")
+
+EVERY_BROKEN_STORE = [*BROKEN_STORES, *BROKEN_LEASE_STORES]
 
 SEEDS = (0, 1, 20261201)
 """Random seeds each broken store is run with: no verdict may depend on the seed, so
@@ -45,12 +48,12 @@ def run_against(store_class: type[ContractStore], *args: str) -> ContractReport:
 
 
 def test_there_are_many_broken_stores() -> None:
-    assert len(BROKEN_STORES) >= 20
-    assert len({cls.__name__ for cls in BROKEN_STORES}) == len(BROKEN_STORES)
+    assert len(EVERY_BROKEN_STORE) >= 20
+    assert len({cls.__name__ for cls in EVERY_BROKEN_STORE}) == len(EVERY_BROKEN_STORE)
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda seed: f"seed{seed}")
-@pytest.mark.parametrize("store_class", BROKEN_STORES, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("store_class", EVERY_BROKEN_STORE, ids=lambda cls: cls.__name__)
 def test_broken_store_fails_the_suite_on_its_rule(
     store_class: type[ContractStore], seed: int
 ) -> None:
