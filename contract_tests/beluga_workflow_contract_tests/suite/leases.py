@@ -113,6 +113,33 @@ def _paths(run: ContractRun, store: WorkflowStore) -> dict[str, Callable[[Workfl
     return paths
 
 
+async def _claim_race(
+    store: WorkflowStore,
+    claims: list[Any],
+    base: WorkflowState,
+    contenders: list[WorkflowState],
+    what: str,
+) -> None:
+    """Store ``base`` (version 1), race ``contenders`` as head-only writes on it: one wins."""
+    check(
+        await claims[0](base, len(base.history), 0) == 1,
+        "compare_and_append(new id, n, 0) did not return 1",
+    )
+    outcomes = await asyncio.gather(
+        *(claims[n % len(claims)](c, 0, 1) for n, c in enumerate(contenders)),
+        return_exceptions=True,
+    )
+    winners = [c for c, o in zip(contenders, outcomes, strict=True) if o == 2]
+    losers = [o for o in outcomes if isinstance(o, ConcurrencyConflictError)]
+    other = [o for o in outcomes if o != 2 and not isinstance(o, ConcurrencyConflictError)]
+    check(not other, f"in {what}, a head-only write returned or raised {short(other[:1])}")
+    check(
+        len(winners) == 1 and len(losers) == len(contenders) - 1,
+        f"{len(winners)} of {what} on one run won (expected exactly one)",
+    )
+    await _expect_everywhere(store, _at(winners[0], 2), f"after {what}")
+
+
 class LeaseRules:
     """``WorkflowState.lease``: kept exactly, changed by head-only writes, claimed by one."""
 
@@ -179,7 +206,8 @@ class LeaseRules:
         "lease.one_claim_wins",
         "of concurrent claims of one run (compare_and_append with no events, each with a "
         "new owner and the next epoch, on the same expected version) exactly one wins, the "
-        "others get ConcurrencyConflictError, and the store holds the winner's lease",
+        "others get ConcurrencyConflictError, and the store holds the winner's lease; so "
+        "does one of a renewal by the holder and a claim by another worker at once",
         capability=Capability.COMPARE_AND_APPEND,
     )
     async def test_one_claim_wins(self, run: ContractRun) -> None:
@@ -188,29 +216,18 @@ class LeaseRules:
             stores.append(await run.open())
         claims = [_method(store, "compare_and_append") for store in stores]
         for round_number, workers in enumerate((2, 3, 5, 8)):
-            expired = sample_lease("worker-gone", 1)
-            base = sample_state(run.id(f"claimed-{round_number}"), 1, events=2, lease=expired)
-            check(
-                await claims[0](base, 2, 0) == 1,
-                "compare_and_append(new id, 2, 0) did not return 1",
-            )
+            holder = sample_lease("worker-gone", 1)
+            base = sample_state(run.id(f"claimed-{round_number}"), 1, events=2, lease=holder)
             contenders = [
                 _at(base, 1, lease=sample_lease(f"worker-{n}", 2)) for n in range(workers)
             ]
-            outcomes = await asyncio.gather(
-                *(claims[n % len(claims)](c, 0, 1) for n, c in enumerate(contenders)),
-                return_exceptions=True,
-            )
-            winners = [c for c, o in zip(contenders, outcomes, strict=True) if o == 2]
-            losers = [o for o in outcomes if isinstance(o, ConcurrencyConflictError)]
-            other = [o for o in outcomes if o != 2 and not isinstance(o, ConcurrencyConflictError)]
-            check(not other, f"a racing claim returned or raised {short(other[:1])}")
-            check(
-                len(winners) == 1 and len(losers) == workers - 1,
-                f"{len(winners)} of {workers} concurrent claims of one run won (expected "
-                "exactly one)",
-            )
-            await _expect_everywhere(stores[0], _at(winners[0], 2), "after the claims")
+            await _claim_race(stores[0], claims, base, contenders, f"{workers} concurrent claims")
+        # The holder renews just as another worker takes the run over: one of them wins.
+        holder = sample_lease("worker-slow", 1)
+        base = sample_state(run.id("renewed-or-claimed"), 2, events=2, lease=holder)
+        renewal = holder.model_copy(update={"expires_at": holder.expires_at + timedelta(seconds=9)})
+        contenders = [_at(base, 1, lease=renewal), _at(base, 1, lease=sample_lease("worker-b", 2))]
+        await _claim_race(stores[0], claims, base, contenders, "a renewal and a claim at once")
 
     @rule(
         "lease.clear_sticks",
