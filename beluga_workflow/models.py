@@ -69,6 +69,7 @@ class EventType(StrEnum):
     SIGNAL_RECEIVED = "signal_received"
     TIMER_STARTED = "timer_started"
     TIMER_FIRED = "timer_fired"
+    MARKER_RECORDED = "marker_recorded"
 
 
 class HistoryEvent(BaseModel):
@@ -88,6 +89,12 @@ class HistoryEvent(BaseModel):
     duration: float | None = Field(default=None, description="Seconds the step took.")
     attempt: int | None = Field(default=None, description="Activity attempt number, from 1.")
     fire_at: UtcDatetime | None = Field(default=None, description="When a timer is due.")
+    position: str | None = Field(
+        default=None,
+        description="Where the workflow made the call: its branch and number there "
+        "(replay matches calls by it; histories stored before it existed have none).",
+    )
+    change_id: str | None = Field(default=None, description="A patch marker's change id.")
 
 
 class Lease(BaseModel):
