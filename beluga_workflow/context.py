@@ -313,6 +313,13 @@ class WorkflowContext:
     async def _wait_with_timer(
         self, name: str, seconds: float | None, future: asyncio.Future[HistoryEvent | None]
     ) -> HistoryEvent:
+        replayer = self._replayer
+        if replayer is not None and replayer.took_signal_unrecorded(self._positions.next(), name):
+            self._inbox.wait(name, future)  # replay hands the signal over at its place
+            arrived = await future
+            assert arrived is not None  # only a timer resolves a wait to None
+            return arrived
+
         def time_out(_: HistoryEvent) -> None:
             if not future.done():
                 future.set_result(None)

@@ -96,6 +96,9 @@ class Replayer:
         calls = recorded_calls(self._events)
         self._by_position = {event.position: event for event in calls if event.position is not None}
         self._legacy_left = sum(1 for event in calls if event.position is None)
+        self._signal_names = {
+            e.signal_name for e in self._events if e.type is EventType.SIGNAL_RECEIVED
+        }
         self._claimable: dict[str, _Call] = {}
         self._legacy: list[_Call] = []
         self._unrecorded: list[_Call] = []
@@ -151,6 +154,23 @@ class Replayer:
         if self.active and self._legacy_left:
             return False
         return None
+
+    def took_signal_unrecorded(self, position: str, signal_name: str) -> bool:
+        """Whether a signal wait at ``position`` found its signal already there the first time.
+
+        Such a wait recorded nothing, so history has another call at its
+        position; it is owed a signal of that name that this run received. A
+        wait for a name the run never received is a call like any other (and,
+        against another recorded call, a divergence).
+        """
+        recorded = self._by_position.get(position) if self.active else None
+        return (
+            recorded is not None
+            and not (
+                recorded.type is EventType.TIMER_STARTED and recorded.signal_name == signal_name
+            )
+            and signal_name in self._signal_names
+        )
 
     def when_finished(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` right after the last recorded event is handed over."""
