@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from beluga_workflow.clock import TEST_CLOCK
+
 __all__ = [
     "MAX_LIMIT",
     "EventType",
@@ -30,8 +32,9 @@ __all__ = [
 
 
 def utc_now() -> datetime:
-    """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(UTC)
+    """The current time as a timezone-aware UTC datetime (a test kit's clock, when it runs one)."""
+    clock = TEST_CLOCK.get()
+    return datetime.now(UTC) if clock is None else clock()
 
 
 def _to_utc(value: datetime) -> datetime:
