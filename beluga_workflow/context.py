@@ -5,8 +5,9 @@ timer's start and firing, and each signal are stored before the workflow sees
 them, and a resumed workflow is handed the recorded ones instead of running
 them again (see :mod:`beluga_workflow.replay`). ``now()`` and ``random()``
 give the same answers on replay. Workflow code must therefore reach the
-outside world only through activities, and wait only on this context (and on
-``asyncio.gather`` of its calls).
+outside world only through activities. It may await other things (a plain
+``asyncio.sleep``, a thread, a helper coroutine): replay matches each call
+by its position (see :mod:`beluga_workflow.positions`), not by timing.
 """
 
 from __future__ import annotations
@@ -377,7 +378,8 @@ class _Timer:
 
     While the run replays, the recorded events are handed over at their places
     in history; a timer with no recorded firing then sleeps only until its
-    recorded due time.
+    recorded due time. A signal wait without a timeout is a timer of no
+    duration: recorded, never fired.
     """
 
     def __init__(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import weakref
 
 __all__ = ["CallPositions"]
@@ -26,6 +27,8 @@ _BRANCH: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar
     "beluga_workflow_branch", default=None
 )
 """The branch the current task's calls belong to: (owner, path); tasks inherit it."""
+
+_owners = itertools.count(1)
 
 
 class _Branch:
@@ -40,6 +43,7 @@ class CallPositions:
     """Gives the calls of one run their positions."""
 
     def __init__(self) -> None:
+        self._owner = next(_owners)  # unlike id(), never reused by a later run
         self._branches: weakref.WeakKeyDictionary[asyncio.Task[object], _Branch] = (
             weakref.WeakKeyDictionary()
         )
@@ -62,10 +66,10 @@ class CallPositions:
         branch = self._branches.get(task)
         if branch is None:
             inherited = _BRANCH.get()
-            parent = inherited[1] if inherited is not None and inherited[0] == id(self) else ""
+            parent = inherited[1] if inherited is not None and inherited[0] == self._owner else ""
             path = f"{parent}.{self._rank(parent)}"
             branch = self._branches[task] = _Branch(path)
-            _BRANCH.set((id(self), path))  # in this task's context: its new tasks inherit it
+            _BRANCH.set((self._owner, path))  # in this task's context: its new tasks inherit it
         return branch
 
     def _rank(self, parent: str) -> int:

@@ -24,6 +24,8 @@ def assert_replays(
     """
     files: list[Path] = []
     for path in map(Path, paths):
+        if not path.exists():
+            raise InvalidArgumentError(f"no history file or directory {str(path)!r}")
         files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
     if not files:
         raise InvalidArgumentError("no history files to replay")

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from beluga_workflow.context import WorkflowContext
+from beluga_workflow.errors import InvalidArgumentError
+from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow.replaying import HistoryReplayer, load_history
 from beluga_workflow.testing import assert_replays
 from tests.golden.record import WORKFLOWS
@@ -59,3 +61,31 @@ async def test_replaying_changes_nothing_and_runs_no_activity(
         assert state.model_dump() == before
     assert calls == ["started", "started"]
     assert not side_effects.exists()
+
+
+async def test_bad_input_to_the_replayer_is_refused_clearly(tmp_path: Path) -> None:
+    def not_async(ctx: Any, input: Any) -> None:
+        return None
+
+    with pytest.raises(InvalidArgumentError, match="not an async function"):
+        HistoryReplayer([not_async])  # type: ignore[list-item]
+    replayer = HistoryReplayer(WORKFLOWS)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match="not a workflow history file"):
+        await replayer.replay_file(bad)
+    with pytest.raises(InvalidArgumentError, match="no workflow 'missing'"):
+        await replayer.replay_store(InMemoryStore(), ["missing"])
+    unknown = load_history(HERE / "seed.json")
+    unknown.workflow_name = "elsewhere:flow"
+    result = await replayer.replay(unknown)
+    assert not result.ok
+    assert result.problem is not None
+    assert "'elsewhere:flow' is not given" in result.problem
+
+
+def test_golden_paths_that_hold_no_history_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="no history file or directory"):
+        assert_replays([tmp_path / "not-there"], WORKFLOWS)
+    with pytest.raises(InvalidArgumentError, match="no history files"):
+        assert_replays([tmp_path], WORKFLOWS)
