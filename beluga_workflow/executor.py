@@ -25,12 +25,15 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from beluga_workflow.blocked import block_run
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
+from beluga_workflow.divergence import BLOCKED_KEY
 from beluga_workflow.errors import (
     BelugaWorkflowError,
     ConcurrencyConflictError,
     InvalidArgumentError,
+    NonDeterminismError,
     PayloadSerializationError,
     UnknownQueryError,
     WorkflowAlreadyRunningError,
@@ -176,6 +179,8 @@ class Executor:
         self._feed = ChangeFeed(self._store, self._changed)
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._held_elsewhere: dict[str, datetime] = {}
+        self._blocked: set[tuple[str, str]] = set()
+        """Runs (id, run id) replay found diverged here: claim rounds leave them alone."""
         """Runs seen leased to other workers, and until when: their changes wake no claim."""
         self.claimable_hint = asyncio.Event()
         """Set when the store said something changed that a claim round may take."""
@@ -310,7 +315,7 @@ class Executor:
     async def claim(self, limit: int) -> RecoveryReport:
         """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
         self.claimable_hint.clear()
-        return await self._claim(limit=limit, quiet=True)
+        return await self._claim(limit=limit, quiet=True, skip_blocked=True)
 
     @property
     def running(self) -> int:
@@ -321,7 +326,9 @@ class Executor:
         """Futures that complete when each run running here now ends (shielded: safe to drop)."""
         return [asyncio.shield(run.finished) for run in self._runs.values()]
 
-    async def _claim(self, *, limit: int | None, quiet: bool) -> RecoveryReport:
+    async def _claim(
+        self, *, limit: int | None, quiet: bool, skip_blocked: bool = False
+    ) -> RecoveryReport:
         """Take up to ``limit`` claimable runs, oldest first, and run them here."""
         self._check_open()
         report = RecoveryReport()
@@ -334,6 +341,9 @@ class Executor:
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
+            if skip_blocked and (workflow_id, state.run_id) in self._blocked:
+                continue
+            self._blocked.discard((workflow_id, state.run_id))
             fn = self._functions.get(state.workflow_name or "")
             if fn is None:
                 error = WorkflowNotRegisteredError(
@@ -760,6 +770,9 @@ class _Run:
             if len(state.history) > 1
             else None
         )
+        if self.replayer is not None and BLOCKED_KEY in state.metadata:
+            # Replayed past its divergence: the next write drops the mark.
+            self.replayer.when_finished(lambda: state.metadata.pop(BLOCKED_KEY, None))
         self.context = WorkflowContext(
             journal=self.journal,
             replayer=self.replayer,
@@ -907,15 +920,15 @@ class _Run:
                 return self._ended_elsewhere()
             if reason == "cancel":
                 return await self._finish(WorkflowStatus.CANCELED)
+            if isinstance(why, NonDeterminismError):
+                return await self._block(why)
             return await self._finish(WorkflowStatus.FAILED, error=why)
         if workflow.cancelled():
             return await self._finish(WorkflowStatus.CANCELED)
         if self.replayer is not None and self.replayer.active:
             unclaimed = self.replayer.unclaimed_calls()
             if unclaimed:
-                return await self._finish(
-                    WorkflowStatus.FAILED, error=self.replayer.divergence(unclaimed[0])
-                )
+                return await self._block(self.replayer.divergence(unclaimed[0]))
         if error is not None:
             return await self._finish(WorkflowStatus.FAILED, error=error)
         result = workflow.result()
@@ -948,6 +961,12 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    async def _block(self, error: NonDeterminismError) -> Outcome:
+        """Leave a diverged run running and resumable (see :mod:`beluga_workflow.blocked`)."""
+        self._executor._blocked.add((self.state.workflow_id, self.state.run_id))
+        await block_run(self.journal, error, self._lifecycle, self.name)
+        return Outcome(WorkflowStatus.RUNNING, stopped=error)
 
     def _ended_elsewhere(self) -> Outcome:
         """The run was canceled by another process; its stored state already says so."""

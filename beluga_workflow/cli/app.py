@@ -439,6 +439,50 @@ def delete(workflow_id: str, store: str | None, config: str | None) -> None:
     stdout.print(f"deleted {workflow_id}")
 
 
+@cli.command()
+@click.argument("modules", nargs=-1, required=True, metavar="MODULE...")
+@click.option(
+    "--id",
+    "workflow_ids",
+    type=TEXT,
+    multiple=True,
+    help="Replay only this run (repeatable; default: every stored run of the modules' workflows).",
+)
+@store_option
+@config_option
+@json_option
+def replay(
+    modules: tuple[str, ...],
+    workflow_ids: tuple[str, ...],
+    store: str | None,
+    config: str | None,
+    as_json: bool,
+) -> None:
+    """Check the workflows of MODULE... against stored histories before deploying them.
+
+    Replays each run's history against the current code without running
+    anything or changing the store, and names each run and event that no
+    longer match. Exits 1 when any does.
+    """
+    from beluga_workflow.replaying import HistoryReplayer
+
+    try:
+        functions = [fn for target in modules for fn in workflows_in(load_module(target)).values()]
+        replayer = HistoryReplayer(functions)
+    except Exception as exc:
+        fail(exc)
+    results = with_store(store, config, lambda s: replayer.replay_store(s, workflow_ids or None))
+    if as_json:
+        stdout.print_json(json.dumps([result.summary() for result in results]))
+    else:
+        for result in results:
+            verdict = "ok" if result.ok else f"DIVERGES: {result.problem}"
+            stdout.print(f"{result.workflow_id} (run {result.run_id}): {verdict}")
+        stdout.print(f"{len(results)} run(s) replayed, {sum(not r.ok for r in results)} diverge")
+    if not all(result.ok for result in results):
+        raise SystemExit(int(ExitCode.WORKFLOW_FAILED))
+
+
 def main() -> None:
     """Console-script entry point: every failure ends as one line and an exit code."""
     _escape_undecodable_output()
