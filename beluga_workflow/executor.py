@@ -39,6 +39,7 @@ from beluga_workflow.errors import (
     WorkflowNotRegisteredError,
     WorkflowTimeoutError,
 )
+from beluga_workflow.events import latest_event
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
@@ -411,6 +412,10 @@ class Executor:
 
         return WorkflowHandle(workflow_id, state.run_id, status=status, outcome=outcome)
 
+    async def wait_for_change(self, workflow_id: str, seconds: float) -> None:
+        """Return when the store says ``workflow_id`` changed, or after ``seconds`` (a poll)."""
+        await self._feed.wait(workflow_id, seconds)
+
     async def signal(self, workflow_id: str, signal: Signal) -> None:
         """Send ``signal`` to a running workflow; it is stored, then delivered once, in order.
 
@@ -453,7 +458,9 @@ class Executor:
         """Answer ``status``, ``result``, ``history``, or a query the workflow registered.
 
         Workflow-registered queries are answered only while it runs in this
-        executor; the built-in three work for any stored workflow.
+        executor; the built-in three work for any stored workflow. Any other
+        name, with no handler here, is answered by the latest durable event of
+        that key the workflow published (``ctx.set_event``), from the store.
         """
         require_workflow_id(workflow_id)
         if not isinstance(query_type, str) or not query_type:
@@ -468,10 +475,13 @@ class Executor:
             return [event.model_copy(deep=True) for event in state.history]
         handler = run.queries.get(query_type) if run is not None else None
         if handler is None:
+            published, value = latest_event(state, query_type)
+            if published:
+                return value
             where = "registered by the workflow" if run is not None else "answerable"
             raise UnknownQueryError(
-                f"workflow {workflow_id!r} has no query {query_type!r} {where}; "
-                f"built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
+                f"workflow {workflow_id!r} has no query {query_type!r} {where} and published "
+                f"no event {query_type!r}; built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
                 + ("" if run is not None else " (it is not running in this executor)")
             )
         return handler()

@@ -69,6 +69,7 @@ class EventType(StrEnum):
     SIGNAL_RECEIVED = "signal_received"
     TIMER_STARTED = "timer_started"
     TIMER_FIRED = "timer_fired"
+    EVENT_PUBLISHED = "event_published"
 
 
 class HistoryEvent(BaseModel):
@@ -88,6 +89,9 @@ class HistoryEvent(BaseModel):
     duration: float | None = Field(default=None, description="Seconds the step took.")
     attempt: int | None = Field(default=None, description="Activity attempt number, from 1.")
     fire_at: UtcDatetime | None = Field(default=None, description="When a timer is due.")
+    event_key: str | None = Field(
+        default=None, description="The key of a published event; its value is in ``result``."
+    )
 
 
 class Lease(BaseModel):

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from beluga_workflow import (
+    Client,
     EventType,
     Executor,
     WorkflowCanceledError,
@@ -145,3 +146,34 @@ async def test_signals_from_four_client_processes_racing_the_owner_all_arrive_on
     assert stored.status is WorkflowStatus.COMPLETED
     received = [e.signal_payload for e in stored.history if e.type is EventType.SIGNAL_RECEIVED]
     assert sorted(received) == list(range(count))
+
+
+async def test_a_client_reads_and_awaits_the_events_a_worker_process_publishes(
+    kind: str, tmp_path: Path
+) -> None:
+    async with faulty_target(kind, tmp_path) as target:
+        spec = target.client_spec
+        workers = Workers(spec, tmp_path / "side-effects.log")
+        await workers.start()
+        try:
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                handle = await client.start(f"{APP}:publisher", id="e")
+                assert await client.wait_for_event("e", "stage", timeout=30) == "waiting"
+                assert await client.query("e", "stage") == "waiting"
+                await run_client(
+                    "-m",
+                    "beluga_workflow.cli",
+                    "signal",
+                    "e",
+                    "approve",
+                    '"ana"',
+                    "--store",
+                    store_url(spec),
+                )
+                assert await asyncio.wait_for(handle.result(), 30) == "ana"
+                assert await client.get_event("e", "stage") == "approved by ana"
+                stored = await client.describe("e")
+        finally:
+            await workers.stop_all()
+    published = [e.result for e in stored.history if e.type is EventType.EVENT_PUBLISHED]
+    assert published == ["waiting", "approved by ana"]
