@@ -406,8 +406,14 @@ class Executor:
                 local = self._runs.get(workflow_id)
                 if local is not None and local.state.run_id == latest.run_id:
                     return await local.outcome()
-                await self._feed.wait(workflow_id, self._poll_interval)
-                latest = await self._load(workflow_id)
+                # Listen before reading, so an ending between the read and the wait wakes it.
+                changed = asyncio.ensure_future(self._feed.wait(workflow_id, self._poll_interval))
+                try:
+                    latest = await self._load(workflow_id)
+                    if latest.status is WorkflowStatus.RUNNING:
+                        await changed
+                finally:
+                    changed.cancel()
             return outcome_of(latest)
 
         return WorkflowHandle(workflow_id, state.run_id, status=status, outcome=outcome)
