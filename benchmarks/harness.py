@@ -176,7 +176,7 @@ ABOUT = {
         " anything faster was pushed) on one store; the workflows print a mark with the"
         " machine's monotonic clock when a signal reaches them, when a new run's first"
         " activity begins, and when they return. Signal: from just before"
-        " `client.signal` to the workflow taking it. Start: from just before"
+        " `client.signal` to the workflow taking it, 20 signals per run. Start: from just before"
         " `client.start` to the first activity, the worker idle. Result: from the"
         " workflow returning (its last write still to come) to `await handle.result()`"
         " returning in the client. The baseline is the backend's own notification round"

@@ -38,6 +38,8 @@ SIGNAL_TARGET = {"sqlite": 0.050}
 """p50 targets in seconds; 5 ms where the store pushes."""
 START_TARGET = 0.010
 MARK_TIMEOUT = 30.0
+SIGNALS_PER_RUN = 20
+"""Signals one run takes before the next run starts: a run's history grows with each."""
 CLIENT_POLL = 0.5
 """The client's default: a wake-up faster than this was pushed."""
 
@@ -75,16 +77,21 @@ async def _pause() -> None:
 
 
 async def signal_latencies(client: Client, marks: Marks, samples: int) -> list[float]:
-    handle = await client.start(registered_name(echo_signals), samples + 3)
-    seconds = []
-    for n in range(-3, samples):  # three to warm up, not counted
-        await _pause()
-        began = time.monotonic()
-        await client.signal(handle.id, "ping", n)
-        seen = await marks.at("signal", n)
-        if n >= 0:
-            seconds.append(seen - began)
-    await asyncio.wait_for(handle.result(), MARK_TIMEOUT)
+    """Runs of :data:`SIGNALS_PER_RUN` signals each, so every sample sees a short history."""
+    seconds: list[float] = []
+    n = -3  # three to warm up, not counted
+    while n < samples:
+        count = min(SIGNALS_PER_RUN, samples - n)
+        handle = await client.start(registered_name(echo_signals), count)
+        for _ in range(count):
+            await _pause()
+            began = time.monotonic()
+            await client.signal(handle.id, "ping", n)
+            seen = await marks.at("signal", n)
+            if n >= 0:
+                seconds.append(seen - began)
+            n += 1
+        await asyncio.wait_for(handle.result(), MARK_TIMEOUT)
     return seconds
 
 

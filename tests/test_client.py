@@ -19,6 +19,7 @@ from beluga_workflow import (
     Client,
     EventType,
     Executor,
+    HistoryEvent,
     InvalidArgumentError,
     NonDeterminismError,
     PayloadSerializationError,
@@ -34,6 +35,7 @@ from beluga_workflow import (
     WorkflowStore,
     open_store,
 )
+from beluga_workflow.events import PublishedEvents
 from beluga_workflow.providers.inmemory import InMemoryStore
 from tests.reliability.targets import faulty_target
 
@@ -260,3 +262,16 @@ async def test_a_start_with_a_name_nobody_registered_waits_for_a_worker_that_has
         assert isinstance(report.not_resumed["later"], WorkflowNotRegisteredError)
         async with serving(store):
             assert await asyncio.wait_for(handle.result(), 30) == "ZOE"
+
+
+def test_replayed_events_match_calls_in_order_and_name_a_changed_key() -> None:
+    history = [
+        HistoryEvent(id=1, type=EventType.WORKFLOW_STARTED),
+        HistoryEvent(id=2, type=EventType.EVENT_PUBLISHED, event_key="a", result=1),
+        HistoryEvent(id=3, type=EventType.EVENT_PUBLISHED, event_key="b", result=2),
+    ]
+    published = PublishedEvents("w", history)
+    assert published.already_recorded("a")
+    with pytest.raises(NonDeterminismError, match=r"event 3 \(event_published\).*'b'.*'c'"):
+        published.already_recorded("c")
+    assert not published.already_recorded("a")  # past the recorded ones: a new event

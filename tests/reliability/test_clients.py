@@ -19,9 +19,7 @@ import pytest
 from beluga_workflow import (
     Client,
     EventType,
-    Executor,
     WorkflowCanceledError,
-    WorkflowOptions,
     WorkflowStatus,
 )
 from tests.reliability.targets import KINDS, faulty_target
@@ -79,11 +77,9 @@ async def test_clients_in_other_processes_signal_cancel_and_await_runs_of_a_work
         workers = Workers(spec, tmp_path / "side-effects.log")
         await workers.start()
         try:
-            async with Executor(spec, load_plugins=False, store_retry=PATIENT) as client:
-                approval = await client.submit(f"{APP}:approval", WorkflowOptions(id="a"))
-                long = await client.submit(
-                    f"{APP}:long_wait", WorkflowOptions(id="l", input=str(notes))
-                )
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                approval = await client.start(f"{APP}:approval", id="a")
+                long = await client.start(f"{APP}:long_wait", str(notes), id="l")
                 await _wait_for_line(notes, "started l")
 
                 cli = ["-m", "beluga_workflow.cli"]
@@ -116,10 +112,8 @@ async def test_signals_from_four_client_processes_racing_the_owner_all_arrive_on
         workers = Workers(spec, tmp_path / "side-effects.log")
         await workers.start()
         try:
-            async with Executor(spec, load_plugins=False, store_retry=PATIENT) as client:
-                handle = await client.submit(
-                    f"{APP}:collector", WorkflowOptions(id="c", input=count)
-                )
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                handle = await client.start(f"{APP}:collector", count, id="c")
                 share = count // senders
                 await asyncio.gather(
                     *(
