@@ -90,6 +90,9 @@ after each keeps many senders of one run from colliding in step.
 _REFRESH_BATCH = 200
 """How many waiting runs are read back per poll interval, at most."""
 
+_HINTED_PER_ROUND = 20
+"""How many runs the store said changed a claim round reads before its listing, at most."""
+
 _TERMINAL_EVENTS = {
     WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
     WorkflowStatus.FAILED: EventType.WORKFLOW_FAILED,
@@ -180,6 +183,8 @@ class Executor:
         """Runs seen leased to other workers, and until when: their changes wake no claim."""
         self.claimable_hint = asyncio.Event()
         """Set when the store said something changed that a claim round may take."""
+        self._hinted: dict[str, None] = {}
+        """Ids the store said changed since the last claim round (in order, without repeats)."""
         for workflow in workflows:
             self.register(workflow)
 
@@ -309,9 +314,40 @@ class Executor:
         return await self._claim(limit=None, quiet=False)
 
     async def claim(self, limit: int) -> RecoveryReport:
-        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
+        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round).
+
+        Runs the store just said changed are read and claimed first, so a new
+        run starts before the round's listing of every running run is read.
+        """
         self.claimable_hint.clear()
-        return await self._claim(limit=limit, quiet=True)
+        self._check_open()
+        report = RecoveryReport()
+        await self._claim_hinted(report, limit)
+        if len(report.resumed) < limit:
+            listed = await self._claim(limit=limit - len(report.resumed), quiet=True)
+            report.resumed.extend(listed.resumed)
+            report.not_resumed.update(listed.not_resumed)
+        return report
+
+    async def _claim_hinted(self, report: RecoveryReport, limit: int) -> None:
+        hinted, self._hinted = list(self._hinted)[:_HINTED_PER_ROUND], {}
+        for workflow_id in hinted:
+            if len(report.resumed) >= limit:
+                return
+            if workflow_id in self._runs or workflow_id in self._starting:
+                continue
+            try:
+                state = await self._store.load(workflow_id)
+            except Exception:  # unreadable, or the store failed: the listing says so
+                continue
+            if state is None or state.status is not WorkflowStatus.RUNNING:
+                continue
+            fn = self._functions.get(state.workflow_name or "")
+            if fn is None or await self._take_lease(state, utc_now()) is not None:
+                continue  # not ours to run, or held by another worker
+            run = _Run(self, fn, state, state.workflow_name or "")
+            self._adopt(run)
+            report.resumed.append(run.handle())
 
     @property
     def running(self) -> int:
@@ -726,6 +762,8 @@ class Executor:
             return
         until = self._held_elsewhere.get(workflow_id)
         if until is None or until <= utc_now():
+            if len(self._hinted) < _HINTED_PER_ROUND:
+                self._hinted[workflow_id] = None
             self.claimable_hint.set()  # a new run, or one whose lease may have run out
 
     def _refresh_soon(self, run: _Run) -> None:
