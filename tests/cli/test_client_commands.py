@@ -76,6 +76,11 @@ def test_cli_clients_start_query_signal_and_cancel_runs_of_a_worker_process(
             "stage",
             "stage",
         ]
+        shown = cli("show", "e1", "--store", store)
+        assert shown.returncode == 0, shown.stderr
+        assert any(
+            "event_published" in line and "stage" in line for line in shown.stdout.splitlines()
+        )
         listed = json.loads(cli("list", "--store", store, "--json").stdout)
         assert sorted(s["workflow_id"] for s in listed) == ["a1", "e1", "l1"]
         unknown = cli("query", "e1", "nothing", "--store", store)
