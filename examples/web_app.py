@@ -110,7 +110,8 @@ def create_app(store: str | Mapping[str, Any] | None = None) -> FastAPI:
         """The workflow's result, waiting up to ``wait`` seconds for it (504 if still running)."""
         try:
             handle = await _client(request).get_handle(_workflow_id(order_id))
-            value = await asyncio.wait_for(handle.result(), max(0.0, min(wait, 30.0)))
+            async with asyncio.timeout(max(0.0, min(wait, 30.0))):
+                value = await handle.result()
         except WorkflowNotFoundError:
             raise HTTPException(404, f"no order {order_id}") from None
         except TimeoutError:

@@ -84,6 +84,7 @@ async def test_the_web_app_starts_approves_and_follows_orders_a_worker_process_r
                 "charged": 120,
                 "receipt": "RC-A-1",
             }
+            assert (await http.get("/orders/A-1/result")).json()["result"]["by"] == "ana"
             shown = await eventually(http, "/orders/A-1", "status", "completed")
             assert shown["stage"] == "done"
             late = await http.post("/orders/A-1/approval", json={"approved": True, "by": "bo"})
