@@ -23,14 +23,18 @@ from beluga_workflow import (
     InvalidArgumentError,
     NonDeterminismError,
     PayloadSerializationError,
+    Signal,
+    SupportsWatch,
     UnknownQueryError,
     Worker,
     WorkflowCanceledError,
     WorkflowContext,
     WorkflowError,
+    WorkflowFilter,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
     WorkflowOptions,
+    WorkflowState,
     WorkflowStatus,
     WorkflowStore,
     open_store,
@@ -275,3 +279,48 @@ def test_replayed_events_match_calls_in_order_and_name_a_changed_key() -> None:
     with pytest.raises(NonDeterminismError, match=r"event 3 \(event_published\).*'b'.*'c'"):
         published.already_recorded("c")
     assert not published.already_recorded("a")  # past the recorded ones: a new event
+
+
+class Unwatched:
+    """A store that cannot say what changed (no ``watch``), as Kafka's: clients poll it."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.loads = 0
+
+    async def save(self, state: WorkflowState) -> None:
+        await self._store.save(state)
+
+    async def load(self, workflow_id: str) -> WorkflowState | None:
+        self.loads += 1
+        return await self._store.load(workflow_id)
+
+    async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
+        return await self._store.list(filter)
+
+    async def delete(self, workflow_id: str) -> None:
+        await self._store.delete(workflow_id)
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
+async def test_a_client_on_a_store_without_watch_polls_for_events_and_results() -> None:
+    store = InMemoryStore()
+    unwatched = Unwatched(store)
+    assert not isinstance(unwatched, SupportsWatch)
+    async with (
+        Executor(store, workflows=[publisher], load_plugins=False) as owner,
+        Client(unwatched, poll_interval=POLL, load_plugins=False) as client,
+    ):
+        handle = await owner.execute(publisher, WorkflowOptions(id="u1"))
+        assert await client.wait_for_event("u1", "stage", timeout=10) == {"at": "waiting"}
+        awaiting = await client.get_handle("u1")
+        waiting = asyncio.ensure_future(awaiting.result())
+        first = unwatched.loads
+        await asyncio.sleep(4 * POLL)
+        polled = unwatched.loads - first
+        await owner.signal("u1", Signal(name="approve", payload="di"))
+        assert await asyncio.wait_for(waiting, 10) == "di"
+        assert await handle.result() == "di"
+    assert polled >= 2  # nothing pushed: it read the store every poll_interval while it waited
