@@ -274,7 +274,9 @@ class Executor:
 
         Nothing runs here: the run is stored unleased, and a worker that
         registered the name claims it. Returns a handle whose ``result()``
-        waits for that worker (polling every ``poll_interval``). Raises
+        waits for that worker (woken by the store's watch, else polling every
+        ``poll_interval``); :class:`~beluga_workflow.client.Client` ``.start``
+        calls this. Raises
         ``WorkflowAlreadyRunningError`` when the id is running.
         """
         self._check_open()
