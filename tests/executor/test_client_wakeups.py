@@ -1,7 +1,9 @@
-"""A worker claims the run the store just said changed before it reads its listing of runs.
+"""What a client starts or waits for is woken by the store's push, not by polls.
 
-The store's ``list`` takes a second here, as listing every running run does
-on a big store; a pushed new run still starts at once.
+A worker claims the run the store just said changed before it reads its
+listing of runs (whose ``list`` takes a second here, as listing every running
+run does on a big store), and a client waiting for an event or a result wakes
+when the store says the run changed. Every poll interval is 5 s.
 """
 
 from __future__ import annotations
@@ -78,3 +80,32 @@ async def test_a_hinted_run_another_worker_holds_is_left_to_it() -> None:
         first.stop()
         second.stop()
         await asyncio.gather(*serving)
+
+
+async def publishes_then_waits(ctx: WorkflowContext, _: Any) -> Any:
+    await ctx.sleep(0.2)
+    await ctx.set_event("stage", "ready")
+    return await ctx.wait_for_signal("go", timeout=60)
+
+
+async def test_a_client_waiting_for_an_event_or_a_result_is_woken_by_push() -> None:
+    store = WatchedStore()
+    worker = Worker(
+        store, workflows=[publishes_then_waits], poll_interval=SLOW_POLL, load_plugins=False
+    )
+    serving = asyncio.create_task(worker.run())
+    try:
+        async with Client(store, poll_interval=SLOW_POLL, load_plugins=False) as client:
+            handle = await client.start(f"{__name__}:publishes_then_waits", id="p")
+            began = time.monotonic()
+            assert await client.wait_for_event("p", "stage", timeout=30) == "ready"
+            assert time.monotonic() - began < 0.2 + PROMPT  # not a 5 s poll
+            waiting = asyncio.ensure_future(handle.result())
+            await asyncio.sleep(0.05)
+            sent = time.monotonic()
+            await client.signal("p", "go", "now")
+            assert await asyncio.wait_for(waiting, 30) == "now"
+            assert time.monotonic() - sent < PROMPT
+    finally:
+        worker.stop()
+        await serving
