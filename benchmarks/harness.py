@@ -71,7 +71,7 @@ class Report:
         judged = [row for row in self.rows if row.met is not None]
         lines += [
             f"- {'met' if row.met else '**missed**'}: {row.case}: "
-            f"{row.ratio.median if row.ratio else 0:.2f}x (target {row.target})"
+            f"{_judged(row)} (target {row.target})"
             for row in judged
         ] or ["- none judged in this run"]
         sections: dict[str, list[Row]] = {}
@@ -94,6 +94,13 @@ def failure(section: str, case: str, exc: BaseException) -> Row:
     """A row saying a benchmark failed, so one broken backend does not end the run."""
     text = " ".join(str(exc).split())[:200]
     return Row(section, case, None, None, "", None, note=f"failed: {type(exc).__name__}: {text}")
+
+
+def _judged(row: Row) -> str:
+    """The figure a target speaks of: a latency in ms, else the ratio."""
+    if row.ours is not None and row.ours.unit == "ms":
+        return f"{_num(row.ours.median)} ms"
+    return f"{row.ratio.median if row.ratio else 0:.2f}x"
 
 
 def _markdown_row(row: Row) -> str:
