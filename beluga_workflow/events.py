@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from beluga_workflow.errors import NonDeterminismError
+from beluga_workflow.divergence import HistoryDivergenceError
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState
 
 __all__ = ["PublishedEvents", "latest_event"]
@@ -41,8 +41,8 @@ class PublishedEvents:
     def already_recorded(self, key: str) -> bool:
         """Whether this call (the next ``set_event`` of the run) is in history already.
 
-        Raises ``NonDeterminismError`` when history has an event of another key
-        at this place.
+        Raises ``HistoryDivergenceError`` when history has an event of another key
+        at this place: the run is blocked, not failed, like any divergence.
         """
         index = self._calls
         self._calls += 1
@@ -50,10 +50,15 @@ class PublishedEvents:
             return False
         recorded = self._recorded[index]
         if recorded.event_key != key:
-            raise NonDeterminismError(
+            raise HistoryDivergenceError(
                 f"workflow {self._workflow_id!r} no longer matches its history at event "
                 f"{recorded.id} (event_published): history has event {recorded.event_key!r}, "
                 f"but the workflow now publishes {key!r}. Its code changed while this run was "
-                "in progress; finish such runs with the code that started them"
+                "in progress; the run stays running: deploy code that matches its history",
+                workflow_id=self._workflow_id,
+                event_id=recorded.id,
+                event_type=EventType.EVENT_PUBLISHED.value,
+                recorded=f"event {recorded.event_key!r}",
+                requested=f"event {key!r}",
             )
         return True

@@ -28,7 +28,7 @@ from typing import Any, Self
 from beluga_workflow.blocked import block_run
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
-from beluga_workflow.divergence import BLOCKED_KEY
+from beluga_workflow.divergence import BLOCKED_KEY, HistoryDivergenceError
 from beluga_workflow.errors import (
     BelugaWorkflowError,
     ConcurrencyConflictError,
@@ -985,6 +985,8 @@ class _Run:
             return await self._finish(WorkflowStatus.FAILED, error=why)
         if workflow.cancelled():
             return await self._finish(WorkflowStatus.CANCELED)
+        if isinstance(error, HistoryDivergenceError):  # found by the workflow's own call
+            return await self._block(error)
         if self.replayer is not None and self.replayer.active:
             unclaimed = self.replayer.unclaimed_calls()
             if unclaimed:

@@ -200,8 +200,12 @@ async def test_a_resumed_run_publishing_another_key_diverges() -> None:
     changed.register(publishes_another_key, name=name_of(publisher))
     async with changed:
         [handle] = (await changed.recover()).resumed
-        with pytest.raises(NonDeterminismError, match="no longer matches its history"):
+        with pytest.raises(NonDeterminismError, match=r"event 2 \(event_published\)"):
             await asyncio.wait_for(handle.result(), 10)
+    stored = await store.load("d1")
+    assert stored is not None
+    assert stored.status is WorkflowStatus.RUNNING  # blocked, resumable, not failed
+    assert stored.metadata["blocked"]["event_type"] == "event_published"
 
 
 async def bad_events(ctx: WorkflowContext, _: Any) -> list[str]:
