@@ -1,6 +1,7 @@
 """beluga-workflow: an asyncio-first durable workflow engine with pluggable state stores."""
 
 from beluga_workflow.capabilities import Capability
+from beluga_workflow.client import Client
 from beluga_workflow.config import open_store
 from beluga_workflow.context import WorkflowContext
 from beluga_workflow.divergence import HistoryDivergenceError
@@ -62,6 +63,7 @@ __all__ = [
     "ActivityTimeoutError",
     "BelugaWorkflowError",
     "Capability",
+    "Client",
     "ConcurrencyConflictError",
     "CorruptStateError",
     "EventType",

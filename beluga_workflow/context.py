@@ -30,6 +30,7 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     PayloadSerializationError,
 )
+from beluga_workflow.events import PublishedEvents
 from beluga_workflow.history import Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
@@ -101,6 +102,7 @@ class WorkflowContext:
         self._random = random.Random(f"beluga-workflow:{state.run_id}")
         self._positions = CallPositions()
         self._patches: dict[str, bool] = {}
+        self._published = PublishedEvents(state.workflow_id, state.history)
 
     def __repr__(self) -> str:
         return f"WorkflowContext(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
@@ -136,6 +138,24 @@ class WorkflowContext:
         if not callable(handler):
             raise InvalidArgumentError(f"query handler must be callable, got {handler!r}")
         self._queries[query_type] = handler
+
+    async def set_event(self, key: str, value: Any) -> None:
+        """Publish ``value`` under ``key`` for any process to read, durably, in history.
+
+        Returns once it is stored. Readers get the latest value of a key
+        (``Client.get_event``, ``Client.wait_for_event``, and ``query(id, key)``
+        when no query handler of that name runs here). ``value`` must be a JSON
+        value. A resumed workflow's calls replay the recorded events instead of
+        recording them again.
+        """
+        self._journal.check_open()
+        require_name(key, "event key")
+        check_json_value(value, f"value of event {key!r}")
+        if self._published.already_recorded(key):
+            return
+        await self._journal.record(
+            [new_event(EventType.EVENT_PUBLISHED, event_key=key, result=value)]
+        )
 
     # --- activities -----------------------------------------------------------
 

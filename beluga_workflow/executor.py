@@ -42,6 +42,7 @@ from beluga_workflow.errors import (
     WorkflowNotRegisteredError,
     WorkflowTimeoutError,
 )
+from beluga_workflow.events import latest_event
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
@@ -91,6 +92,9 @@ after each keeps many senders of one run from colliding in step.
 
 _REFRESH_BATCH = 200
 """How many waiting runs are read back per poll interval, at most."""
+
+_HINTED_PER_ROUND = 20
+"""How many runs the store said changed a claim round reads before its listing, at most."""
 
 _TERMINAL_EVENTS = {
     WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
@@ -184,6 +188,8 @@ class Executor:
         """Runs seen leased to other workers, and until when: their changes wake no claim."""
         self.claimable_hint = asyncio.Event()
         """Set when the store said something changed that a claim round may take."""
+        self._hinted: dict[str, None] = {}
+        """Ids the store said changed since the last claim round (in order, without repeats)."""
         for workflow in workflows:
             self.register(workflow)
 
@@ -273,7 +279,9 @@ class Executor:
 
         Nothing runs here: the run is stored unleased, and a worker that
         registered the name claims it. Returns a handle whose ``result()``
-        waits for that worker (polling every ``poll_interval``). Raises
+        waits for that worker (woken by the store's watch, else polling every
+        ``poll_interval``); :class:`~beluga_workflow.client.Client` ``.start``
+        calls this. Raises
         ``WorkflowAlreadyRunningError`` when the id is running.
         """
         self._check_open()
@@ -313,9 +321,44 @@ class Executor:
         return await self._claim(limit=None, quiet=False)
 
     async def claim(self, limit: int) -> RecoveryReport:
-        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
+        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round).
+
+        Runs the store just said changed are read and claimed first, so a new
+        run starts before the round's listing of every running run is read.
+        """
         self.claimable_hint.clear()
-        return await self._claim(limit=limit, quiet=True, skip_blocked=True)
+        self._check_open()
+        report = RecoveryReport()
+        await self._claim_hinted(report, limit)
+        if len(report.resumed) < limit:
+            listed = await self._claim(
+                limit=limit - len(report.resumed), quiet=True, skip_blocked=True
+            )
+            report.resumed.extend(listed.resumed)
+            report.not_resumed.update(listed.not_resumed)
+        return report
+
+    async def _claim_hinted(self, report: RecoveryReport, limit: int) -> None:
+        hinted, self._hinted = list(self._hinted)[:_HINTED_PER_ROUND], {}
+        for workflow_id in hinted:
+            if len(report.resumed) >= limit:
+                return
+            if workflow_id in self._runs or workflow_id in self._starting:
+                continue
+            try:
+                state = await self._store.load(workflow_id)
+            except Exception:  # unreadable, or the store failed: the listing says so
+                continue
+            if state is None or state.status is not WorkflowStatus.RUNNING:
+                continue
+            if (workflow_id, state.run_id) in self._blocked:
+                continue  # diverged here; a round's listing decides when to retry it
+            fn = self._functions.get(state.workflow_name or "")
+            if fn is None or await self._take_lease(state, utc_now()) is not None:
+                continue  # not ours to run, or held by another worker
+            run = _Run(self, fn, state, state.workflow_name or "")
+            self._adopt(run)
+            report.resumed.append(run.handle())
 
     @property
     def running(self) -> int:
@@ -415,11 +458,21 @@ class Executor:
                 local = self._runs.get(workflow_id)
                 if local is not None and local.state.run_id == latest.run_id:
                     return await local.outcome()
-                await self._feed.wait(workflow_id, self._poll_interval)
-                latest = await self._load(workflow_id)
+                # Listen before reading, so an ending between the read and the wait wakes it.
+                changed = asyncio.ensure_future(self._feed.wait(workflow_id, self._poll_interval))
+                try:
+                    latest = await self._load(workflow_id)
+                    if latest.status is WorkflowStatus.RUNNING:
+                        await changed
+                finally:
+                    changed.cancel()
             return outcome_of(latest)
 
         return WorkflowHandle(workflow_id, state.run_id, status=status, outcome=outcome)
+
+    async def wait_for_change(self, workflow_id: str, seconds: float) -> None:
+        """Return when the store says ``workflow_id`` changed, or after ``seconds`` (a poll)."""
+        await self._feed.wait(workflow_id, seconds)
 
     async def signal(self, workflow_id: str, signal: Signal) -> None:
         """Send ``signal`` to a running workflow; it is stored, then delivered once, in order.
@@ -463,7 +516,9 @@ class Executor:
         """Answer ``status``, ``result``, ``history``, or a query the workflow registered.
 
         Workflow-registered queries are answered only while it runs in this
-        executor; the built-in three work for any stored workflow.
+        executor; the built-in three work for any stored workflow. Any other
+        name, with no handler here, is answered by the latest durable event of
+        that key the workflow published (``ctx.set_event``), from the store.
         """
         require_workflow_id(workflow_id)
         if not isinstance(query_type, str) or not query_type:
@@ -478,10 +533,13 @@ class Executor:
             return [event.model_copy(deep=True) for event in state.history]
         handler = run.queries.get(query_type) if run is not None else None
         if handler is None:
+            published, value = latest_event(state, query_type)
+            if published:
+                return value
             where = "registered by the workflow" if run is not None else "answerable"
             raise UnknownQueryError(
-                f"workflow {workflow_id!r} has no query {query_type!r} {where}; "
-                f"built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
+                f"workflow {workflow_id!r} has no query {query_type!r} {where} and published "
+                f"no event {query_type!r}; built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
                 + ("" if run is not None else " (it is not running in this executor)")
             )
         return handler()
@@ -720,6 +778,8 @@ class Executor:
             return
         until = self._held_elsewhere.get(workflow_id)
         if until is None or until <= utc_now():
+            if len(self._hinted) < _HINTED_PER_ROUND:
+                self._hinted[workflow_id] = None
             self.claimable_hint.set()  # a new run, or one whose lease may have run out
 
     def _refresh_soon(self, run: _Run) -> None:

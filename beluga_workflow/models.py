@@ -73,6 +73,7 @@ class EventType(StrEnum):
     TIMER_STARTED = "timer_started"
     TIMER_FIRED = "timer_fired"
     MARKER_RECORDED = "marker_recorded"
+    EVENT_PUBLISHED = "event_published"
 
 
 class HistoryEvent(BaseModel):
@@ -98,6 +99,9 @@ class HistoryEvent(BaseModel):
         "(replay matches calls by it; histories stored before it existed have none).",
     )
     change_id: str | None = Field(default=None, description="A patch marker's change id.")
+    event_key: str | None = Field(
+        default=None, description="The key of a published event; its value is in ``result``."
+    )
 
 
 class Lease(BaseModel):

@@ -30,7 +30,6 @@ from typing import Any
 from beluga_workflow.errors import InvalidArgumentError, NonDeterminismError
 from beluga_workflow.executor import Executor, WorkflowFunction
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
-from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["HistoryReplayer", "ReplayResult", "load_history", "save_history"]
@@ -103,6 +102,9 @@ class HistoryReplayer:
             known = ", ".join(sorted(self._named)) or "none"
             return _with(result, problem=f"workflow {state.workflow_name!r} is not given ({known})")
         copy = _replayable(state)
+        # Imported here so that importing the package loads no store module.
+        from beluga_workflow.providers.inmemory import InMemoryStore
+
         store = InMemoryStore()
         await store.save(copy)
         executor = Executor(store, load_plugins=False)

@@ -204,7 +204,7 @@ def print_state(console: Console, state: WorkflowState) -> None:
             Text(str(event.id)),
             Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3]),
             Text(event.type.value),
-            Text(event.activity_name or event.signal_name or ""),
+            Text(event.activity_name or event.signal_name or event.event_key or ""),
             Text("" if event.attempt is None else str(event.attempt)),
             Text(details),
         )
