@@ -76,8 +76,14 @@ class HistoryReplayer:
     """
 
     def __init__(
-        self, workflows: Iterable[WorkflowFunction] | Mapping[str, WorkflowFunction]
+        self,
+        workflows: Iterable[WorkflowFunction] | Mapping[str, WorkflowFunction],
+        *,
+        timeout: float = 60.0,
     ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidArgumentError(f"timeout must be a positive number, got {timeout!r}")
+        self._timeout = float(timeout)
         if isinstance(workflows, Mapping):
             self._named = dict(workflows)
         else:
@@ -112,7 +118,14 @@ class HistoryReplayer:
             if run.replayer is None:
                 return result  # nothing recorded yet: nothing to check
             run.replayer.when_finished(lambda: run.stop("shutdown"))
-            outcome = await run.outcome()
+            try:
+                outcome = await asyncio.wait_for(run.outcome(), self._timeout)
+            except TimeoutError:
+                return _with(
+                    result,
+                    problem=f"replay did not finish within {self._timeout}s: the code waits "
+                    "for something its history does not have",
+                )
         finally:
             await executor.close()
         stopped = outcome.stopped

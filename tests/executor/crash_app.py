@@ -126,12 +126,43 @@ async def filler(ctx: WorkflowContext, input: int) -> None:
     await ctx.wait_for_signal("never")
 
 
+async def _patch_step(ctx: WorkflowContext, side_effects: str, label: str, pause: float) -> str:
+    step = {"side_effects": side_effects, "label": label, "pause": pause}
+    result: str = await ctx.execute_activity(write_line, step)
+    return result
+
+
+async def before_patch(ctx: WorkflowContext, input: dict[str, Any]) -> list[str]:
+    """The code before a change: a, c, then b (slow: the kill comes while it runs)."""
+    side_effects = input["side_effects"]
+    done = [await _patch_step(ctx, side_effects, "a", 0)]
+    done.append(await _patch_step(ctx, side_effects, "c", 0))
+    done.append(await _patch_step(ctx, side_effects, "b", 1.0))
+    return done
+
+
+async def with_patch(ctx: WorkflowContext, input: dict[str, Any]) -> list[str]:
+    """The same workflow with a step added behind a patch marker."""
+    side_effects = input["side_effects"]
+    done = [await _patch_step(ctx, side_effects, "a", 0)]
+    if await ctx.patched("add-x"):
+        done.append(await _patch_step(ctx, side_effects, "x", 0))
+    done.append(await _patch_step(ctx, side_effects, "c", 0))
+    done.append(await _patch_step(ctx, side_effects, "b", 1.0))
+    return done
+
+
+PATCHED_NAME = "patchable"
+"""Both versions are registered under this name, as one workflow deployed twice."""
+
 SCENARIOS = {
     "activities": many_activities,
     "sleep": sleep_between,
     "signal": collect_signals,
     "awaits": plain_awaits,
     "awaits-busy": plain_awaits,
+    "before-patch": before_patch,
+    "with-patch": with_patch,
 }
 
 
@@ -143,6 +174,8 @@ async def main(scenario: str, action: str, kind: str, store_dir: str, side_effec
     worker = Executor(
         store, workflows=[workflow, filler], load_plugins=False, worker_id="crash-app"
     )
+    if scenario in ("before-patch", "with-patch"):
+        worker.register(workflow, name=PATCHED_NAME)
     async with worker as executor:
         if action == "start":
             if scenario == "awaits-busy":  # these replay on the same loop on recovery
@@ -150,7 +183,8 @@ async def main(scenario: str, action: str, kind: str, store_dir: str, side_effec
                     options = WorkflowOptions(id=f"filler-{number}", input=number)
                     await executor.execute(filler, options)
             options = WorkflowOptions(id=WORKFLOW_ID, input={"side_effects": side_effects})
-            handle = await executor.execute(workflow, options)
+            patching = scenario in ("before-patch", "with-patch")
+            handle = await executor.execute(PATCHED_NAME if patching else workflow, options)
         else:
             report = await executor.recover()
             (handle,) = [each for each in report.resumed if each.id == WORKFLOW_ID]

@@ -9,6 +9,7 @@ finish it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from beluga_workflow.hookspecs import hookimpl
 from beluga_workflow.models import EventType, HistoryEvent, Signal, WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.worker import Worker
 from tests.executor.conftest import Checkpoint, eventually
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -195,3 +197,35 @@ async def test_a_run_that_returns_before_its_recorded_calls_is_blocked_naming_th
     state = await store.load("r")
     assert state is not None
     assert state.status is WorkflowStatus.RUNNING
+
+
+async def test_a_worker_holding_divergent_code_reports_a_blocked_run_once_not_in_a_loop() -> None:
+    store = InMemoryStore()
+    hold = Checkpoint()
+
+    async def v1(ctx: WorkflowContext, input: Any) -> None:
+        await ctx.execute_activity(step, "a", name="a")
+        await ctx.execute_activity(hold.activity, "b", name="b")
+
+    async def v2(ctx: WorkflowContext, input: Any) -> None:
+        await ctx.execute_activity(step, "a", name="renamed")
+
+    first = Executor(store, load_plugins=False)
+    first.register(v1, name="flow")
+    await first.execute("flow", WorkflowOptions(id="w"))
+    await hold.reached.wait()
+    await first.close()
+
+    hook = BlockedHook()
+    worker = Worker(store, workflows=[], hooks=[hook], load_plugins=False, poll_interval=0.01)
+    worker.executor.register(v2, name="flow")
+    serving = asyncio.create_task(worker.run())
+    await eventually(lambda: hook.calls)
+    await asyncio.sleep(0.3)  # some thirty claim rounds
+    worker.stop()
+    await serving
+    assert hook.calls == [("w", 2)]  # reported once; the rounds leave the run alone
+    state = await store.load("w")
+    assert state is not None
+    assert state.status is WorkflowStatus.RUNNING
+    assert state.lease is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,15 @@ def test_golden_paths_that_hold_no_history_are_refused(tmp_path: Path) -> None:
         assert_replays([tmp_path / "not-there"], WORKFLOWS)
     with pytest.raises(InvalidArgumentError, match="no history files"):
         assert_replays([tmp_path], WORKFLOWS)
+
+
+async def test_code_that_never_reaches_its_recorded_calls_is_reported_after_the_bound() -> None:
+    async def order_workflow(ctx: WorkflowContext, order: dict[str, Any]) -> None:
+        await asyncio.Event().wait()  # waits outside the context, forever
+
+    with pytest.raises(InvalidArgumentError, match="timeout must be a positive number"):
+        HistoryReplayer(WORKFLOWS, timeout=0)
+    replayer = HistoryReplayer({"order_approval:order_workflow": order_workflow}, timeout=0.2)
+    result = await replayer.replay(load_history(HERE / "order-approved.json"))
+    assert result.problem is not None
+    assert "did not finish within 0.2s" in result.problem
