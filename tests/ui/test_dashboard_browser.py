@@ -64,6 +64,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'runs.db'}"
         return
+    pytest.importorskip("beluga_workflow_postgres", reason="the postgres provider is not installed")
     schema = f"bw_ui_{uuid.uuid4().hex[:12]}"
     yield _postgres_url(schema)
     import psycopg
