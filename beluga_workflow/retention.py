@@ -14,6 +14,8 @@ lost; run prunes with an age well beyond how long ids take to be reused.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +27,9 @@ from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus, utc_now
 from beluga_workflow.store import WorkflowStore
 
-__all__ = ["FINISHED", "PruneReport", "RetentionPolicy", "parse_age", "prune"]
+__all__ = ["FINISHED", "PruneReport", "Pruner", "RetentionPolicy", "parse_age", "prune"]
+
+logger = logging.getLogger("beluga_workflow.retention")
 
 FINISHED = frozenset(status for status in WorkflowStatus if status.is_terminal)
 """The statuses a run may be pruned in: completed, failed, canceled."""
@@ -131,3 +135,45 @@ async def _candidates(
             if policy.matches(state, now):
                 found[state.workflow_id] = state
     return found.values()
+
+
+class Pruner:
+    """Applies a :class:`RetentionPolicy` every ``every`` seconds, next to a worker.
+
+    ``await pruner.run()`` prunes at once and then each ``every`` seconds
+    until :meth:`stop`; a round that fails (the store is down) is logged on
+    the ``beluga_workflow.retention`` logger and the next round tries again.
+    Several processes may run one: each deletes what is still there.
+    """
+
+    def __init__(self, store: WorkflowStore, policy: RetentionPolicy, *, every: float) -> None:
+        if not isinstance(policy, RetentionPolicy):
+            raise InvalidArgumentError(f"policy must be a RetentionPolicy, got {policy!r}")
+        if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
+            raise InvalidArgumentError(f"every must be a positive number of seconds, got {every!r}")
+        self.store = store
+        self.policy = policy
+        self.every = float(every)
+        self.deleted = 0
+        """How many runs this pruner deleted so far."""
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the round in progress."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Prune now and every ``every`` seconds until :meth:`stop`."""
+        while not self._stopping.is_set():
+            try:
+                report = await prune(self.store, self.policy)
+            except Exception:
+                logger.exception("pruning %r failed; trying again in %ss", self.store, self.every)
+            else:
+                self.deleted += len(report.deleted)
+                if report.deleted:
+                    logger.info("pruned %d finished run(s)", len(report.deleted))
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.every)
+            except TimeoutError:
+                continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from beluga_workflow import WorkflowState, WorkflowStatus
 from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.providers.inmemory import InMemoryStore
-from beluga_workflow.retention import FINISHED, RetentionPolicy, parse_age, prune
+from beluga_workflow.retention import FINISHED, Pruner, RetentionPolicy, parse_age, prune
 
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
 
@@ -101,3 +102,30 @@ async def test_prune_refuses_a_naive_now_and_a_policy_of_another_type() -> None:
         await prune(InMemoryStore(), RetentionPolicy(older_than="1d"), now=datetime(2026, 1, 1))
     with pytest.raises(InvalidArgumentError, match="RetentionPolicy"):
         await prune(InMemoryStore(), {"older_than": "1d"})  # type: ignore[arg-type]
+
+
+async def test_a_pruner_applies_its_policy_in_rounds_until_stopped() -> None:
+    store = InMemoryStore()
+    await store.save(_state("first", WorkflowStatus.COMPLETED, 0.0))
+    pruner = Pruner(store, RetentionPolicy(older_than=timedelta(milliseconds=50)), every=0.02)
+    running = asyncio.create_task(pruner.run())
+    await store.save(_state("running", WorkflowStatus.RUNNING, 0.0))
+    for _ in range(500):
+        if await store.load("first") is None:
+            break
+        await asyncio.sleep(0.01)
+    assert await store.load("first") is None
+    await store.save(_state("second", WorkflowStatus.FAILED, 0.0))
+    for _ in range(500):
+        if await store.load("second") is None:
+            break
+        await asyncio.sleep(0.01)
+    pruner.stop()
+    await asyncio.wait_for(running, 5)
+    assert pruner.deleted == 2
+    assert await store.load("running") is not None
+
+
+def test_a_pruner_refuses_a_bad_period() -> None:
+    with pytest.raises(InvalidArgumentError, match="positive number of seconds"):
+        Pruner(InMemoryStore(), RetentionPolicy(older_than="1d"), every=0)
