@@ -86,3 +86,15 @@ def test_an_unreachable_postgres_is_exactly_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, listed.stderr
     assert lines[0].startswith(f"error: postgres store at {url}: ")
     assert lines[0].endswith("(is the server running? check --store)")
+
+
+def test_a_dashboard_port_in_use_is_one_line_and_a_usage_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = cli("ui", "--store", "sqlite:///d.db", "--port", str(port), cwd=tmp_path)
+    assert served.returncode == 2
+    assert served.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port"
+    ]
