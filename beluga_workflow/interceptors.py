@@ -125,13 +125,16 @@ class Interceptors:
 
     @classmethod
     def collect(cls, managers: Iterable[pluggy.PluginManager]) -> Interceptors:
-        """Ask every plugin of ``managers`` for its interceptors, in registration order."""
+        """Ask every plugin of ``managers`` for its interceptors, in registration order.
+
+        Installed plugins come first (outermost), then the executor's own hook objects.
+        """
         found: list[StepInterceptor] = []
         for manager in managers:
             caller = getattr(manager.hook, HOOK_NAME, None)
             if caller is None:
                 continue
-            for impl in reversed(caller.get_hookimpls()):
+            for impl in caller.get_hookimpls():  # registration order
                 try:
                     offered = impl.function()
                     found.extend(offered or ())

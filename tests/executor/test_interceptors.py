@@ -168,3 +168,32 @@ async def test_without_interceptors_nothing_is_added_to_the_run() -> None:
     stored = await store.load("plain")
     assert stored is not None
     assert HEADERS_KEY not in stored.metadata
+
+
+class Named:
+    """An interceptor that notes entering and leaving under its name."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    @contextlib.asynccontextmanager
+    async def intercept(self, step: Step) -> AsyncIterator[None]:
+        if step.kind is StepKind.ACTIVITY:
+            self.log.append(f"enter {self.name}")
+        yield
+        if step.kind is StepKind.ACTIVITY:
+            self.log.append(f"exit {self.name}")
+
+    @hookimpl
+    def beluga_workflow_step_interceptors(self) -> list[StepInterceptor]:
+        return [self.intercept]
+
+
+async def test_the_first_hook_object_is_the_outermost_interceptor() -> None:
+    log: list[str] = []
+    hooks = [Named("outer", log), Named("inner", log)]
+    async with Executor(InMemoryStore(), hooks=hooks, load_plugins=False) as executor:
+        handle = await executor.execute(succeeds, WorkflowOptions(id="order", input=1))
+        assert await handle.result() == 2
+    assert log == ["enter outer", "enter inner", "exit inner", "exit outer"]
