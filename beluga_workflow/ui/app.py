@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -45,6 +46,15 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def _utc_moment(text: str) -> datetime | None:
+    """A time from a form field (``2026-01-31T12:00``), read as UTC; None if empty or bad."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def create_app(store: WorkflowStore, *, close_store: bool = False) -> Starlette:
     """The dashboard for ``store``; with ``close_store`` the app closes it when it stops."""
     token = secrets.token_urlsafe(24)
@@ -71,14 +81,23 @@ def create_app(store: WorkflowStore, *, close_store: bool = False) -> Starlette:
             number = int(params.get("page", "1"))
         except ValueError:
             number = 1
+        after, before = params.get("after", ""), params.get("before", "")
         query = RunQuery(
             status=WorkflowStatus(status) if status in statuses else None,
             workflow_name=params.get("name", ""),
             search=params.get("q", "").strip(),
+            updated_after=_utc_moment(after),
+            updated_before=_utc_moment(before),
             page=number,
         )
         found = await list_runs(store, query)
-        filters = {"status": status, "name": query.workflow_name, "q": query.search}
+        filters = {
+            "status": status,
+            "name": query.workflow_name,
+            "q": query.search,
+            "after": after if query.updated_after else "",
+            "before": before if query.updated_before else "",
+        }
 
         def link(to_page: int) -> str:
             kept = {key: value for key, value in filters.items() if value}

@@ -7,6 +7,7 @@ applied here on what the store listed, so they work the same on every store.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.store import WorkflowStore
@@ -18,16 +19,26 @@ PAGE_SIZE = 25
 
 @dataclass(frozen=True)
 class RunQuery:
-    """The filters of the runs page: status, workflow name (exact), id search (substring)."""
+    """The filters of the runs page.
+
+    Status, workflow name (exact), id search (substring, any case), and a
+    range of last-update times: ``updated_after`` included, ``updated_before`` not.
+    """
 
     status: WorkflowStatus | None = None
     workflow_name: str = ""
     search: str = ""
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
     page: int = 1
     page_size: int = PAGE_SIZE
 
     def matches(self, state: WorkflowState) -> bool:
         if self.workflow_name and state.workflow_name != self.workflow_name:
+            return False
+        if self.updated_after is not None and state.updated_at < self.updated_after:
+            return False
+        if self.updated_before is not None and state.updated_at >= self.updated_before:
             return False
         return not self.search or self.search.lower() in state.workflow_id.lower()
 

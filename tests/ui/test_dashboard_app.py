@@ -42,3 +42,22 @@ def test_payloads_are_escaped_and_the_fragment_is_only_the_live_part() -> None:
     assert fragment.status_code == 200
     assert 'id="timeline"' in fragment.text
     assert "<html" not in fragment.text
+
+
+def test_runs_filter_by_a_range_of_update_times_and_keep_it_across_pages() -> None:
+    client, store = _client()
+    states = asyncio.run(store.list())
+    bulk = sorted(s.updated_at for s in states if s.workflow_id.startswith("bulk-"))
+    after, before = bulk[5], bulk[10]  # bulk[5] .. bulk[9]: five runs
+    page = client.get(
+        "/",
+        params={
+            "after": after.replace(tzinfo=None).isoformat(),
+            "before": before.replace(tzinfo=None).isoformat(),
+        },
+    )
+    assert page.status_code == 200
+    assert "5 run(s)" in page.text
+    assert page.text.count('<tr data-id="bulk-') == 5
+    ignored = client.get("/", params={"after": "not a time"})
+    assert f"{len(states)} run(s)" in ignored.text
