@@ -158,3 +158,34 @@ def _metric_values(reader: InMemoryMetricReader) -> dict[str, float]:
                     total += getattr(point, "count", None) or getattr(point, "value", 0)
                 found[metric.name] = total
     return found
+
+
+async def test_spans_an_activity_makes_are_children_of_its_attempt_even_in_a_thread(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    tracer_provider, exporter = spans
+    tracer = tracer_provider.get_tracer("app")
+
+    def lookup(key: str) -> str:  # a plain function: it runs on a thread
+        with tracer.start_as_current_span("db.lookup"):
+            return key.upper()
+
+    async def fetch(key: str) -> str:
+        with tracer.start_as_current_span("http.get"):
+            return key
+
+    async def both(ctx: WorkflowContext, key: str) -> list[str]:
+        return [
+            await ctx.execute_activity(lookup, key, name="lookup"),
+            await ctx.execute_activity(fetch, key, name="fetch"),
+        ]
+
+    telemetry = Telemetry(tracer_provider=tracer_provider)
+    async with Executor(InMemoryStore(), hooks=[telemetry], load_plugins=False) as executor:
+        handle = await executor.execute(both, WorkflowOptions(id="nested", input="k"))
+        assert await handle.result() == ["K", "k"]
+    finished = {span.name: span for span in exporter.get_finished_spans()}
+    for inner, attempt in (("db.lookup", "RunActivity:lookup"), ("http.get", "RunActivity:fetch")):
+        parent = finished[inner].parent
+        assert parent is not None
+        assert parent.span_id == finished[attempt].context.span_id
