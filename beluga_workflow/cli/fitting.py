@@ -42,7 +42,7 @@ def event_line(event: HistoryEvent) -> Text:
     """One history event: number, time, type, name and attempt, then its payload or error."""
     line = Text(f"{event.id:>3} {event.timestamp.strftime('%H:%M:%S.%f')[:-3]} ")
     line.append(event.type.value, style="red" if event.error else "")
-    name = event.activity_name or event.signal_name
+    name = event.activity_name or event.signal_name or event.event_key
     if name:
         line.append(f" {name}")
     if event.attempt is not None:

@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from beluga_workflow.cli import fitting
+from beluga_workflow.divergence import blocked_mark
 from beluga_workflow.models import WorkflowState
 from beluga_workflow.plugins.registry import StoreInfo
 
@@ -146,6 +147,7 @@ def summary(state: WorkflowState) -> dict[str, Any]:
         "updated_at": state.updated_at.isoformat(),
         "events": len(state.history),
         "error": state.error,
+        "blocked": blocked_mark(state),
     }
 
 
@@ -156,10 +158,15 @@ def states_table(states: list[WorkflowState]) -> Table:
     for state in states:
         style = _STATUS_STYLE.get(state.status.value, "")
         outcome = state.error if state.error else _short(state.result)
+        status = _styled(state.status.value, style)
+        mark = blocked_mark(state)
+        if mark is not None:
+            status = Text.assemble(status, " ", ("blocked", "bold red"))
+            outcome = f"blocked at event {mark.get('event_id')}: {mark.get('reason')}"
         table.add_row(
             Text(state.workflow_id),
             Text(state.workflow_name or ""),
-            _styled(state.status.value, style),
+            status,
             Text(str(len(state.history))),
             Text(state.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
             Text(outcome or ""),
@@ -180,6 +187,10 @@ def print_state(console: Console, state: WorkflowState) -> None:
         lines.append(Text(f"result:   {json.dumps(state.result, ensure_ascii=False)}"))
     if state.error:
         lines.append(Text(f"error:    {fitting.one_line(state.error)}", style="red"))
+    mark = blocked_mark(state)
+    if mark is not None:
+        where = f"at event {mark.get('event_id')} ({mark.get('event_type')})"
+        lines.append(Text.assemble(("blocked:", "bold red"), f"  {where}: {mark.get('reason')}"))
     lines.append(Text(f"history ({len(state.history)} events)", style="bold"))
     lines.extend(fitting.event_line(event) for event in state.history)
     cut = False
