@@ -16,6 +16,7 @@ nox.options.sessions = ["lint", "types", "core", "provider"]
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PROVIDERS = sorted(p.parent.name for p in ROOT.glob("providers/*/pyproject.toml"))
+PLUGINS = sorted(p.parent.name for p in ROOT.glob("plugins/*/pyproject.toml"))
 
 
 def _install_workspace(session: nox.Session, *providers: str) -> None:
@@ -54,6 +55,15 @@ def provider(session: nox.Session, name: str) -> None:
     """One provider's tests, its contract run included, against its real server."""
     _install_workspace(session, name)
     session.run("pytest", f"providers/{name}/tests", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("name", PLUGINS)
+def plugin(session: nox.Session, name: str) -> None:
+    """One plugin's tests (plugins/<name>, e.g. OpenTelemetry) on the SQLite store."""
+    _install_workspace(session, "sqlite")
+    session.install("--no-build-isolation", "-e", f"plugins/{name}")
+    session.run("pytest", f"plugins/{name}/tests", *session.posargs)
 
 
 @nox.session

@@ -32,6 +32,7 @@ from beluga_workflow.errors import (
 )
 from beluga_workflow.events import PublishedEvents
 from beluga_workflow.history import Journal, format_error, new_event
+from beluga_workflow.interceptors import StepKind, step_of
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
 from beluga_workflow.payloads import check_json_value
@@ -238,7 +239,10 @@ class WorkflowContext:
         )
         began = time.perf_counter()
         try:
-            result = await _call(fn, input, limit, name, attempt)
+            step = step_of(self._journal.state, StepKind.ACTIVITY, name, attempt=attempt)
+            result = await self._lifecycle.interceptors.run(
+                step, lambda: _call(fn, input, limit, name, attempt)
+            )
             check_json_value(result, f"result of activity {name!r}")
         except Exception as exc:
             retry_at = None
@@ -296,9 +300,14 @@ class WorkflowContext:
         if seconds == 0:
             return
         timer = _Timer(self, float(seconds), None)
-        try:
+
+        async def wait() -> HistoryEvent:
             await timer.start()
-            fired = await timer.fired
+            return await timer.fired
+
+        step = step_of(self._journal.state, StepKind.TIMER, "sleep", seconds=float(seconds))
+        try:
+            fired = await self._lifecycle.interceptors.run(step, wait)
         finally:
             timer.abandon()
         self._advance(fired.timestamp)

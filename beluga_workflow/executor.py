@@ -45,6 +45,7 @@ from beluga_workflow.errors import (
 from beluga_workflow.events import latest_event
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
+from beluga_workflow.interceptors import Step, StepKind, step_of
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
@@ -260,7 +261,9 @@ class Executor:
             state = _new_state(workflow_id, name, options)
             if self._terms is not None:
                 state.lease = self._terms.claim(None, state.created_at)
-            await self._store_new_run(state, previous)
+            await self._lifecycle.interceptors.start(
+                state, lambda: self._store_new_run(state, previous), name=name
+            )
             run = _Run(self, fn, state, name)
             self._adopt(run)
         finally:
@@ -297,7 +300,9 @@ class Executor:
                 f"workflow {workflow_id!r} is stored as running (run {previous.run_id})"
             )
         state = _new_state(workflow_id, name, options)
-        await self._store_new_run(state, previous)
+        await self._lifecycle.interceptors.start(
+            state, lambda: self._store_new_run(state, previous), name=name
+        )
         self._lifecycle.emit(
             "beluga_workflow_on_workflow_start",
             workflow_id=workflow_id,
@@ -503,7 +508,10 @@ class Executor:
             _require_running(state, "signals are delivered only to running workflows")
             number_events(state.history, [event])
 
-        state = await self._update_stored(workflow_id, add_signal)
+        step = Step(StepKind.SIGNAL, workflow_id, "", "", signal.name)
+        state = await self._lifecycle.interceptors.run(
+            step, lambda: self._update_stored(workflow_id, add_signal)
+        )
         self._lifecycle.emit(
             "beluga_workflow_on_signal",
             workflow_id=workflow_id,
@@ -859,8 +867,12 @@ class _Run:
         loop = asyncio.get_running_loop()
         self._finished = loop.create_future()
         workflow_id = self.state.workflow_id
+        step = step_of(self.state, StepKind.WORKFLOW, resumed=self.replayer is not None)
         self._workflow = loop.create_task(
-            _call_workflow(self._fn, self.context, self.state.input), name=f"workflow {workflow_id}"
+            self._lifecycle.interceptors.run(
+                step, lambda: _call_workflow(self._fn, self.context, self.state.input)
+            ),
+            name=f"workflow {workflow_id}",
         )
         if self.replayer is not None:
             self._replay = loop.create_task(self.replayer.run(), name=f"replay {workflow_id}")
@@ -898,7 +910,10 @@ class _Run:
         event = new_event(
             EventType.SIGNAL_RECEIVED, signal_name=signal.name, signal_payload=signal.payload
         )
-        await self.journal.record([event], then=lambda: self._deliver(event))
+        await self._lifecycle.interceptors.run(
+            step_of(self.state, StepKind.SIGNAL, signal.name),
+            lambda: self.journal.record([event], then=lambda: self._deliver(event)),
+        )
         self._lifecycle.emit(
             "beluga_workflow_on_signal",
             workflow_id=self.state.workflow_id,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from beluga_workflow.interceptors import StepInterceptor
     from beluga_workflow.plugins.provider import StoreProvider
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -117,3 +118,25 @@ def beluga_workflow_on_signal(
     workflow_id: str, run_id: str, signal_name: str, payload: Any
 ) -> None:
     """A signal for a workflow was stored (it is delivered to the workflow in order)."""
+
+
+# --- wrapping steps --------------------------------------------------------------
+#
+# Lifecycle hooks observe after the fact; an interceptor is around a step: it
+# is entered before the step and exited after it, in the step's own task, so a
+# span it makes current is the parent of everything the step does. See
+# beluga_workflow.interceptors for the Step it is given and the headers a run
+# carries from the process that starts it to every worker that runs it.
+
+
+@hookspec
+def beluga_workflow_step_interceptors() -> list[StepInterceptor]:  # type: ignore[empty-body]
+    """Return interceptors wrapping each run start, workflow run, activity attempt, timer, signal.
+
+    Called once when an executor is built. Each interceptor is called with a
+    :class:`~beluga_workflow.interceptors.Step` and returns a context manager
+    (plain or async) entered around it; the first plugin registered is the
+    outermost. Interceptors never decide a step's outcome: one that raises is
+    logged and left out of that step, and the step's exception propagates
+    whatever its ``__exit__`` returns.
+    """

@@ -17,6 +17,7 @@ import pluggy
 
 from beluga_workflow import hookspecs
 from beluga_workflow.errors import InvalidArgumentError
+from beluga_workflow.interceptors import Interceptors
 
 __all__ = ["HOOK_NAMES", "Lifecycle"]
 
@@ -75,6 +76,8 @@ class Lifecycle:
                     found.append((impl.function, tuple(impl.argnames), impl.plugin_name))
             if found:
                 self._implementations[name] = found
+        self.interceptors = Interceptors.collect(managers)
+        """The step interceptors of the same plugins and hook objects, outermost first."""
 
     def __bool__(self) -> bool:
         return bool(self._implementations)

@@ -21,6 +21,7 @@ import click
 from beluga_workflow.cli import render
 from beluga_workflow.cli.exit_codes import ExitCode, classify
 from beluga_workflow.cli.params import JSON_VALUE, LIMIT, SECONDS, TEXT
+from beluga_workflow.cli.quiet import quiet_library_logs
 from beluga_workflow.cli.stores import open_cli_store, store_spec
 from beluga_workflow.cli.targets import load_function, load_module, workflows_in
 from beluga_workflow.client import Client
@@ -557,6 +558,7 @@ def replay(
 def main() -> None:
     """Console-script entry point: every failure ends as one line and an exit code."""
     _escape_undecodable_output()
+    quiet_library_logs()
     try:
         code = cli.main(standalone_mode=False, prog_name="beluga-workflow")
     except click.exceptions.NoArgsIsHelpError as exc:

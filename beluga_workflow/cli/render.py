@@ -25,6 +25,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from beluga_workflow.cli import fitting
 from beluga_workflow.divergence import blocked_mark
 from beluga_workflow.models import WorkflowState
 from beluga_workflow.plugins.registry import StoreInfo
@@ -174,41 +175,29 @@ def states_table(states: list[WorkflowState]) -> Table:
 
 
 def print_state(console: Console, state: WorkflowState) -> None:
+    """The state, then its history one event a line; long values are cut to the console's width."""
     style = _STATUS_STYLE.get(state.status.value, "")
     console.print(Text.assemble((state.workflow_id, "bold"), f"  run {state.run_id}"))
     console.print(Text(f"workflow: {state.workflow_name or '-'}"))
     console.print(Text.assemble("status:   ", (state.status.value, style)))
     console.print(Text(f"created:  {state.created_at.isoformat()}"))
     console.print(Text(f"updated:  {state.updated_at.isoformat()}"))
-    console.print(Text(f"input:    {_short(state.input, 200)}"))
+    lines = [Text(f"input:    {json.dumps(state.input, ensure_ascii=False)}")]
     if state.result is not None:
-        console.print(Text(f"result:   {_short(state.result, 200)}"))
+        lines.append(Text(f"result:   {json.dumps(state.result, ensure_ascii=False)}"))
     if state.error:
-        console.print(Text(f"error:    {state.error}"))
+        lines.append(Text(f"error:    {fitting.one_line(state.error)}", style="red"))
     mark = blocked_mark(state)
     if mark is not None:
         where = f"at event {mark.get('event_id')} ({mark.get('event_type')})"
-        console.print(Text.assemble(("blocked:", "bold red"), f"  {where}: {mark.get('reason')}"))
-    table = Table(title=f"history ({len(state.history)} events)")
-    for column in ("#", "time", "event", "name", "attempt", "details"):
-        table.add_column(column)
-    for event in state.history:
-        details = event.error or _short(
-            event.result
-            if event.result is not None
-            else event.signal_payload
-            if event.signal_payload is not None
-            else event.input
-        )
-        table.add_row(
-            Text(str(event.id)),
-            Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3]),
-            Text(event.type.value),
-            Text(event.activity_name or event.signal_name or event.event_key or ""),
-            Text("" if event.attempt is None else str(event.attempt)),
-            Text(details),
-        )
-    console.print(table)
+        lines.append(Text.assemble(("blocked:", "bold red"), f"  {where}: {mark.get('reason')}"))
+    lines.append(Text(f"history ({len(state.history)} events)", style="bold"))
+    lines.extend(fitting.event_line(event) for event in state.history)
+    cut = False
+    for line in lines:
+        cut = fitting.print_fitted(console, line) or cut
+    if cut:
+        console.print(Text(fitting.TRUNCATED_HINT, style="dim"))
 
 
 def rule_line(result: Any) -> Text:

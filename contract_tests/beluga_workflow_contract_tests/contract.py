@@ -26,6 +26,7 @@ from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
 from beluga_workflow_contract_tests.suite.namespaces import NamespaceRules
 from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
 from beluga_workflow_contract_tests.suite.ordering import OrderingRules
+from beluga_workflow_contract_tests.suite.retention import RetentionRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
 from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
 from beluga_workflow_contract_tests.suite.status_index import StatusIndexRules
@@ -52,6 +53,7 @@ a NEW store on the SAME backend namespace, fresh for each test:
 # rules come last here to run first: a defect is then reported by the most
 # specific rule that shows it.
 class StoreContract(
+    RetentionRules,
     WatchRecoveryRules,
     WatchRules,
     LeaseRules,
