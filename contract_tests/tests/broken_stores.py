@@ -73,6 +73,11 @@ class ContractStore(InMemoryStore):
 
         return open_in
 
+    @classmethod
+    def outage_factory(cls, store_factory: Any) -> Any:
+        """The suite's ``outage_factory``: none, a store of its own has no connection to cut."""
+        return None
+
 
 class SharedBackendStore(ContractStore):
     """A correct *durable* store: every store from one factory shares one dict.
@@ -113,9 +118,49 @@ class SharedBackendStore(ContractStore):
         peers.append(store)
         return store
 
+    _cut = False
+    """True while the store's "connection" is cut: notices of other stores' writes are lost."""
+
+    @classmethod
+    def outage_factory(cls, store_factory: Any) -> Any:
+        """Opens a store on the backend whose connection a :class:`Link` cuts and restores."""
+
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Link]:
+            store = await store_factory()
+            return store, Link(store)
+
+        return open_cut_off
+
     def _changed(self, workflow_id: str) -> None:
         for peer in self._peers:
-            peer._watchers.notify(workflow_id)
+            peer._receive(workflow_id)
+
+    def _receive(self, workflow_id: str) -> None:
+        if not self._cut:
+            self._watchers.notify(workflow_id)
+
+    def _lost(self) -> None:
+        """The connection was cut (a store may not notice at once; this one does nothing)."""
+
+    def _restored(self) -> None:
+        """The connection is back: say that notices may have been missed."""
+        self._cut = False
+        self._watchers.notify(None)
+
+
+class Link:
+    """The outage handle of a :class:`SharedBackendStore`: cuts its notices, then restores them."""
+
+    def __init__(self, store: SharedBackendStore) -> None:
+        self.store = store
+
+    async def stop(self) -> None:
+        self.store._cut = True
+        self.store._lost()
+
+    async def start(self) -> None:
+        if self.store._cut:
+            self.store._restored()
 
 
 class SortedListStore(ContractStore):
