@@ -41,3 +41,16 @@ def test_the_old_paths_still_work() -> None:
     assert OldCommitRecord is CommitRecord
     assert old_factory is create_store
     assert isinstance(create_store(None), InMemoryStore)  # type: ignore[arg-type]
+
+
+def test_a_subclass_of_the_in_memory_store_may_still_call_the_old_check() -> None:
+    import asyncio
+
+    from beluga_workflow import StoreClosedError
+    from beluga_workflow.providers.inmemory import InMemoryStore
+
+    store = InMemoryStore()
+    store._check_open()
+    asyncio.run(store.close())
+    with pytest.raises(StoreClosedError, match="this InMemoryStore is closed"):
+        store._check_open()

@@ -63,6 +63,10 @@ class InMemoryStore(StoreBase):
     def closed_error(self) -> StoreClosedError:
         return StoreClosedError("this InMemoryStore is closed")
 
+    def _check_open(self) -> None:
+        """Deprecated name of :meth:`check_open`, kept for one release for subclasses."""
+        self.check_open()
+
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
         stored = _copy_state(state)
