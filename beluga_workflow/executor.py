@@ -41,6 +41,13 @@ from beluga_workflow.errors import (
 )
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
+from beluga_workflow.idpolicy import (
+    PREVIOUS_RUN,
+    PREVIOUS_RUN_ID,
+    archive_id,
+    archived_copy,
+    decide_start,
+)
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
@@ -171,6 +178,7 @@ class Executor:
         self._names: dict[WorkflowFunction, str] = {}
         self._runs: dict[str, _Run] = {}
         self._starting: set[str] = set()
+        self._start_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
         self._refresher: asyncio.Task[None] | None = None
         self._feed = ChangeFeed(self._store, self._changed)
@@ -224,10 +232,11 @@ class Executor:
         """Start a workflow and return its handle once its start is stored.
 
         ``workflow`` is a function (registered on first use) or a registered
-        name. Raises ``WorkflowAlreadyRunningError`` if the id is running (here,
-        or stored as running by a process that may have died: resume that one
-        with :meth:`recover`). The id of a finished workflow may be reused: the
-        new run gets a new ``run_id`` and replaces the stored one.
+        name. When the id already names a run, ``options.id_reuse`` decides
+        (see :class:`~beluga_workflow.idpolicy.IdReusePolicy`): by default the
+        handle of that run is returned and nothing runs again; a start with
+        another workflow or input raises ``WorkflowIdConflictError``. A run
+        replaced under another policy is first archived, never deleted.
         """
         self._check_open()
         options = options or WorkflowOptions()
@@ -236,24 +245,20 @@ class Executor:
         name, fn = self._resolve(workflow)
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
-        if workflow_id in self._runs or workflow_id in self._starting:
-            raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is already running here")
-        self._starting.add(workflow_id)
-        try:
-            previous = await self._store.load(workflow_id)
-            if previous is not None and previous.status is WorkflowStatus.RUNNING:
-                raise WorkflowAlreadyRunningError(
-                    f"workflow {workflow_id!r} is stored as running (run {previous.run_id}); "
-                    "if its process stopped, resume it with Executor.recover()"
-                )
-            state = _new_state(workflow_id, name, options)
-            if self._terms is not None:
-                state.lease = self._terms.claim(None, state.created_at)
-            await self._store_new_run(state, previous)
-            run = _Run(self, fn, state, name)
-            self._adopt(run)
-        finally:
-            self._starting.discard(workflow_id)
+        lock = self._start_locks.setdefault(workflow_id, asyncio.Lock())
+        async with lock:  # another start of this id here decides first
+            self._starting.add(workflow_id)
+            try:
+                state, created = await self._start(workflow_id, name, options, here=True)
+                if created:
+                    run = _Run(self, fn, state, name)
+                    self._adopt(run)
+            finally:
+                self._starting.discard(workflow_id)
+        if not lock.locked() and self._start_locks.get(workflow_id) is lock:
+            del self._start_locks[workflow_id]  # the store's condition still guards a late start
+        if not created:
+            return await self.get_handle(workflow_id)
         self._lifecycle.emit(
             "beluga_workflow_on_workflow_start",
             workflow_id=workflow_id,
@@ -268,8 +273,8 @@ class Executor:
 
         Nothing runs here: the run is stored unleased, and a worker that
         registered the name claims it. Returns a handle whose ``result()``
-        waits for that worker (polling every ``poll_interval``). Raises
-        ``WorkflowAlreadyRunningError`` when the id is running.
+        waits for that worker (polling every ``poll_interval``). An id that
+        already names a run is handled as in :meth:`execute`.
         """
         self._check_open()
         options = options or WorkflowOptions()
@@ -278,20 +283,15 @@ class Executor:
         name = require_name(workflow, "workflow name")
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
-        previous = await self._store.load(workflow_id)
-        if previous is not None and previous.status is WorkflowStatus.RUNNING:
-            raise WorkflowAlreadyRunningError(
-                f"workflow {workflow_id!r} is stored as running (run {previous.run_id})"
+        state, created = await self._start(workflow_id, name, options, here=False)
+        if created:
+            self._lifecycle.emit(
+                "beluga_workflow_on_workflow_start",
+                workflow_id=workflow_id,
+                run_id=state.run_id,
+                workflow_name=name,
+                input=state.input,
             )
-        state = _new_state(workflow_id, name, options)
-        await self._store_new_run(state, previous)
-        self._lifecycle.emit(
-            "beluga_workflow_on_workflow_start",
-            workflow_id=workflow_id,
-            run_id=state.run_id,
-            workflow_name=name,
-            input=state.input,
-        )
         return await self.get_handle(workflow_id)
 
     # --- resuming -------------------------------------------------------------------
@@ -562,6 +562,42 @@ class Executor:
         if state is None:
             raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in the store")
         return state
+
+    async def _start(
+        self, workflow_id: str, name: str, options: WorkflowOptions, *, here: bool
+    ) -> tuple[WorkflowState, bool]:
+        """Store a new run as ``options.id_reuse`` allows, or find the run the id names.
+
+        Returns the stored state and whether it is a new run (leased to this
+        executor when ``here``). A start that loses a race with another start
+        of the id reads what won and decides again, so one run results.
+        """
+        for _ in range(_STORED_UPDATE_ATTEMPTS):
+            previous = await self._store.load(workflow_id)
+            decision = decide_start(options.id_reuse, previous, name, options.input)
+            if decision == "existing":
+                assert previous is not None
+                return previous, False
+            local = self._runs.get(workflow_id)
+            if decision == "terminate" and local is not None:
+                local.stop("cancel")
+                await local.outcome()
+                continue  # it is canceled now: archive and replace it
+            state = _new_state(workflow_id, name, options)
+            if previous is not None:
+                await self._store.save(archived_copy(previous))
+                state.metadata[PREVIOUS_RUN_ID] = previous.run_id
+                state.metadata[PREVIOUS_RUN] = archive_id(workflow_id, previous.run_id)
+            if here and self._terms is not None:
+                state.lease = self._terms.claim(None, state.created_at)
+            try:
+                await self._store_new_run(state, previous)
+            except WorkflowAlreadyRunningError:
+                continue  # another start stored first: decide again on what it stored
+            return state, True
+        raise ConcurrencyConflictError(
+            f"workflow {workflow_id!r} kept changing while being started; try again"
+        )
 
     async def _store_new_run(self, state: WorkflowState, previous: WorkflowState | None) -> None:
         """Store a new run unless another start of the same id got there first.
