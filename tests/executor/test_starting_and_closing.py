@@ -67,7 +67,8 @@ async def test_the_id_of_a_failed_workflow_may_start_a_new_run_and_the_old_one_i
     assert state.result == 2
     assert len(state.history) == 2  # the new run's history only
     archived = await store.load(state.metadata["previous_run"])
-    assert archived is not None and archived.run_id == first.run_id
+    assert archived is not None
+    assert archived.run_id == first.run_id
     assert archived.status is WorkflowStatus.FAILED
 
 
