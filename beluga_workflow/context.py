@@ -33,6 +33,7 @@ from beluga_workflow.history import Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.repair import RANDOM_SEED
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import NO_RETRY, RetryPolicy
 from beluga_workflow.validation import require_name
@@ -95,7 +96,8 @@ class WorkflowContext:
         self._inbox = inbox
         self._queries = queries
         self._now = state.history[0].timestamp if state.history else state.created_at
-        self._random = random.Random(f"beluga-workflow:{state.run_id}")
+        seed = state.metadata.get(RANDOM_SEED, state.run_id)  # a fork draws what its source drew
+        self._random = random.Random(f"beluga-workflow:{seed}")
 
     def __repr__(self) -> str:
         return f"WorkflowContext(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"

@@ -33,6 +33,7 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     PayloadSerializationError,
     UnknownQueryError,
+    WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
     WorkflowError,
     WorkflowNotFoundError,
@@ -62,6 +63,7 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.repair import forked_state, resumed_state, store_resumed
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
@@ -293,6 +295,72 @@ class Executor:
                 input=state.input,
             )
         return await self.get_handle(workflow_id)
+
+    # --- repairing ------------------------------------------------------------------
+
+    async def resume(self, workflow_id: str) -> WorkflowHandle:
+        """Run a failed or canceled run again from its history (see :mod:`~beluga_workflow.repair`).
+
+        The run keeps its id, ``run_id`` and history; it replays what was
+        recorded, and the step that failed for good is tried once more. It runs
+        here if its workflow is registered, else it is stored for a worker.
+        Raises ``WorkflowAlreadyRunningError`` for a running run, ``WorkflowError``
+        for a completed one, ``WorkflowNotFoundError`` for an unknown id.
+        """
+        self._check_open()
+        require_workflow_id(workflow_id)
+        if workflow_id in self._runs or workflow_id in self._starting:
+            raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is running here")
+        self._starting.add(workflow_id)
+        try:
+            previous = await self._load(workflow_id)
+            state = resumed_state(previous)
+            fn = self._lease_here(state)
+            await store_resumed(self._store, self._store_retry, state, previous)
+            run = None if fn is None else _Run(self, fn, state, state.workflow_name or "")
+            if run is not None:
+                self._adopt(run)
+        finally:
+            self._starting.discard(workflow_id)
+        return run.handle() if run is not None else await self.get_handle(workflow_id)
+
+    async def fork(
+        self, workflow_id: str, from_step: int, *, new_id: str | None = None
+    ) -> WorkflowHandle:
+        """Start a new run (``new_id``, default random) that keeps steps 1..``from_step`` of a run.
+
+        The fork replays those steps from the copied history and runs every
+        step after them again; the source run is not changed. Raises
+        ``InvalidArgumentError`` for a step the run did not record and
+        ``WorkflowAlreadyExistsError`` when ``new_id`` names a run.
+        """
+        self._check_open()
+        require_workflow_id(workflow_id)
+        target = require_workflow_id(new_id) if new_id else uuid.uuid4().hex
+        source = await self._load(workflow_id)
+        state = forked_state(source, from_step, target)
+        if await self._store.load(target) is not None or target in self._runs:
+            raise WorkflowAlreadyExistsError(f"workflow {target!r} exists; fork to a new id")
+        fn = self._lease_here(state)
+        try:
+            await self._store_new_run(state, None)
+        except WorkflowAlreadyRunningError as exc:
+            raise WorkflowAlreadyExistsError(f"workflow {target!r} was started meanwhile") from exc
+        if fn is None:
+            return await self.get_handle(target)
+        run = _Run(self, fn, state, state.workflow_name or "")
+        self._adopt(run)
+        return run.handle()
+
+    def _lease_here(self, state: WorkflowState) -> WorkflowFunction | None:
+        """The function to run ``state`` here (leased to this executor), if it is registered.
+
+        ``None``: the state is stored unleased, for a worker that registered it.
+        """
+        fn = self._functions.get(state.workflow_name or "")
+        if fn is not None and self._terms is not None:
+            state.lease = self._terms.claim(None, state.updated_at)
+        return fn
 
     # --- resuming -------------------------------------------------------------------
 

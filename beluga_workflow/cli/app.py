@@ -433,6 +433,48 @@ def signal(workflow_id: str, name: str, value: Any, store: str | None, config: s
 @click.argument("workflow_id", type=TEXT, metavar="ID")
 @store_option
 @config_option
+def resume(workflow_id: str, store: str | None, config: str | None) -> None:
+    """Resume a failed or canceled workflow from its history (a worker runs it)."""
+
+    async def act(opened: WorkflowStore) -> None:
+        async with Executor(store=opened, load_plugins=False) as executor:
+            await executor.resume(workflow_id)
+
+    with_store(store, config, act)
+    stdout.print(f"resumed {workflow_id}")
+
+
+@cli.command()
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@click.option(
+    "--from-step",
+    "from_step",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Keep steps 1..N (activity calls that ended); run the later ones again.",
+)
+@click.option(
+    "--id", "new_id", type=TEXT, default=None, help="Id of the new run (default: random)."
+)
+@store_option
+@config_option
+def fork(
+    workflow_id: str, from_step: int, new_id: str | None, store: str | None, config: str | None
+) -> None:
+    """Start a new run of a workflow that keeps its first N steps (a worker runs it)."""
+
+    async def act(opened: WorkflowStore) -> str:
+        async with Executor(store=opened, load_plugins=False) as executor:
+            return (await executor.fork(workflow_id, from_step, new_id=new_id)).id
+
+    forked = with_store(store, config, act)
+    stdout.print(f"forked {workflow_id} from step {from_step} as {forked}")
+
+
+@cli.command()
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@store_option
+@config_option
 def delete(workflow_id: str, store: str | None, config: str | None) -> None:
     """Delete a workflow's stored state (a missing id is not an error)."""
     with_store(store, config, lambda s: s.delete(workflow_id))
