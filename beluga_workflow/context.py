@@ -29,6 +29,7 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     PayloadSerializationError,
 )
+from beluga_workflow.heartbeats import AttemptHeartbeats
 from beluga_workflow.history import Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
@@ -144,6 +145,7 @@ class WorkflowContext:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - bounds each attempt, recorded as such
         name: str | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> Any:
         """Run ``fn(input)`` at least once and return its result, recorded in history.
 
@@ -155,12 +157,21 @@ class WorkflowContext:
         no attempt succeeds this raises ``ActivityFailedError``, or
         ``ActivityTimeoutError`` if the last attempt timed out. ``name``
         (default: the function's qualified name) is how history refers to it.
+        ``heartbeat_timeout`` (seconds) fails an attempt that goes longer without
+        calling :func:`beluga_workflow.activity.heartbeat` (``ActivityHeartbeatTimeoutError``,
+        retried per ``retry``); the next attempt gets the last heartbeat's details.
         """
         self._journal.check_open()
         check_json_value(input, "activity input")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidArgumentError(
                 f"activity timeout must be a positive number, got {timeout!r}"
+            )
+        if heartbeat_timeout is not None and not (
+            isinstance(heartbeat_timeout, (int, float)) and heartbeat_timeout > 0
+        ):
+            raise InvalidArgumentError(
+                f"heartbeat_timeout must be a positive number, got {heartbeat_timeout!r}"
             )
         if name is not None:
             require_name(name, "activity name")
@@ -179,7 +190,7 @@ class WorkflowContext:
                 if retry_at is not None:
                     await asyncio.sleep(max(0.0, (retry_at - utc_now()).total_seconds()))
                 outcome, cause = await self._attempt(
-                    fn, activity_name, input, attempt, policy, timeout
+                    fn, activity_name, input, attempt, policy, timeout, heartbeat_timeout
                 )
             self._advance(outcome.timestamp)
             if outcome.type is EventType.ACTIVITY_COMPLETED:
@@ -197,6 +208,7 @@ class WorkflowContext:
         attempt: int,
         policy: RetryPolicy,
         limit: float | None,
+        heartbeat_timeout: float | None = None,
     ) -> tuple[HistoryEvent, Exception | None]:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
@@ -206,8 +218,9 @@ class WorkflowContext:
             "beluga_workflow_on_activity_start", attempt=attempt, input=input, **ids
         )
         began = time.perf_counter()
+        beats = AttemptHeartbeats(self._journal, name, input, attempt, heartbeat_timeout)
         try:
-            result = await _call(fn, input, limit, name, attempt)
+            result = await beats.run(lambda: _call(fn, input, limit, name, attempt))
             check_json_value(result, f"result of activity {name!r}")
         except Exception as exc:
             retry_at = None
@@ -215,6 +228,7 @@ class WorkflowContext:
             if not isinstance(exc, PayloadSerializationError) and policy.allows_retry(exc, attempt):
                 delay = policy.delay_before(attempt + 1)
                 retry_at = utc_now() + timedelta(seconds=delay)
+            beats.end(keep=retry_at is not None)
             error = format_error(exc)
             failed = new_event(
                 EventType.ACTIVITY_FAILED,
@@ -238,6 +252,10 @@ class WorkflowContext:
                     **ids,
                 )
             return failed, exc
+        except BaseException:
+            beats.end(keep=True)  # stopped here: the attempt runs again, with its details
+            raise
+        beats.end(keep=False)
         duration = time.perf_counter() - began
         completed = new_event(
             EventType.ACTIVITY_COMPLETED,

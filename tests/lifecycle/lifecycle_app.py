@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from beluga_workflow import Executor, WorkflowContext, WorkflowOptions
+from beluga_workflow import Executor, RetryPolicy, WorkflowContext, WorkflowOptions, activity
 
 __all__ = ["WORKFLOWS", "note"]
 
@@ -33,7 +33,25 @@ async def started_once(ctx: WorkflowContext, side_effects: str) -> str:
     return await ctx.execute_activity(note, {"side_effects": side_effects, "label": ctx.run_id})
 
 
-WORKFLOWS = [started_once]
+async def copy_items(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An activity that resumes where the last heartbeat of an earlier attempt left off."""
+    info = activity.info()
+    start = info.heartbeat_details or 0
+    for index in range(start, arguments["count"]):
+        note({"side_effects": arguments["side_effects"], "label": f"item {index}"})
+        activity.heartbeat(index + 1)
+        await asyncio.sleep(0.05)
+    return {"start": start, "attempt": info.attempt}
+
+
+async def long_copy(ctx: WorkflowContext, arguments: dict[str, Any]) -> Any:
+    """One long activity that heartbeats its progress."""
+    return await ctx.execute_activity(
+        copy_items, arguments, heartbeat_timeout=5, retry=RetryPolicy(max_attempts=3)
+    )
+
+
+WORKFLOWS = [started_once, long_copy]
 
 
 async def race(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +62,27 @@ async def race(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any
         return {"run_id": handle.run_id, "result": await handle.result()}
 
 
-COMMANDS = {"race": race}
+async def start(spec: dict[str, Any], arguments: dict[str, Any]) -> Any:
+    """Start ``arguments["workflow"]`` here and wait for its result (or to be killed)."""
+    async with Executor(spec, workflows=WORKFLOWS, load_plugins=False, lease_duration=1.0) as ex:
+        options = WorkflowOptions(id=arguments["id"], input=arguments["input"])
+        workflow = {fn.__name__: fn for fn in WORKFLOWS}[arguments["workflow"]]
+        handle = await ex.execute(workflow, options)
+        return await handle.result()
+
+
+async def recover(spec: dict[str, Any], arguments: dict[str, Any]) -> Any:
+    """Take the run over once its lease runs out, and wait for its result."""
+    async with Executor(spec, workflows=WORKFLOWS, load_plugins=False, lease_duration=1.0) as ex:
+        for _ in range(600):
+            report = await ex.recover()
+            if report.resumed:
+                return await report.resumed[0].result()
+            await asyncio.sleep(0.1)
+        raise AssertionError("never claimed the run")
+
+
+COMMANDS = {"race": race, "start": start, "recover": recover}
 
 
 def main() -> None:
