@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beluga_workflow.blocking import run_blocking
+from beluga_workflow.children import ChildHandle, Children, ParentClosePolicy
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
@@ -86,6 +87,7 @@ class WorkflowContext:
         inbox: SignalInbox,
         queries: dict[str, Callable[[], Any]],
         workflow_name: str,
+        children: Children | None = None,
     ) -> None:
         state = journal.state
         self.workflow_id: str = state.workflow_id
@@ -96,6 +98,7 @@ class WorkflowContext:
         self._lifecycle = lifecycle
         self._inbox = inbox
         self._queries = queries
+        self._children = children
         self._now = state.history[0].timestamp if state.history else state.created_at
         seed = state.metadata.get(RANDOM_SEED, state.run_id)  # a fork draws what its source drew
         self._random = random.Random(f"beluga-workflow:{seed}")
@@ -273,6 +276,41 @@ class WorkflowContext:
             **ids,
         )
         return completed, None
+
+    # --- child workflows ---------------------------------------------------------
+
+    async def start_child(
+        self,
+        workflow: Callable[[WorkflowContext, Any], Awaitable[Any]] | str,
+        input: Any = None,
+        *,
+        id: str | None = None,
+        parent_close: ParentClosePolicy = ParentClosePolicy.CANCEL,
+    ) -> ChildHandle:
+        """Start a child workflow through a recorded step and return its handle.
+
+        ``workflow`` is a function (run by this executor) or a registered name
+        (run by any worker that registered it). ``id`` defaults to one derived
+        from this run and the child's place among its children; starting is
+        idempotent (see :mod:`beluga_workflow.children`). ``parent_close``
+        says whether the child is canceled when this workflow ends.
+        """
+        self._journal.check_open()
+        if self._children is None:
+            raise InvalidArgumentError("this context cannot start child workflows")
+        return await self._children.start(self, workflow, input, id, parent_close)
+
+    async def execute_child(
+        self,
+        workflow: Callable[[WorkflowContext, Any], Awaitable[Any]] | str,
+        input: Any = None,
+        *,
+        id: str | None = None,
+        parent_close: ParentClosePolicy = ParentClosePolicy.CANCEL,
+    ) -> Any:
+        """:meth:`start_child`, then wait for the child's result (``ChildWorkflowError`` if not)."""
+        child = await self.start_child(workflow, input, id=id, parent_close=parent_close)
+        return await child.result()
 
     # --- timers -----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from beluga_workflow.children import Children
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
 from beluga_workflow.errors import (
@@ -205,6 +206,10 @@ class Executor:
         return self._store
 
     # --- registering and starting -----------------------------------------------------
+
+    def knows(self, name: str) -> bool:
+        """Whether a workflow is registered here under ``name``."""
+        return name in self._functions
 
     def register(self, fn: WorkflowFunction, name: str | None = None) -> str:
         """Make ``fn`` known under ``name`` (default ``"module:qualname"``) and return the name.
@@ -864,6 +869,7 @@ class _Run:
             if len(state.history) > 1
             else None
         )
+        self.children = Children(executor, state.workflow_id, state.run_id)
         self.context = WorkflowContext(
             journal=self.journal,
             replayer=self.replayer,
@@ -871,6 +877,7 @@ class _Run:
             inbox=self.inbox,
             queries=self.queries,
             workflow_name=name,
+            children=self.children,
         )
         self.task: asyncio.Task[None] | None = None
         self._executor = executor
@@ -967,6 +974,8 @@ class _Run:
             logger.exception("workflow %r stopped by an internal error", self.state.workflow_id)
             self._settle(Outcome(WorkflowStatus.RUNNING, stopped=exc))
             return
+        if outcome.status.is_terminal:
+            await self.children.close()
         self._settle(outcome)
 
     def _settle(self, outcome: Outcome) -> None:

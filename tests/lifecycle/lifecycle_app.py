@@ -51,7 +51,22 @@ async def long_copy(ctx: WorkflowContext, arguments: dict[str, Any]) -> Any:
     )
 
 
-WORKFLOWS = [started_once, long_copy]
+async def child_steps(ctx: WorkflowContext, side_effects: str) -> str:
+    """Two steps with a durable pause between them (when the test kills the process)."""
+    await ctx.execute_activity(note, {"side_effects": side_effects, "label": "child 1"})
+    await ctx.sleep(1.5)
+    return await ctx.execute_activity(note, {"side_effects": side_effects, "label": "child 2"})
+
+
+async def parent_of_one(ctx: WorkflowContext, side_effects: str) -> list[str]:
+    """A step, a child it waits for, a step."""
+    first = await ctx.execute_activity(note, {"side_effects": side_effects, "label": "parent 1"})
+    result = await ctx.execute_child(child_steps, side_effects)
+    last = await ctx.execute_activity(note, {"side_effects": side_effects, "label": "parent 2"})
+    return [first, result, last]
+
+
+WORKFLOWS = [started_once, long_copy, child_steps, parent_of_one]
 
 
 async def race(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
@@ -72,14 +87,19 @@ async def start(spec: dict[str, Any], arguments: dict[str, Any]) -> Any:
 
 
 async def recover(spec: dict[str, Any], arguments: dict[str, Any]) -> Any:
-    """Take the run over once its lease runs out, and wait for its result."""
+    """Take runs over as their leases run out, until run ``arguments["id"]`` has a result."""
     async with Executor(spec, workflows=WORKFLOWS, load_plugins=False, lease_duration=1.0) as ex:
-        for _ in range(600):
-            report = await ex.recover()
-            if report.resumed:
-                return await report.resumed[0].result()
-            await asyncio.sleep(0.1)
-        raise AssertionError("never claimed the run")
+        claims = asyncio.create_task(_keep_claiming(ex))
+        try:
+            return await (await ex.get_handle(arguments["id"])).result()
+        finally:
+            claims.cancel()
+
+
+async def _keep_claiming(executor: Executor) -> None:
+    while True:
+        await executor.recover()
+        await asyncio.sleep(0.1)
 
 
 COMMANDS = {"race": race, "start": start, "recover": recover}
