@@ -20,10 +20,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from beluga_workflow.blocking import run_blocking
 from beluga_workflow.children import ChildHandle, Children, ParentClosePolicy
+from beluga_workflow.continuation import ContinueAsNew
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
@@ -311,6 +312,20 @@ class WorkflowContext:
         """:meth:`start_child`, then wait for the child's result (``ChildWorkflowError`` if not)."""
         child = await self.start_child(workflow, input, id=id, parent_close=parent_close)
         return await child.result()
+
+    # --- continue-as-new -----------------------------------------------------------
+
+    def continue_as_new(self, input: Any = None) -> NoReturn:
+        """End this run here and start a fresh run of this workflow, same id, with ``input``.
+
+        The new run starts with an empty history (see
+        :mod:`beluga_workflow.continuation`): the way to loop forever with a
+        bounded history. Raises ``ContinueAsNew`` (a ``BaseException``): let it
+        propagate out of the workflow function.
+        """
+        self._journal.check_open()
+        check_json_value(input, "continue-as-new input")
+        raise ContinueAsNew(input)
 
     # --- timers -----------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any, Self
 from beluga_workflow.children import Children
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
+from beluga_workflow.continuation import ContinueAsNew, store_successor, successor_of
 from beluga_workflow.errors import (
     BelugaWorkflowError,
     ConcurrencyConflictError,
@@ -759,6 +760,20 @@ class Executor:
             if stored is None or Basis.of(stored) != basis:
                 return None  # changed by another writer: change the new state instead
 
+    async def _last_outcome(self, workflow_id: str) -> Outcome:
+        """The outcome of the last run of a chain of runs that continued as new."""
+        while True:
+            run = self._runs.get(workflow_id)
+            if run is not None:
+                outcome = await asyncio.shield(run.finished)
+                if run.successor is None:
+                    return outcome
+                continue
+            state = await self._load(workflow_id)
+            if state.status.is_terminal:
+                return outcome_of(state)
+            await self._feed.wait(workflow_id, self._poll_interval)
+
     def _forget(self, run: _Run) -> None:
         if self._runs.get(run.state.workflow_id) is run:
             del self._runs[run.state.workflow_id]
@@ -887,6 +902,8 @@ class _Run:
         self._replay: asyncio.Task[None] | None = None
         self._stop: tuple[str, BaseException | None] | None = None
         self._finished: asyncio.Future[Outcome] | None = None
+        self.successor: str | None = None
+        """The run id of the run this one continued as (``ctx.continue_as_new``), if any."""
 
     @property
     def finished(self) -> asyncio.Future[Outcome]:
@@ -916,7 +933,10 @@ class _Run:
         )
 
     async def outcome(self) -> Outcome:
-        return await asyncio.shield(self.finished)
+        outcome = await asyncio.shield(self.finished)
+        if self.successor is None:
+            return outcome
+        return await self._executor._last_outcome(self.state.workflow_id)
 
     @property
     def stopped_early(self) -> bool:
@@ -1029,6 +1049,8 @@ class _Run:
                 return await self._finish(
                     WorkflowStatus.FAILED, error=self.replayer.divergence(unclaimed[0])
                 )
+        if isinstance(error, ContinueAsNew):
+            return await self._continue(error.input)
         if error is not None:
             return await self._finish(WorkflowStatus.FAILED, error=error)
         result = workflow.result()
@@ -1061,6 +1083,34 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    async def _continue(self, input: Any) -> Outcome:
+        """End this run and run its successor here (see :mod:`~beluga_workflow.continuation`)."""
+        executor = self._executor
+        successor = successor_of(self.state, input)
+        if executor._terms is not None and successor.lease is not None:
+            successor.lease = executor._terms.renewed(successor.lease, successor.created_at)
+        self.journal.closed = True  # nothing more is recorded for this run
+        try:
+            stored = await store_successor(
+                executor._store, executor._store_retry, self.state, successor
+            )
+        except BelugaWorkflowError as exc:
+            return Outcome(WorkflowStatus.RUNNING, stopped=exc)
+        if not stored:
+            return Outcome(WorkflowStatus.CANCELED)  # canceled by another process first
+        await self.children.close()
+        self.successor = successor.run_id
+        if not executor._closed:
+            executor._adopt(_Run(executor, self._fn, successor, self.name))
+        self._lifecycle.emit(
+            "beluga_workflow_on_workflow_start",
+            workflow_id=successor.workflow_id,
+            run_id=successor.run_id,
+            workflow_name=self.name,
+            input=input,
+        )
+        return Outcome(WorkflowStatus.RUNNING)
 
     def _ended_elsewhere(self) -> Outcome:
         """The run was canceled by another process; its stored state already says so."""
