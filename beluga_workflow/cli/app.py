@@ -25,6 +25,7 @@ from beluga_workflow.cli.stores import open_cli_store, store_spec
 from beluga_workflow.cli.targets import load_function, load_module, workflows_in
 from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
+from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.models import Signal, WorkflowFilter, WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
@@ -172,6 +173,14 @@ def check(provider: str, options: tuple[str, ...], as_json: bool) -> None:
     "--id", "workflow_id", type=TEXT, default="", help="Workflow id (default: a new random id)."
 )
 @click.option("--timeout", type=SECONDS, default=None, help="Workflow timeout in seconds.")
+@click.option(
+    "--id-reuse",
+    "id_reuse",
+    type=click.Choice([policy.value for policy in IdReusePolicy]),
+    default=IdReusePolicy.USE_EXISTING.value,
+    show_default=True,
+    help="What starting an id that already names a run does.",
+)
 @store_option
 @config_option
 @json_option
@@ -180,6 +189,7 @@ def run(
     payload: Any,
     workflow_id: str,
     timeout: float | None,
+    id_reuse: str,
     store: str | None,
     config: str | None,
     as_json: bool,
@@ -202,7 +212,9 @@ def run(
 
     async def work() -> tuple[str, Any, str | None, str]:
         async with Executor(store=spec) as executor:
-            options = WorkflowOptions(id=workflow_id, input=payload, timeout=timeout)
+            options = WorkflowOptions(
+                id=workflow_id, input=payload, timeout=timeout, id_reuse=IdReusePolicy(id_reuse)
+            )
             handle = await executor.execute(function, options)
             if not as_json:
                 stderr.print(f"workflow {workflow_id} started (run {handle.run_id})")
