@@ -769,6 +769,8 @@ class Executor:
                 if run.successor is None:
                     return outcome
                 continue
+            if self._closed:
+                return Outcome(WorkflowStatus.RUNNING, stopped=WorkflowError("the executor closed"))
             state = await self._load(workflow_id)
             if state.status.is_terminal:
                 return outcome_of(state)
