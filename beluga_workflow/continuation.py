@@ -6,7 +6,9 @@ forever; instead, at a point of its choosing, it calls
 it with a new run under the same id: a new ``run_id``, the new input and a
 history of one ``workflow_started`` event. The new run's ``metadata`` names
 the run it continues (:data:`~beluga_workflow.idpolicy.PREVIOUS_RUN_ID`) and
-counts the runs of the chain (:data:`RUN_NUMBER`); the old run's history is
+counts the runs of the chain (:data:`RUN_NUMBER`), and keeps the input the
+id was first started with (:data:`~beluga_workflow.idpolicy.FIRST_INPUT`), so
+that repeating that start still finds the chain; the old run's history is
 not kept (that is the point). A deadline set at the first start still
 applies. Signals that arrive while the run is being replaced are handed to
 the new run; a cancel that arrives first wins. Handles to the id follow the
@@ -19,7 +21,7 @@ import uuid
 from typing import Any
 
 from beluga_workflow.errors import ConcurrencyConflictError
-from beluga_workflow.idpolicy import PREVIOUS_RUN_ID
+from beluga_workflow.idpolicy import FIRST_INPUT, PREVIOUS_RUN_ID
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, WorkflowStatus, utc_now
 from beluga_workflow.ownership import same_holder
 from beluga_workflow.retry import RetryPolicy
@@ -50,6 +52,7 @@ def successor_of(current: WorkflowState, input: Any) -> WorkflowState:
     now = utc_now()
     metadata = {key: current.metadata[key] for key in _KEPT if key in current.metadata}
     metadata[PREVIOUS_RUN_ID] = current.run_id
+    metadata[FIRST_INPUT] = current.metadata.get(FIRST_INPUT, current.input)
     metadata[RUN_NUMBER] = int(current.metadata.get(RUN_NUMBER, 1)) + 1
     started = HistoryEvent(id=1, type=EventType.WORKFLOW_STARTED, timestamp=now, input=input)
     return WorkflowState(

@@ -20,6 +20,7 @@ from beluga_workflow.models import EventType, WorkflowState, WorkflowStatus, utc
 
 __all__ = [
     "ARCHIVED_FROM",
+    "FIRST_INPUT",
     "PREVIOUS_RUN",
     "PREVIOUS_RUN_ID",
     "IdReusePolicy",
@@ -34,6 +35,10 @@ PREVIOUS_RUN_ID = "previous_run_id"
 
 PREVIOUS_RUN = "previous_run"
 """``WorkflowState.metadata`` key: the store id the previous run was archived under."""
+
+FIRST_INPUT = "first_input"
+"""``WorkflowState.metadata`` key of a run that continued as new: the input the id was started
+with, which a repeated start is compared with."""
 
 ARCHIVED_FROM = "archived_from"
 """``WorkflowState.metadata`` key of an archived copy: the id it was the run of."""
@@ -117,7 +122,7 @@ def _require_same_start(stored: WorkflowState, name: str, input: Any) -> None:
             f"workflow {stored.workflow_id!r} is a run of {stored.workflow_name!r}, not {name!r}; "
             "an id names one start (choose another id, or another id policy)"
         )
-    if _key(stored.input) != _key(input):
+    if _key(stored.metadata.get(FIRST_INPUT, stored.input)) != _key(input):
         raise WorkflowIdConflictError(
             f"workflow {stored.workflow_id!r} was started with another input; "
             "an id names one start (choose another id, or another id policy)"

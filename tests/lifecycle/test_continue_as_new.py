@@ -57,12 +57,14 @@ async def test_a_run_continues_as_a_new_run_under_its_id_and_the_handle_follows(
     store: WorkflowStore,
 ) -> None:
     async with Executor(store, load_plugins=False) as executor:
-        first = await executor.execute(
-            counter, WorkflowOptions(id="loop", input={"n": 0, "until": 5})
-        )
+        options = WorkflowOptions(id="loop", input={"n": 0, "until": 5})
+        first = await executor.execute(counter, options)
         assert await first.result() == 5
         again = await executor.get_handle("loop")
         assert await again.result() == 5
+        repeated = await executor.execute(counter, options)  # the first start, repeated
+        assert repeated.run_id != first.run_id  # the chain's last run
+        assert await repeated.result() == 5
     stored = await store.load("loop")
     assert stored is not None
     assert stored.status is WorkflowStatus.COMPLETED
