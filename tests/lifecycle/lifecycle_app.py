@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from beluga_workflow import Executor, RetryPolicy, WorkflowContext, WorkflowOptions, activity
+from beluga_workflow import (
+    Executor,
+    IdReusePolicy,
+    RetryPolicy,
+    WorkflowAlreadyExistsError,
+    WorkflowContext,
+    WorkflowOptions,
+    activity,
+)
 
 __all__ = ["WORKFLOWS", "note"]
 
@@ -72,8 +80,15 @@ WORKFLOWS = [started_once, long_copy, child_steps, parent_of_one]
 async def race(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
     async with Executor(spec, workflows=WORKFLOWS, load_plugins=False) as executor:
         await asyncio.sleep(max(0.0, arguments["go_at"] - time.time()))
-        options = WorkflowOptions(id=arguments["id"], input=arguments["side_effects"])
-        handle = await executor.execute(started_once, options)
+        options = WorkflowOptions(
+            id=arguments["id"],
+            input=arguments["side_effects"],
+            id_reuse=IdReusePolicy(arguments.get("policy", "use_existing")),
+        )
+        try:
+            handle = await executor.execute(started_once, options)
+        except WorkflowAlreadyExistsError:
+            return {"refused": True}
         return {"run_id": handle.run_id, "result": await handle.result()}
 
 

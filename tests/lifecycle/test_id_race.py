@@ -53,3 +53,23 @@ async def test_processes_racing_to_start_one_id_end_up_with_one_run(
     finally:
         await store.close()
     assert [(state.workflow_id, state.run_id) for state in stored] == [("raced", run_id)]
+
+
+async def test_processes_racing_to_start_one_id_that_reject_duplicates_leave_one_winner(
+    shared_spec: dict[str, Any], tmp_path: Path
+) -> None:
+    side_effects = tmp_path / "side-effects.log"
+    arguments = {
+        "id": "rejected",
+        "side_effects": str(side_effects),
+        "go_at": time.time() + 4,
+        "policy": "reject_duplicate",
+    }
+    answers = await asyncio.gather(
+        *(run_app("race", shared_spec, arguments) for _ in range(PROCESSES))
+    )
+
+    winners = [answer for answer in answers if "run_id" in answer]
+    assert len(winners) == 1, answers
+    assert sum(1 for answer in answers if answer.get("refused")) == PROCESSES - 1
+    assert side_effects.read_text(encoding="utf-8").splitlines() == [winners[0]["run_id"]]
