@@ -14,7 +14,9 @@ for a worker that has.
 When the parent ends (completes, fails or is canceled), its children started
 with ``ParentClosePolicy.CANCEL`` that still run are canceled; ``ABANDON``
 leaves them running. That happens right after the parent's end is stored: a
-parent process killed in between leaves those children running.
+parent process killed in between leaves those children running. A parent
+canceled while no process runs it has its children canceled by the process
+that cancels it (:func:`children_to_cancel` reads them from its history).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from beluga_workflow.errors import (
     WorkflowCanceledError,
     WorkflowFailedError,
 )
+from beluga_workflow.models import EventType, HistoryEvent
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.validation import require_workflow_id
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from beluga_workflow.executor import Executor, WorkflowFunction
 
 __all__ = [
+    "cancel_children",
+    "children_to_cancel",
     "CANCEL_STEP",
     "RESULT_STEP",
     "START_STEP",
@@ -129,7 +134,13 @@ class Children:
             )
         name = workflow if isinstance(workflow, str) else self._executor.register(workflow)
         self._count += 1
-        request = {"workflow": name, "input": input, "id": workflow_id, "n": self._count}
+        request = {
+            "workflow": name,
+            "input": input,
+            "id": workflow_id,
+            "n": self._count,
+            "parent_close": parent_close.value,
+        }
         started = await context.execute_activity(self._start, request, name=START_STEP)
         if parent_close is ParentClosePolicy.CANCEL:
             self._to_cancel[started["workflow_id"]] = None
@@ -137,11 +148,7 @@ class Children:
 
     async def close(self) -> None:
         """The parent ended: cancel the children it started with ``ParentClosePolicy.CANCEL``."""
-        for child_id in self._to_cancel:
-            try:
-                await self._executor.cancel(child_id)
-            except Exception as exc:  # the parent has ended all the same
-                logger.warning("could not cancel child workflow %r: %s", child_id, exc)
+        await cancel_children(self._executor, list(self._to_cancel))
 
     async def _start(self, request: dict[str, Any]) -> dict[str, str]:
         # A context of its own: the child's tasks must not see the parent's activity.
@@ -171,3 +178,33 @@ class Children:
 
     async def cancel(self, request: dict[str, Any]) -> None:
         await self._executor.cancel(request["id"])
+
+
+def children_to_cancel(history: list[HistoryEvent]) -> list[str]:
+    """The ids of the children a run's history says it started with ``ParentClosePolicy.CANCEL``.
+
+    Lets a process that cancels a stored parent (one no process runs) cancel
+    its children too.
+    """
+    ids = []
+    for position, event in enumerate(history):
+        if (
+            position > 0
+            and event.type is EventType.ACTIVITY_COMPLETED
+            and event.activity_name == START_STEP
+            and isinstance(event.result, dict)
+        ):
+            request = history[position - 1].input
+            policy = request.get("parent_close") if isinstance(request, dict) else None
+            if policy in (None, ParentClosePolicy.CANCEL.value):
+                ids.append(str(event.result["workflow_id"]))
+    return ids
+
+
+async def cancel_children(executor: Executor, child_ids: list[str]) -> None:
+    """Cancel each child that still runs; a child that cannot be canceled is logged, not raised."""
+    for child_id in child_ids:
+        try:
+            await executor.cancel(child_id)
+        except Exception as exc:  # the parent has ended all the same
+            logger.warning("could not cancel child workflow %r: %s", child_id, exc)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from beluga_workflow.children import Children
+from beluga_workflow.children import Children, cancel_children, children_to_cancel
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
 from beluga_workflow.continuation import ContinueAsNew, store_successor, successor_of
@@ -554,7 +554,8 @@ class Executor:
         """Cancel a running workflow: its current activity is cancelled and it ends ``canceled``.
 
         Returns once the cancellation is stored. Canceling a finished workflow
-        does nothing; an unknown id raises ``WorkflowNotFoundError``.
+        does nothing; an unknown id raises ``WorkflowNotFoundError``. Its
+        children started with ``ParentClosePolicy.CANCEL`` are canceled too.
         """
         require_workflow_id(workflow_id)
         run = self._runs.get(workflow_id)
@@ -577,6 +578,7 @@ class Executor:
                 run_id=state.run_id,
                 workflow_name=state.workflow_name or "",
             )
+            await cancel_children(self, children_to_cancel(state.history))
 
     # --- closing ----------------------------------------------------------------------
 

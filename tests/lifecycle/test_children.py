@@ -182,3 +182,32 @@ async def test_a_child_registered_only_on_another_worker_runs_there(store: Workf
         assert parents.running == 1
         assert await handle.result() == "child remote"
     assert ran == ["child remote"]
+
+
+@pytest.mark.parametrize("policy", list(ParentClosePolicy))
+async def test_canceling_a_parent_no_process_runs_cancels_its_children_per_policy(
+    store: WorkflowStore, policy: ParentClosePolicy
+) -> None:
+    async def waits_for_child(ctx: WorkflowContext, _: Any) -> Any:
+        return await ctx.execute_child(waiting_child, id="kid", parent_close=policy)
+
+    async with Executor(store, load_plugins=False) as runner:
+        await runner.execute(waits_for_child, WorkflowOptions(id="p"))
+
+        async def child_started() -> bool:
+            state = await store.load("p")
+            return state is not None and steps(state.history, START_STEP) == 1
+
+        await eventually(child_started)
+    async with Executor(store, load_plugins=False) as client:  # runs neither of them
+        await client.cancel("p")
+    parent_state = await store.load("p")
+    kid = await store.load("kid")
+    assert parent_state is not None
+    assert kid is not None
+    assert parent_state.status is WorkflowStatus.CANCELED
+    expected = {
+        ParentClosePolicy.CANCEL: WorkflowStatus.CANCELED,
+        ParentClosePolicy.ABANDON: WorkflowStatus.RUNNING,
+    }
+    assert kid.status is expected[policy]
