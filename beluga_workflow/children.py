@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cancel_children",
+    "child_starts",
     "children_to_cancel",
     "CANCEL_STEP",
     "RESULT_STEP",
@@ -111,10 +112,14 @@ class ChildHandle:
 class Children:
     """The children one run started, and the executor they are started on."""
 
-    def __init__(self, executor: Executor, workflow_id: str, run_id: str) -> None:
+    def __init__(
+        self, executor: Executor, workflow_id: str, run_id: str, *, inherited: int = 0
+    ) -> None:
         self._executor = executor
         self._prefix = f"{workflow_id}/{run_id[:12]}"
         self._count = 0
+        self._inherited = inherited
+        """Children whose start a fork copied from its source: the source's, not this run's."""
         self._to_cancel: dict[str, None] = {}
 
     async def start(
@@ -142,7 +147,7 @@ class Children:
             "parent_close": parent_close.value,
         }
         started = await context.execute_activity(self._start, request, name=START_STEP)
-        if parent_close is ParentClosePolicy.CANCEL:
+        if parent_close is ParentClosePolicy.CANCEL and self._count > self._inherited:
             self._to_cancel[started["workflow_id"]] = None
         return ChildHandle(context, self, started["workflow_id"], started["run_id"])
 
@@ -180,13 +185,24 @@ class Children:
         await self._executor.cancel(request["id"])
 
 
-def children_to_cancel(history: list[HistoryEvent]) -> list[str]:
+def child_starts(history: list[HistoryEvent]) -> int:
+    """How many child starts ``history`` records."""
+    return sum(
+        1
+        for event in history
+        if event.type is EventType.ACTIVITY_COMPLETED and event.activity_name == START_STEP
+    )
+
+
+def children_to_cancel(history: list[HistoryEvent], *, inherited: int = 0) -> list[str]:
     """The ids of the children a run's history says it started with ``ParentClosePolicy.CANCEL``.
 
     Lets a process that cancels a stored parent (one no process runs) cancel
-    its children too.
+    its children too. The first ``inherited`` starts (a fork's, copied from its
+    source) are the source's children, and are left alone.
     """
     ids = []
+    seen = 0
     for position, event in enumerate(history):
         if (
             position > 0
@@ -194,6 +210,9 @@ def children_to_cancel(history: list[HistoryEvent]) -> list[str]:
             and event.activity_name == START_STEP
             and isinstance(event.result, dict)
         ):
+            seen += 1
+            if seen <= inherited:
+                continue
             request = history[position - 1].input
             policy = request.get("parent_close") if isinstance(request, dict) else None
             if policy in (None, ParentClosePolicy.CANCEL.value):

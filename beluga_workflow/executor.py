@@ -65,7 +65,12 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
 from beluga_workflow.payloads import check_json_value
-from beluga_workflow.repair import forked_state, resumed_state, store_resumed
+from beluga_workflow.repair import (
+    forked_state,
+    inherited_children,
+    resumed_state,
+    store_resumed,
+)
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
@@ -578,7 +583,8 @@ class Executor:
                 run_id=state.run_id,
                 workflow_name=state.workflow_name or "",
             )
-            await cancel_children(self, children_to_cancel(state.history))
+            inherited = inherited_children(state)
+            await cancel_children(self, children_to_cancel(state.history, inherited=inherited))
 
     # --- closing ----------------------------------------------------------------------
 
@@ -888,7 +894,9 @@ class _Run:
             if len(state.history) > 1
             else None
         )
-        self.children = Children(executor, state.workflow_id, state.run_id)
+        self.children = Children(
+            executor, state.workflow_id, state.run_id, inherited=inherited_children(state)
+        )
         self.context = WorkflowContext(
             journal=self.journal,
             replayer=self.replayer,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from beluga_workflow.children import child_starts
 from beluga_workflow.errors import (
     ConcurrencyConflictError,
     InvalidArgumentError,
@@ -38,13 +39,15 @@ __all__ = [
     "RANDOM_SEED",
     "RESUMES",
     "forked_state",
+    "inherited_children",
     "resumed_state",
     "step_count",
     "store_resumed",
 ]
 
 FORKED_FROM = "forked_from"
-"""``WorkflowState.metadata`` key of a fork: ``{"workflow_id", "run_id", "step"}`` it came from."""
+"""``WorkflowState.metadata`` key of a fork: ``{"workflow_id", "run_id", "step"}`` it came from,
+and ``"children"``: how many child starts it copied (those children stay the source's)."""
 
 RANDOM_SEED = "random_seed"
 """``WorkflowState.metadata`` key: the run id ``ctx.random()`` is seeded from, when not its own.
@@ -136,6 +139,7 @@ def forked_state(stored: WorkflowState, from_step: int, new_id: str) -> Workflow
         "workflow_id": stored.workflow_id,
         "run_id": stored.run_id,
         "step": from_step,
+        "children": child_starts(prefix),
     }
     metadata: dict[str, Any] = {
         FORKED_FROM: source,
@@ -196,3 +200,9 @@ async def store_resumed(
             raise WorkflowAlreadyRunningError(
                 f"workflow {workflow_id!r} changed while it was being resumed (resumed elsewhere?)"
             )
+
+
+def inherited_children(state: WorkflowState) -> int:
+    """How many of ``state``'s recorded child starts a fork copied from its source."""
+    source = state.metadata.get(FORKED_FROM)
+    return int(source.get("children", 0)) if isinstance(source, dict) else 0

@@ -211,3 +211,30 @@ async def test_canceling_a_parent_no_process_runs_cancels_its_children_per_polic
         ParentClosePolicy.ABANDON: WorkflowStatus.RUNNING,
     }
     assert kid.status is expected[policy]
+
+
+async def test_a_fork_leaves_the_children_it_copied_to_its_source(store: WorkflowStore) -> None:
+    async def starts_then_waits(ctx: WorkflowContext, _: Any) -> Any:
+        await ctx.start_child(waiting_child, id="kid")
+        await ctx.execute_activity(note, "after")
+        return await ctx.wait_for_signal("end")
+
+    async with Executor(store, load_plugins=False) as executor:
+        await executor.execute(starts_then_waits, WorkflowOptions(id="src"))
+
+        async def two_steps() -> bool:
+            state = await store.load("src")
+            return state is not None and steps(state.history, "note") == 1
+
+        await eventually(two_steps)
+        fork = await executor.fork("src", 2, new_id="fork")
+        await executor.signal("fork", Signal(name="end", payload="done"))
+        assert await fork.result() == "done"
+        kid = await store.load("kid")
+        assert kid is not None
+        assert kid.status is WorkflowStatus.RUNNING  # the source's child, not the fork's
+        await executor.cancel("src")
+        kid = await store.load("kid")
+        assert kid is not None
+        assert kid.status is WorkflowStatus.CANCELED
+    assert ran == ["after"]

@@ -173,6 +173,7 @@ async def test_a_fork_from_step_n_keeps_steps_up_to_n_and_runs_only_the_later_on
         "workflow_id": "src",
         "run_id": source.run_id,
         "step": 2,
+        "children": 0,
     }
     assert forked.history[1:5] == before.history[1:5]
 
