@@ -85,8 +85,10 @@ class AttemptHeartbeats:
     ) -> None:
         state = journal.state
         self._journal = journal
-        self._key = call_key(name, input)
-        recorded = state.metadata.get(HEARTBEATS, {}).get(self._key)
+        self._name, self._input = name, input
+        self._key: str | None = None  # computed on first use: most attempts never need it
+        kept = state.metadata.get(HEARTBEATS)
+        recorded = kept.get(self.key) if isinstance(kept, dict) else None
         self.info = ActivityInfo(
             state.workflow_id,
             state.run_id,
@@ -103,6 +105,12 @@ class AttemptHeartbeats:
         self._writer: asyncio.Task[None] | None = None
         self._ended = False
 
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = call_key(self._name, self._input)
+        return self._key
+
     def beat(self, details: Any) -> None:
         """Take a heartbeat (from the loop's thread or the activity's own)."""
         check_json_value(details, f"heartbeat details of activity {self.info.activity_name!r}")
@@ -115,11 +123,11 @@ class AttemptHeartbeats:
         """Run the attempt with this as its current one; fail it when heartbeats stop."""
         token = _current.set(self)
         try:
+            if self._timeout is None:
+                return await call()
             task = asyncio.ensure_future(call())
         finally:
             _current.reset(token)
-        if self._timeout is None:
-            return await task
         try:
             while not task.done():
                 left = self._last_beat + self._timeout - time.monotonic()
@@ -140,9 +148,9 @@ class AttemptHeartbeats:
         self._ended = True
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()  # still waiting its turn: the outcome's write stores the state
-        if not keep:
+        if not keep and self._key is not None:
             beats = self._journal.state.metadata.get(HEARTBEATS)
-            if beats is not None and self._key in beats:
+            if isinstance(beats, dict) and self._key in beats:
                 del beats[self._key]
                 if not beats:
                     del self._journal.state.metadata[HEARTBEATS]
@@ -152,7 +160,7 @@ class AttemptHeartbeats:
             return
         self._last_beat = time.monotonic()
         beats = self._journal.state.metadata.setdefault(HEARTBEATS, {})
-        beats[self._key] = {"details": details, "attempt": self.info.attempt}
+        beats[self.key] = {"details": details, "attempt": self.info.attempt}
         if self._writer is None or self._writer.done():
             self._writer = self._loop.create_task(self._write_soon())
 
