@@ -21,6 +21,11 @@ def test_resume_then_fork_from_the_command_line(tmp_path: Path) -> None:
     assert "b is broken" in failed.stderr
     assert effects.read_text().splitlines() == ["a"]
 
+    strict = ("--id-reuse", "reject_duplicate")
+    refused = cli("run", f"{APP}:three_steps", "--id", "x", *strict, *STORE, cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "reject_duplicate" in refused.stderr
+
     broken.unlink()
     resumed = cli("resume", "x", *STORE, cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stderr
@@ -29,6 +34,10 @@ def test_resume_then_fork_from_the_command_line(tmp_path: Path) -> None:
     assert worked.returncode == 0, worked.stderr
     shown = json.loads(cli("show", "x", *STORE, "--json", cwd=tmp_path, env=env).stdout)
     assert (shown["status"], shown["result"]) == ("completed", ["a", "b", "c"])
+    assert effects.read_text().splitlines() == ["a", "b", "c"]
+    again = cli("run", f"{APP}:three_steps", "--id", "x", *STORE, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr  # the stored run's result; nothing ran again
+    assert 'Result: ["a", "b", "c"]' in again.stdout
     assert effects.read_text().splitlines() == ["a", "b", "c"]
 
     forked = cli("fork", "x", "--from-step", "2", "--id", "y", *STORE, cwd=tmp_path, env=env)
