@@ -583,8 +583,7 @@ class Executor:
                 run_id=state.run_id,
                 workflow_name=state.workflow_name or "",
             )
-            inherited = inherited_children(state)
-            await cancel_children(self, children_to_cancel(state.history, inherited=inherited))
+            await self._cancel_children_of(state)
 
     # --- closing ----------------------------------------------------------------------
 
@@ -676,6 +675,8 @@ class Executor:
                 await self._store_new_run(state, previous)
             except WorkflowAlreadyRunningError:
                 continue  # another start stored first: decide again on what it stored
+            if decision == "terminate" and previous is not None:  # run elsewhere: end its children
+                await self._cancel_children_of(previous)
             return state, True
         raise ConcurrencyConflictError(
             f"workflow {workflow_id!r} kept changing while being started; try again"
@@ -767,6 +768,11 @@ class Executor:
                 return stored
             if stored is None or Basis.of(stored) != basis:
                 return None  # changed by another writer: change the new state instead
+
+    async def _cancel_children_of(self, state: WorkflowState) -> None:
+        """Cancel the children a stored run's history says it started with the cancel policy."""
+        inherited = inherited_children(state)
+        await cancel_children(self, children_to_cancel(state.history, inherited=inherited))
 
     async def _last_outcome(self, workflow_id: str) -> Outcome:
         """The outcome of the last run of a chain of runs that continued as new."""

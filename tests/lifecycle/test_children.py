@@ -238,3 +238,31 @@ async def test_a_fork_leaves_the_children_it_copied_to_its_source(store: Workflo
         assert kid is not None
         assert kid.status is WorkflowStatus.CANCELED
     assert ran == ["after"]
+
+
+async def test_terminating_a_parent_another_executor_runs_cancels_its_children(
+    store: WorkflowStore,
+) -> None:
+    from beluga_workflow import IdReusePolicy
+
+    async def waits_for_child(ctx: WorkflowContext, _: Any) -> Any:
+        return await ctx.execute_child(waiting_child, id="kid")
+
+    async def replacement(ctx: WorkflowContext, _: Any) -> str:
+        return "replaced"
+
+    async with Executor(store, load_plugins=False, worker_id="a") as holder:
+        holder.register(waiting_child)
+        await holder.execute(waits_for_child, WorkflowOptions(id="p"))
+
+        async def child_started() -> bool:
+            state = await store.load("p")
+            return state is not None and steps(state.history, START_STEP) == 1
+
+        await eventually(child_started)
+        async with Executor(store, load_plugins=False, worker_id="b") as starter:
+            terminate = WorkflowOptions(id="p", id_reuse=IdReusePolicy.TERMINATE_EXISTING)
+            assert await (await starter.execute(replacement, terminate)).result() == "replaced"
+        kid = await store.load("kid")
+        assert kid is not None
+        assert kid.status is WorkflowStatus.CANCELED
