@@ -3,8 +3,10 @@
 from beluga_workflow import activity
 from beluga_workflow.capabilities import Capability
 from beluga_workflow.children import ChildHandle, ParentClosePolicy
+from beluga_workflow.client import Client
 from beluga_workflow.config import open_store
 from beluga_workflow.context import WorkflowContext
+from beluga_workflow.divergence import HistoryDivergenceError
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityHeartbeatTimeoutError,
@@ -50,6 +52,7 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
+from beluga_workflow.replaying import HistoryReplayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import (
     SupportsAppend,
@@ -67,6 +70,7 @@ __all__ = [
     "ActivityTimeoutError",
     "BelugaWorkflowError",
     "Capability",
+    "Client",
     "ConcurrencyConflictError",
     "CorruptStateError",
     "EventType",
@@ -120,4 +124,6 @@ __all__ = [
     "ParentClosePolicy",
     "WorkflowAlreadyExistsError",
     "WorkflowIdConflictError",
+    "HistoryDivergenceError",
+    "HistoryReplayer",
 ]

@@ -110,6 +110,12 @@ async def test_a_chain_resumes_at_its_latest_run_after_a_restart(store: Workflow
         await first.execute(waits_then_continues, WorkflowOptions(id="c", input=0))
         await first.signal("c", Signal(name="next"))
         await eventually(at_run(2))
+
+        async def waiting_stored() -> bool:  # closing mid-write would keep the lease
+            state = await store.load("c")
+            return state is not None and state.history[-1].signal_name == "next"
+
+        await eventually(waiting_stored)
     async with Executor(store, load_plugins=False) as second:
         second.register(waits_then_continues)
         report = await second.recover()
