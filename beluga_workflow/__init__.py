@@ -1,14 +1,18 @@
 """beluga-workflow: an asyncio-first durable workflow engine with pluggable state stores."""
 
+from beluga_workflow import activity
 from beluga_workflow.capabilities import Capability
+from beluga_workflow.children import ChildHandle, ParentClosePolicy
 from beluga_workflow.client import Client
 from beluga_workflow.config import open_store
 from beluga_workflow.context import WorkflowContext
 from beluga_workflow.divergence import HistoryDivergenceError
 from beluga_workflow.errors import (
     ActivityFailedError,
+    ActivityHeartbeatTimeoutError,
     ActivityTimeoutError,
     BelugaWorkflowError,
+    ChildWorkflowError,
     ConcurrencyConflictError,
     CorruptStateError,
     InvalidArgumentError,
@@ -22,10 +26,12 @@ from beluga_workflow.errors import (
     StoreError,
     StoreUnavailableError,
     UnknownQueryError,
+    WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
     WorkflowCanceledError,
     WorkflowError,
     WorkflowFailedError,
+    WorkflowIdConflictError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
     WorkflowTimeoutError,
@@ -33,6 +39,7 @@ from beluga_workflow.errors import (
 from beluga_workflow.executor import Executor, RecoveryReport
 from beluga_workflow.handle import WorkflowHandle
 from beluga_workflow.hookspecs import hookimpl
+from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
@@ -109,6 +116,14 @@ __all__ = [
     "available_stores",
     "hookimpl",
     "open_store",
+    "activity",
+    "ActivityHeartbeatTimeoutError",
+    "ChildHandle",
+    "ChildWorkflowError",
+    "IdReusePolicy",
+    "ParentClosePolicy",
+    "WorkflowAlreadyExistsError",
+    "WorkflowIdConflictError",
     "HistoryDivergenceError",
     "HistoryReplayer",
 ]

@@ -93,8 +93,9 @@ class Client:
         Returns its handle once the start is stored. ``id`` (default: a new
         random id), ``input`` (a JSON value) and ``timeout`` (seconds, for the
         whole run) are as in :class:`~beluga_workflow.options.WorkflowOptions`;
-        pass ``options`` instead of them to choose any other option. Raises
-        ``WorkflowAlreadyRunningError`` when the id is running.
+        pass ``options`` instead of them to choose any other option. An id
+        that already names a run follows ``options.id_reuse`` (by default its
+        handle is returned; see :class:`~beluga_workflow.idpolicy.IdReusePolicy`).
         """
         if options is None:
             try:

@@ -21,9 +21,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from beluga_workflow.blocking import run_blocking
+from beluga_workflow.children import ChildHandle, Children, ParentClosePolicy
+from beluga_workflow.continuation import ContinueAsNew
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
@@ -31,12 +33,14 @@ from beluga_workflow.errors import (
     PayloadSerializationError,
 )
 from beluga_workflow.events import PublishedEvents
+from beluga_workflow.heartbeats import AttemptHeartbeats
 from beluga_workflow.history import Journal, format_error, new_event
 from beluga_workflow.interceptors import StepKind, step_of
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.positions import CallPositions
+from beluga_workflow.repair import RANDOM_SEED
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import NO_RETRY, RetryPolicy
 from beluga_workflow.validation import require_name
@@ -89,6 +93,7 @@ class WorkflowContext:
         inbox: SignalInbox,
         queries: dict[str, Callable[[], Any]],
         workflow_name: str,
+        children: Children | None = None,
     ) -> None:
         state = journal.state
         self.workflow_id: str = state.workflow_id
@@ -99,8 +104,10 @@ class WorkflowContext:
         self._lifecycle = lifecycle
         self._inbox = inbox
         self._queries = queries
+        self._children = children
         self._now = state.history[0].timestamp if state.history else state.created_at
-        self._random = random.Random(f"beluga-workflow:{state.run_id}")
+        seed = state.metadata.get(RANDOM_SEED, state.run_id)  # a fork draws what its source drew
+        self._random = random.Random(f"beluga-workflow:{seed}")
         self._positions = CallPositions()
         self._patches: dict[str, bool] = {}
         self._published = PublishedEvents(state.workflow_id, state.history)
@@ -168,6 +175,7 @@ class WorkflowContext:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - bounds each attempt, recorded as such
         name: str | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> Any:
         """Run ``fn(input)`` at least once and return its result, recorded in history.
 
@@ -179,12 +187,21 @@ class WorkflowContext:
         no attempt succeeds this raises ``ActivityFailedError``, or
         ``ActivityTimeoutError`` if the last attempt timed out. ``name``
         (default: the function's qualified name) is how history refers to it.
+        ``heartbeat_timeout`` (seconds) fails an attempt that goes longer without
+        calling :func:`beluga_workflow.activity.heartbeat` (``ActivityHeartbeatTimeoutError``,
+        retried per ``retry``); the next attempt gets the last heartbeat's details.
         """
         self._journal.check_open()
         check_json_value(input, "activity input")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidArgumentError(
                 f"activity timeout must be a positive number, got {timeout!r}"
+            )
+        if heartbeat_timeout is not None and not (
+            isinstance(heartbeat_timeout, (int, float)) and heartbeat_timeout > 0
+        ):
+            raise InvalidArgumentError(
+                f"heartbeat_timeout must be a positive number, got {heartbeat_timeout!r}"
             )
         if name is not None:
             require_name(name, "activity name")
@@ -206,7 +223,7 @@ class WorkflowContext:
                 if retry_at is not None:
                     await asyncio.sleep(max(0.0, (retry_at - utc_now()).total_seconds()))
                 outcome, cause = await self._attempt(
-                    fn, activity_name, input, attempt, policy, timeout, position
+                    fn, activity_name, input, attempt, policy, timeout, position, heartbeat_timeout
                 )
             self._advance(outcome.timestamp)
             if outcome.type is EventType.ACTIVITY_COMPLETED:
@@ -225,6 +242,7 @@ class WorkflowContext:
         policy: RetryPolicy,
         limit: float | None,
         position: str,
+        heartbeat_timeout: float | None = None,
     ) -> tuple[HistoryEvent, Exception | None]:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
@@ -238,10 +256,11 @@ class WorkflowContext:
             "beluga_workflow_on_activity_start", attempt=attempt, input=input, **ids
         )
         began = time.perf_counter()
+        beats = AttemptHeartbeats(self._journal, name, input, attempt, heartbeat_timeout)
         try:
             step = step_of(self._journal.state, StepKind.ACTIVITY, name, attempt=attempt)
             result = await self._lifecycle.interceptors.run(
-                step, lambda: _call(fn, input, limit, name, attempt)
+                step, lambda: beats.run(lambda: _call(fn, input, limit, name, attempt))
             )
             check_json_value(result, f"result of activity {name!r}")
         except Exception as exc:
@@ -250,6 +269,7 @@ class WorkflowContext:
             if not isinstance(exc, PayloadSerializationError) and policy.allows_retry(exc, attempt):
                 delay = policy.delay_before(attempt + 1)
                 retry_at = utc_now() + timedelta(seconds=delay)
+            beats.end(keep=retry_at is not None)
             error = format_error(exc)
             failed = new_event(
                 EventType.ACTIVITY_FAILED,
@@ -273,6 +293,10 @@ class WorkflowContext:
                     **ids,
                 )
             return failed, exc
+        except BaseException:
+            beats.end(keep=True)  # stopped here: the attempt runs again, with its details
+            raise
+        beats.end(keep=False)
         duration = time.perf_counter() - began
         completed = new_event(
             EventType.ACTIVITY_COMPLETED,
@@ -290,6 +314,55 @@ class WorkflowContext:
             **ids,
         )
         return completed, None
+
+    # --- child workflows ---------------------------------------------------------
+
+    async def start_child(
+        self,
+        workflow: Callable[[WorkflowContext, Any], Awaitable[Any]] | str,
+        input: Any = None,
+        *,
+        id: str | None = None,
+        parent_close: ParentClosePolicy = ParentClosePolicy.CANCEL,
+    ) -> ChildHandle:
+        """Start a child workflow through a recorded step and return its handle.
+
+        ``workflow`` is a function (run by this executor) or a registered name
+        (run by any worker that registered it). ``id`` defaults to one derived
+        from this run and the child's place among its children; starting is
+        idempotent (see :mod:`beluga_workflow.children`). ``parent_close``
+        says whether the child is canceled when this workflow ends.
+        """
+        self._journal.check_open()
+        if self._children is None:
+            raise InvalidArgumentError("this context cannot start child workflows")
+        return await self._children.start(self, workflow, input, id, parent_close)
+
+    async def execute_child(
+        self,
+        workflow: Callable[[WorkflowContext, Any], Awaitable[Any]] | str,
+        input: Any = None,
+        *,
+        id: str | None = None,
+        parent_close: ParentClosePolicy = ParentClosePolicy.CANCEL,
+    ) -> Any:
+        """:meth:`start_child`, then wait for the child's result (``ChildWorkflowError`` if not)."""
+        child = await self.start_child(workflow, input, id=id, parent_close=parent_close)
+        return await child.result()
+
+    # --- continue-as-new -----------------------------------------------------------
+
+    def continue_as_new(self, input: Any = None) -> NoReturn:
+        """End this run here and start a fresh run of this workflow, same id, with ``input``.
+
+        The new run starts with an empty history (see
+        :mod:`beluga_workflow.continuation`): the way to loop forever with a
+        bounded history. Raises ``ContinueAsNew`` (a ``BaseException``): let it
+        propagate out of the workflow function.
+        """
+        self._journal.check_open()
+        check_json_value(input, "continue-as-new input")
+        raise ContinueAsNew(input)
 
     # --- timers -----------------------------------------------------------------
 

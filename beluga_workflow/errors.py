@@ -32,6 +32,10 @@ __all__ = [
     "NonDeterminismError",
     "WorkflowNotRegisteredError",
     "UnknownQueryError",
+    "WorkflowAlreadyExistsError",
+    "WorkflowIdConflictError",
+    "ActivityHeartbeatTimeoutError",
+    "ChildWorkflowError",
 ]
 
 
@@ -172,3 +176,30 @@ class WorkflowNotRegisteredError(WorkflowError, LookupError):
 
 class UnknownQueryError(WorkflowError, LookupError):
     """``query`` named a query type the workflow does not answer."""
+
+
+# --- identity and lifecycle --------------------------------------------------
+
+
+class WorkflowAlreadyExistsError(WorkflowAlreadyRunningError):
+    """The id names a run that the start's id policy does not let it reuse.
+
+    A ``WorkflowAlreadyRunningError``, so code written for running duplicates
+    catches it too; the existing run is left as it is.
+    """
+
+
+class WorkflowIdConflictError(WorkflowError):
+    """A start named an existing id with another workflow or another input.
+
+    Under the default id policy an id is an idempotency key: starting it again
+    must repeat the same start. Nothing is started or changed.
+    """
+
+
+class ActivityHeartbeatTimeoutError(ActivityTimeoutError):
+    """An activity attempt went longer than its ``heartbeat_timeout`` without a heartbeat."""
+
+
+class ChildWorkflowError(WorkflowError):
+    """A child workflow failed or was canceled; ``execute_child`` raises it in the parent."""

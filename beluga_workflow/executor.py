@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -26,8 +27,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from beluga_workflow.blocked import block_run
+from beluga_workflow.children import Children, cancel_children, children_to_cancel
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
+from beluga_workflow.continuation import ContinueAsNew, store_successor, successor_of
 from beluga_workflow.divergence import BLOCKED_KEY, HistoryDivergenceError
 from beluga_workflow.errors import (
     BelugaWorkflowError,
@@ -36,6 +39,7 @@ from beluga_workflow.errors import (
     NonDeterminismError,
     PayloadSerializationError,
     UnknownQueryError,
+    WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
     WorkflowError,
     WorkflowNotFoundError,
@@ -45,6 +49,13 @@ from beluga_workflow.errors import (
 from beluga_workflow.events import latest_event
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
+from beluga_workflow.idpolicy import (
+    PREVIOUS_RUN,
+    PREVIOUS_RUN_ID,
+    archive_id,
+    archived_copy,
+    decide_start,
+)
 from beluga_workflow.interceptors import Step, StepKind, step_of
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.listing import unreadable_records
@@ -60,6 +71,12 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.repair import (
+    forked_state,
+    inherited_children,
+    resumed_state,
+    store_resumed,
+)
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
@@ -179,6 +196,7 @@ class Executor:
         self._names: dict[WorkflowFunction, str] = {}
         self._runs: dict[str, _Run] = {}
         self._starting: set[str] = set()
+        self._start_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
         self._refresher: asyncio.Task[None] | None = None
         self._feed = ChangeFeed(self._store, self._changed)
@@ -208,6 +226,10 @@ class Executor:
 
     # --- registering and starting -----------------------------------------------------
 
+    def knows(self, name: str) -> bool:
+        """Whether a workflow is registered here under ``name``."""
+        return name in self._functions
+
     def register(self, fn: WorkflowFunction, name: str | None = None) -> str:
         """Make ``fn`` known under ``name`` (default ``"module:qualname"``) and return the name.
 
@@ -236,10 +258,11 @@ class Executor:
         """Start a workflow and return its handle once its start is stored.
 
         ``workflow`` is a function (registered on first use) or a registered
-        name. Raises ``WorkflowAlreadyRunningError`` if the id is running (here,
-        or stored as running by a process that may have died: resume that one
-        with :meth:`recover`). The id of a finished workflow may be reused: the
-        new run gets a new ``run_id`` and replaces the stored one.
+        name. When the id already names a run, ``options.id_reuse`` decides
+        (see :class:`~beluga_workflow.idpolicy.IdReusePolicy`): by default the
+        handle of that run is returned and nothing runs again; a start with
+        another workflow or input raises ``WorkflowIdConflictError``. A run
+        replaced under another policy is first archived, never deleted.
         """
         self._check_open()
         options = options or WorkflowOptions()
@@ -248,26 +271,20 @@ class Executor:
         name, fn = self._resolve(workflow)
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
-        if workflow_id in self._runs or workflow_id in self._starting:
-            raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is already running here")
-        self._starting.add(workflow_id)
-        try:
-            previous = await self._store.load(workflow_id)
-            if previous is not None and previous.status is WorkflowStatus.RUNNING:
-                raise WorkflowAlreadyRunningError(
-                    f"workflow {workflow_id!r} is stored as running (run {previous.run_id}); "
-                    "if its process stopped, resume it with Executor.recover()"
-                )
-            state = _new_state(workflow_id, name, options)
-            if self._terms is not None:
-                state.lease = self._terms.claim(None, state.created_at)
-            await self._lifecycle.interceptors.start(
-                state, lambda: self._store_new_run(state, previous), name=name
-            )
-            run = _Run(self, fn, state, name)
-            self._adopt(run)
-        finally:
-            self._starting.discard(workflow_id)
+        lock = self._start_locks.setdefault(workflow_id, asyncio.Lock())
+        async with lock:  # another start of this id here decides first
+            self._starting.add(workflow_id)
+            try:
+                state, created = await self._start(workflow_id, name, options, here=True)
+                if created:
+                    run = _Run(self, fn, state, name)
+                    self._adopt(run)
+            finally:
+                self._starting.discard(workflow_id)
+        if not lock.locked() and self._start_locks.get(workflow_id) is lock:
+            del self._start_locks[workflow_id]  # the store's condition still guards a late start
+        if not created:
+            return await self.get_handle(workflow_id)
         self._lifecycle.emit(
             "beluga_workflow_on_workflow_start",
             workflow_id=workflow_id,
@@ -284,8 +301,8 @@ class Executor:
         registered the name claims it. Returns a handle whose ``result()``
         waits for that worker (woken by the store's watch, else polling every
         ``poll_interval``); :class:`~beluga_workflow.client.Client` ``.start``
-        calls this. Raises
-        ``WorkflowAlreadyRunningError`` when the id is running.
+        calls this. An id that already names a run is handled as in
+        :meth:`execute`.
         """
         self._check_open()
         options = options or WorkflowOptions()
@@ -294,23 +311,82 @@ class Executor:
         name = require_name(workflow, "workflow name")
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
-        previous = await self._store.load(workflow_id)
-        if previous is not None and previous.status is WorkflowStatus.RUNNING:
-            raise WorkflowAlreadyRunningError(
-                f"workflow {workflow_id!r} is stored as running (run {previous.run_id})"
+        state, created = await self._start(workflow_id, name, options, here=False)
+        if created:
+            self._lifecycle.emit(
+                "beluga_workflow_on_workflow_start",
+                workflow_id=workflow_id,
+                run_id=state.run_id,
+                workflow_name=name,
+                input=state.input,
             )
-        state = _new_state(workflow_id, name, options)
-        await self._lifecycle.interceptors.start(
-            state, lambda: self._store_new_run(state, previous), name=name
-        )
-        self._lifecycle.emit(
-            "beluga_workflow_on_workflow_start",
-            workflow_id=workflow_id,
-            run_id=state.run_id,
-            workflow_name=name,
-            input=state.input,
-        )
         return await self.get_handle(workflow_id)
+
+    # --- repairing ------------------------------------------------------------------
+
+    async def resume(self, workflow_id: str) -> WorkflowHandle:
+        """Run a failed or canceled run again from its history (see :mod:`~beluga_workflow.repair`).
+
+        The run keeps its id, ``run_id`` and history; it replays what was
+        recorded, and the step that failed for good is tried once more. It runs
+        here if its workflow is registered, else it is stored for a worker.
+        Raises ``WorkflowAlreadyRunningError`` for a running run, ``WorkflowError``
+        for a completed one, ``WorkflowNotFoundError`` for an unknown id.
+        """
+        self._check_open()
+        require_workflow_id(workflow_id)
+        if workflow_id in self._runs or workflow_id in self._starting:
+            raise WorkflowAlreadyRunningError(f"workflow {workflow_id!r} is running here")
+        self._starting.add(workflow_id)
+        try:
+            previous = await self._load(workflow_id)
+            state = resumed_state(previous)
+            fn = self._lease_here(state)
+            await store_resumed(self._store, self._store_retry, state, previous)
+            run = None if fn is None else _Run(self, fn, state, state.workflow_name or "")
+            if run is not None:
+                self._adopt(run)
+        finally:
+            self._starting.discard(workflow_id)
+        return run.handle() if run is not None else await self.get_handle(workflow_id)
+
+    async def fork(
+        self, workflow_id: str, from_step: int, *, new_id: str | None = None
+    ) -> WorkflowHandle:
+        """Start a new run (``new_id``, default random) that keeps steps 1..``from_step`` of a run.
+
+        The fork replays those steps from the copied history and runs every
+        step after them again; the source run is not changed. Raises
+        ``InvalidArgumentError`` for a step the run did not record and
+        ``WorkflowAlreadyExistsError`` when ``new_id`` names a run.
+        """
+        self._check_open()
+        require_workflow_id(workflow_id)
+        target = require_workflow_id(new_id) if new_id else uuid.uuid4().hex
+        source = await self._load(workflow_id)
+        state = forked_state(source, from_step, target)
+        if await self._store.load(target) is not None or target in self._runs:
+            raise WorkflowAlreadyExistsError(f"workflow {target!r} exists; fork to a new id")
+        fn = self._lease_here(state)
+        try:
+            await self._store_new_run(state, None)
+        except WorkflowAlreadyRunningError as exc:
+            raise WorkflowAlreadyExistsError(f"workflow {target!r} was started meanwhile") from exc
+        if fn is None:
+            return await self.get_handle(target)
+        run = _Run(self, fn, state, state.workflow_name or "")
+        self._adopt(run)
+        return run.handle()
+
+    def _lease_here(self, state: WorkflowState) -> WorkflowFunction | None:
+        """The function to run ``state`` here (leased to this executor), if it is registered.
+
+        ``None``: the state is stored unleased, for a worker that registered it.
+        """
+        fn = self._functions.get(state.workflow_name or "")
+        if fn is not None and self._terms is not None:
+            state.lease = self._terms.claim(None, state.updated_at)
+        return fn
 
     # --- resuming -------------------------------------------------------------------
 
@@ -556,7 +632,8 @@ class Executor:
         """Cancel a running workflow: its current activity is cancelled and it ends ``canceled``.
 
         Returns once the cancellation is stored. Canceling a finished workflow
-        does nothing; an unknown id raises ``WorkflowNotFoundError``.
+        does nothing; an unknown id raises ``WorkflowNotFoundError``. Its
+        children started with ``ParentClosePolicy.CANCEL`` are canceled too.
         """
         require_workflow_id(workflow_id)
         run = self._runs.get(workflow_id)
@@ -579,6 +656,7 @@ class Executor:
                 run_id=state.run_id,
                 workflow_name=state.workflow_name or "",
             )
+            await self._cancel_children_of(state)
 
     # --- closing ----------------------------------------------------------------------
 
@@ -638,6 +716,48 @@ class Executor:
         if state is None:
             raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in the store")
         return state
+
+    async def _start(
+        self, workflow_id: str, name: str, options: WorkflowOptions, *, here: bool
+    ) -> tuple[WorkflowState, bool]:
+        """Store a new run as ``options.id_reuse`` allows, or find the run the id names.
+
+        Returns the stored state and whether it is a new run (leased to this
+        executor when ``here``). A start that loses a race with another start
+        of the id reads what won and decides again, so one run results.
+        """
+        for _ in range(_STORED_UPDATE_ATTEMPTS):
+            previous = await self._store.load(workflow_id)
+            decision = decide_start(options.id_reuse, previous, name, options.input)
+            if decision == "existing":
+                assert previous is not None
+                return previous, False
+            local = self._runs.get(workflow_id)
+            if decision == "terminate" and local is not None:
+                local.stop("cancel")
+                await local.outcome()
+                continue  # it is canceled now: archive and replace it
+            state = _new_state(workflow_id, name, options)
+            if previous is not None:
+                await self._store.save(archived_copy(previous))
+                state.metadata[PREVIOUS_RUN_ID] = previous.run_id
+                state.metadata[PREVIOUS_RUN] = archive_id(workflow_id, previous.run_id)
+            if here and self._terms is not None:
+                state.lease = self._terms.claim(None, state.created_at)
+            try:
+                await self._lifecycle.interceptors.start(
+                    state,
+                    functools.partial(self._store_new_run, state, previous),
+                    name=name,
+                )
+            except WorkflowAlreadyRunningError:
+                continue  # another start stored first: decide again on what it stored
+            if decision == "terminate" and previous is not None:  # run elsewhere: end its children
+                await self._cancel_children_of(previous)
+            return state, True
+        raise ConcurrencyConflictError(
+            f"workflow {workflow_id!r} kept changing while being started; try again"
+        )
 
     async def _store_new_run(self, state: WorkflowState, previous: WorkflowState | None) -> None:
         """Store a new run unless another start of the same id got there first.
@@ -725,6 +845,27 @@ class Executor:
                 return stored
             if stored is None or Basis.of(stored) != basis:
                 return None  # changed by another writer: change the new state instead
+
+    async def _cancel_children_of(self, state: WorkflowState) -> None:
+        """Cancel the children a stored run's history says it started with the cancel policy."""
+        inherited = inherited_children(state)
+        await cancel_children(self, children_to_cancel(state.history, inherited=inherited))
+
+    async def _last_outcome(self, workflow_id: str) -> Outcome:
+        """The outcome of the last run of a chain of runs that continued as new."""
+        while True:
+            run = self._runs.get(workflow_id)
+            if run is not None:
+                outcome = await asyncio.shield(run.finished)
+                if run.successor is None:
+                    return outcome
+                continue
+            if self._closed:
+                return Outcome(WorkflowStatus.RUNNING, stopped=WorkflowError("the executor closed"))
+            state = await self._load(workflow_id)
+            if state.status.is_terminal:
+                return outcome_of(state)
+            await self._feed.wait(workflow_id, self._poll_interval)
 
     def _forget(self, run: _Run) -> None:
         if self._runs.get(run.state.workflow_id) is run:
@@ -841,6 +982,9 @@ class _Run:
         if self.replayer is not None and BLOCKED_KEY in state.metadata:
             # Replayed past its divergence: the next write drops the mark.
             self.replayer.when_finished(lambda: state.metadata.pop(BLOCKED_KEY, None))
+        self.children = Children(
+            executor, state.workflow_id, state.run_id, inherited=inherited_children(state)
+        )
         self.context = WorkflowContext(
             journal=self.journal,
             replayer=self.replayer,
@@ -848,6 +992,7 @@ class _Run:
             inbox=self.inbox,
             queries=self.queries,
             workflow_name=name,
+            children=self.children,
         )
         self.task: asyncio.Task[None] | None = None
         self._executor = executor
@@ -857,6 +1002,8 @@ class _Run:
         self._replay: asyncio.Task[None] | None = None
         self._stop: tuple[str, BaseException | None] | None = None
         self._finished: asyncio.Future[Outcome] | None = None
+        self.successor: str | None = None
+        """The run id of the run this one continued as (``ctx.continue_as_new``), if any."""
 
     @property
     def finished(self) -> asyncio.Future[Outcome]:
@@ -890,7 +1037,10 @@ class _Run:
         )
 
     async def outcome(self) -> Outcome:
-        return await asyncio.shield(self.finished)
+        outcome = await asyncio.shield(self.finished)
+        if self.successor is None:
+            return outcome
+        return await self._executor._last_outcome(self.state.workflow_id)
 
     @property
     def stopped_early(self) -> bool:
@@ -951,6 +1101,8 @@ class _Run:
             logger.exception("workflow %r stopped by an internal error", self.state.workflow_id)
             self._settle(Outcome(WorkflowStatus.RUNNING, stopped=exc))
             return
+        if outcome.status.is_terminal:
+            await self.children.close()
         self._settle(outcome)
 
     def _settle(self, outcome: Outcome) -> None:
@@ -1006,6 +1158,8 @@ class _Run:
             unclaimed = self.replayer.unclaimed_calls()
             if unclaimed:
                 return await self._block(self.replayer.divergence(unclaimed[0]))
+        if isinstance(error, ContinueAsNew):
+            return await self._continue(error.input)
         if error is not None:
             return await self._finish(WorkflowStatus.FAILED, error=error)
         result = workflow.result()
@@ -1038,6 +1192,34 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    async def _continue(self, input: Any) -> Outcome:
+        """End this run and run its successor here (see :mod:`~beluga_workflow.continuation`)."""
+        executor = self._executor
+        successor = successor_of(self.state, input)
+        if executor._terms is not None and successor.lease is not None:
+            successor.lease = executor._terms.renewed(successor.lease, successor.created_at)
+        self.journal.closed = True  # nothing more is recorded for this run
+        try:
+            stored = await store_successor(
+                executor._store, executor._store_retry, self.state, successor
+            )
+        except BelugaWorkflowError as exc:
+            return Outcome(WorkflowStatus.RUNNING, stopped=exc)
+        if not stored:
+            return Outcome(WorkflowStatus.CANCELED)  # canceled by another process first
+        await self.children.close()
+        self.successor = successor.run_id
+        if not executor._closed:
+            executor._adopt(_Run(executor, self._fn, successor, self.name))
+        self._lifecycle.emit(
+            "beluga_workflow_on_workflow_start",
+            workflow_id=successor.workflow_id,
+            run_id=successor.run_id,
+            workflow_name=self.name,
+            input=input,
+        )
+        return Outcome(WorkflowStatus.RUNNING)
 
     async def _block(self, error: NonDeterminismError) -> Outcome:
         """Leave a diverged run running and resumable (see :mod:`beluga_workflow.blocked`)."""

@@ -7,15 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from beluga_workflow.idpolicy import IdReusePolicy
+
 __all__ = ["WorkflowOptions"]
 
 
 class WorkflowOptions(BaseModel):
     """Options of :meth:`Executor.execute <beluga_workflow.executor.Executor.execute>`.
 
-    ``id`` names the workflow (a random one is generated when empty); starting
-    an id that is running raises ``WorkflowAlreadyRunningError``, while the id of
-    a finished workflow may be reused and starts a new run that replaces it.
+    ``id`` names the workflow (a random one is generated when empty) and is an
+    idempotency key: ``id_reuse`` says what a start of an id that already names
+    a run does (by default it returns that run; see
+    :class:`~beluga_workflow.idpolicy.IdReusePolicy`).
     ``input`` must be a JSON value. ``timeout`` (seconds or a ``timedelta``)
     bounds the whole workflow, across restarts: the deadline is stored with it.
     """
@@ -25,6 +28,7 @@ class WorkflowOptions(BaseModel):
     id: str = ""
     input: Any = None
     timeout: float | None = Field(default=None, gt=0)
+    id_reuse: IdReusePolicy = IdReusePolicy.USE_EXISTING
 
     @field_validator("timeout", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from beluga_workflow.cli.targets import load_function, load_module, workflows_in
 from beluga_workflow.client import Client
 from beluga_workflow.errors import InvalidArgumentError, WorkflowError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
+from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.models import WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
@@ -174,6 +175,14 @@ def check(provider: str, options: tuple[str, ...], as_json: bool) -> None:
     "--id", "workflow_id", type=TEXT, default="", help="Workflow id (default: a new random id)."
 )
 @click.option("--timeout", type=SECONDS, default=None, help="Workflow timeout in seconds.")
+@click.option(
+    "--id-reuse",
+    "id_reuse",
+    type=click.Choice([policy.value for policy in IdReusePolicy]),
+    default=IdReusePolicy.USE_EXISTING.value,
+    show_default=True,
+    help="What starting an id that already names a run does.",
+)
 @store_option
 @config_option
 @json_option
@@ -182,6 +191,7 @@ def run(
     payload: Any,
     workflow_id: str,
     timeout: float | None,
+    id_reuse: str,
     store: str | None,
     config: str | None,
     as_json: bool,
@@ -204,7 +214,9 @@ def run(
 
     async def work() -> tuple[str, Any, str | None, str]:
         async with Executor(store=spec) as executor:
-            options = WorkflowOptions(id=workflow_id, input=payload, timeout=timeout)
+            options = WorkflowOptions(
+                id=workflow_id, input=payload, timeout=timeout, id_reuse=IdReusePolicy(id_reuse)
+            )
             handle = await executor.execute(function, options)
             if not as_json:
                 stderr.print(f"workflow {workflow_id} started (run {handle.run_id})")
@@ -499,6 +511,48 @@ def query(workflow_id: str, name: str, store: str | None, config: str | None) ->
         return answer
 
     stdout.print_json(json.dumps(with_client(store, config, ask)))
+
+
+@cli.command()
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@store_option
+@config_option
+def resume(workflow_id: str, store: str | None, config: str | None) -> None:
+    """Resume a failed or canceled workflow from its history (a worker runs it)."""
+
+    async def act(opened: WorkflowStore) -> None:
+        async with Executor(store=opened, load_plugins=False) as executor:
+            await executor.resume(workflow_id)
+
+    with_store(store, config, act)
+    stdout.print(f"resumed {workflow_id}")
+
+
+@cli.command()
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@click.option(
+    "--from-step",
+    "from_step",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Keep steps 1..N (activity calls that ended); run the later ones again.",
+)
+@click.option(
+    "--id", "new_id", type=TEXT, default=None, help="Id of the new run (default: random)."
+)
+@store_option
+@config_option
+def fork(
+    workflow_id: str, from_step: int, new_id: str | None, store: str | None, config: str | None
+) -> None:
+    """Start a new run of a workflow that keeps its first N steps (a worker runs it)."""
+
+    async def act(opened: WorkflowStore) -> str:
+        async with Executor(store=opened, load_plugins=False) as executor:
+            return (await executor.fork(workflow_id, from_step, new_id=new_id)).id
+
+    forked = with_store(store, config, act)
+    stdout.print(f"forked {workflow_id} from step {from_step} as {forked}")
 
 
 @cli.command()

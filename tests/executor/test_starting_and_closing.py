@@ -12,9 +12,11 @@ from beluga_workflow.errors import (
     PayloadSerializationError,
     WorkflowAlreadyRunningError,
     WorkflowError,
+    WorkflowFailedError,
     WorkflowNotRegisteredError,
 )
 from beluga_workflow.executor import Executor
+from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.models import WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.providers.inmemory import InMemoryStore
@@ -34,22 +36,28 @@ async def test_an_id_that_is_running_cannot_be_started_again(
         await ctx.execute_activity(hold.activity, None)
 
     await executor.execute(waiting, WorkflowOptions(id="busy"))
-    with pytest.raises(WorkflowAlreadyRunningError, match="already running here"):
-        await executor.execute(echo, WorkflowOptions(id="busy"))
+    reject = WorkflowOptions(id="busy", id_reuse=IdReusePolicy.REJECT_DUPLICATE)
+    with pytest.raises(WorkflowAlreadyRunningError, match="busy"):
+        await executor.execute(waiting, reject)
     await hold.reached.wait()
 
     async with Executor(store, load_plugins=False) as other:  # another process, same store
-        with pytest.raises(WorkflowAlreadyRunningError, match="recover"):
-            await other.execute(echo, WorkflowOptions(id="busy"))
+        with pytest.raises(WorkflowAlreadyRunningError, match="running"):
+            await other.execute(waiting, reject)
     hold.released.set()
 
 
-async def test_the_id_of_a_finished_workflow_starts_a_new_run_that_replaces_it(
+async def test_the_id_of_a_failed_workflow_may_start_a_new_run_and_the_old_one_is_archived(
     executor: Executor, store: InMemoryStore
 ) -> None:
-    first = await executor.execute(echo, WorkflowOptions(id="again", input=1))
-    assert await first.result() == 1
-    second = await executor.execute(echo, WorkflowOptions(id="again", input=2))
+    async def fails(ctx: WorkflowContext, input: Any) -> Any:
+        raise ValueError(input)
+
+    first = await executor.execute(fails, WorkflowOptions(id="again", input=1))
+    with pytest.raises(WorkflowFailedError):
+        await first.result()
+    options = WorkflowOptions(id="again", input=2, id_reuse=IdReusePolicy.ALLOW_AFTER_FAILURE)
+    second = await executor.execute(echo, options)
     assert await second.result() == 2
 
     assert second.run_id != first.run_id
@@ -58,6 +66,10 @@ async def test_the_id_of_a_finished_workflow_starts_a_new_run_that_replaces_it(
     assert state.run_id == second.run_id
     assert state.result == 2
     assert len(state.history) == 2  # the new run's history only
+    archived = await store.load(state.metadata["previous_run"])
+    assert archived is not None
+    assert archived.run_id == first.run_id
+    assert archived.status is WorkflowStatus.FAILED
 
 
 async def test_an_empty_id_gets_a_generated_one(executor: Executor) -> None:
