@@ -75,7 +75,7 @@ class RacyClaim(ContractStore):
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
         kept = require_append(state, new_events)
-        self._check_open()
+        self.check_open()
         stored = self._states.get(state.workflow_id)
         claim = (
             new_events == 0
