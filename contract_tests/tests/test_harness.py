@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -14,7 +14,7 @@ from beluga_workflow import WorkflowState, WorkflowStatus, WorkflowStore
 from beluga_workflow_contract_tests import CONTRACT_VERSION, RuleResult, run_contract
 from beluga_workflow_contract_tests.installed import InstalledStore, parse_options
 from beluga_workflow_contract_tests.runner import run_suite
-from contract_tests.tests.broken_stores import ContractStore, SharedBackendStore
+from contract_tests.tests.broken_stores import ContractStore, Link, SharedBackendStore
 from contract_tests.tests.test_proof_of_strength import SUITE, Choose
 
 
@@ -48,6 +48,43 @@ class ForeignDataStore(SharedBackendStore):
             return cls._on(backend, peers)
 
         return open_one
+
+
+class ClosingLink(Link):
+    """An outage handle that can be closed, as an ``OutageProxy`` is."""
+
+    closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class CutOffStore(SharedBackendStore):
+    """Remembers the outage handles the suite opened."""
+
+    links: ClassVar[list[ClosingLink]] = []
+
+    @classmethod
+    def outage_factory(cls, store_factory: Any) -> Any:
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Link]:
+            store = await store_factory()
+            link = ClosingLink(store)
+            cls.links.append(link)
+            return store, link
+
+        return open_cut_off
+
+
+def test_the_outage_handle_a_rule_opens_is_closed_with_its_store() -> None:
+    CutOffStore.links.clear()
+
+    report = run_suite([str(SUITE), "-k", "cut_off"], plugins=[Choose(CutOffStore)])
+
+    assert report.ok, [(r.rule, r.message) for r in report.failures]
+    assert [r.rule for r in report.results] == ["watch.reconnects"]
+    assert len(CutOffStore.links) == 1
+    assert CutOffStore.links[0].closed
+    assert CutOffStore.links[0].store._closed
 
 
 def test_every_store_the_suite_opens_is_closed() -> None:
