@@ -43,6 +43,7 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
+from beluga_workflow.queues import Queue, QueueOptions, RateLimit
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import (
     SupportsAppend,
@@ -105,4 +106,7 @@ __all__ = [
     "available_stores",
     "hookimpl",
     "open_store",
+    "Queue",
+    "QueueOptions",
+    "RateLimit",
 ]

@@ -46,6 +46,7 @@ from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
+    Lease,
     Signal,
     WorkflowFilter,
     WorkflowState,
@@ -53,8 +54,14 @@ from beluga_workflow.models import (
     utc_now,
 )
 from beluga_workflow.options import WorkflowOptions
-from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
+from beluga_workflow.ownership import (
+    DEFAULT_LEASE_SECONDS,
+    LeaseTerms,
+    default_worker_id,
+    same_holder,
+)
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.queues import placement as queue_placement
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
@@ -233,6 +240,11 @@ class Executor:
         options = options or WorkflowOptions()
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
+        if options.queue is not None:
+            raise InvalidArgumentError(
+                "a run on a queue starts when a worker serving the queue has room: "
+                "use submit(), not execute()"
+            )
         name, fn = self._resolve(workflow)
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
@@ -276,15 +288,30 @@ class Executor:
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
         name = require_name(workflow, "workflow name")
-        workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
+        queued = options.queue
+        deduplicated = None if queued is None else queue_placement.deduplicated_id(queued)
+        if deduplicated is not None and options.id:
+            raise InvalidArgumentError("give a queued run an id or a dedup_key, not both")
+        workflow_id = deduplicated or (
+            require_workflow_id(options.id) if options.id else uuid.uuid4().hex
+        )
         check_json_value(options.input, "workflow input")
         previous = await self._store.load(workflow_id)
         if previous is not None and previous.status is WorkflowStatus.RUNNING:
+            if deduplicated is not None:
+                return await self.get_handle(workflow_id)
             raise WorkflowAlreadyRunningError(
                 f"workflow {workflow_id!r} is stored as running (run {previous.run_id})"
             )
         state = _new_state(workflow_id, name, options)
-        await self._store_new_run(state, previous)
+        if queued is not None:
+            queue_placement.place(state, queued)
+        try:
+            await self._store_new_run(state, previous)
+        except WorkflowAlreadyRunningError:
+            if deduplicated is None:
+                raise
+            return await self.get_handle(workflow_id)
         self._lifecycle.emit(
             "beluga_workflow_on_workflow_start",
             workflow_id=workflow_id,
@@ -353,15 +380,39 @@ class Executor:
             report.resumed.append(run.handle())
         return report
 
+    def is_registered(self, name: str) -> bool:
+        """Whether a workflow is registered here under ``name``."""
+        return name in self._functions
+
+    async def claim_run(
+        self, state: WorkflowState, *, over: Lease | None = None
+    ) -> WorkflowHandle | None:
+        """Claim the stored run ``state`` and run it here; ``None`` when it cannot be claimed.
+
+        ``over`` is a live lease the caller may replace (a queue's placeholder,
+        see :mod:`beluga_workflow.queues`); the claim is conditional on the
+        stored run being ``state``'s version.
+        """
+        self._check_open()
+        workflow_id = state.workflow_id
+        fn = self._functions.get(state.workflow_name or "")
+        if fn is None or workflow_id in self._runs or workflow_id in self._starting:
+            return None
+        if await self._take_lease(state, utc_now(), over=over) is not None:
+            return None
+        run = _Run(self, fn, state, state.workflow_name or "")
+        self._adopt(run)
+        return run.handle()
+
     async def _take_lease(
-        self, state: WorkflowState, now: datetime
+        self, state: WorkflowState, now: datetime, *, over: Lease | None = None
     ) -> WorkflowAlreadyRunningError | None:
         """Claim ``state`` for this worker; say why not when another worker holds it."""
         terms = self._terms
         if terms is None:
             return None  # a store without leases: one worker per store
         held = state.lease
-        if not terms.claimable(state, now):
+        if not terms.claimable(state, now) and not same_holder(held, over):
             assert held is not None
             self._held_elsewhere[state.workflow_id] = held.expires_at
             return WorkflowAlreadyRunningError(

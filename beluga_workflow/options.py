@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from beluga_workflow.queues.placement import QueueOptions
+
 __all__ = ["WorkflowOptions"]
 
 
@@ -18,6 +20,8 @@ class WorkflowOptions(BaseModel):
     a finished workflow may be reused and starts a new run that replaces it.
     ``input`` must be a JSON value. ``timeout`` (seconds or a ``timedelta``)
     bounds the whole workflow, across restarts: the deadline is stored with it.
+    ``queue`` starts the run on a queue (``submit`` only): it waits there until
+    a worker serving the queue has room within the queue's limits.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,6 +29,7 @@ class WorkflowOptions(BaseModel):
     id: str = ""
     input: Any = None
     timeout: float | None = Field(default=None, gt=0)
+    queue: QueueOptions | None = None
 
     @field_validator("timeout", mode="before")
     @classmethod
