@@ -40,39 +40,41 @@ async def _submit(client: Executor, workflow_id: str, pause: float, **queue: Any
 
 async def test_queue_limits_hold_across_three_worker_processes(kind: str, tmp_path: Path) -> None:
     log = tmp_path / "activities.log"
-    async with faulty_target(kind, tmp_path) as target:
-        async with Executor(target.client_spec, load_plugins=False, store_retry=PATIENT) as c:
-            handles = [await _submit(c, f"g-{i}", 0.15, name="global") for i in range(15)]
-            handles += [
-                await _submit(c, f"k-{who}-{i}", 0.1, name="keyed", key=who)
-                for i in range(4)
-                for who in ("ann", "bob", "cy")
-            ]
-            handles += [await _submit(c, f"r-{i}", 0.0, name="rated") for i in range(9)]
-            handles += [
-                await _submit(c, f"p-low-{i}", 0.02, name="ordered", priority=9) for i in range(3)
-            ]
-            handles += [
-                await _submit(c, f"p-high-{i}", 0.02, name="ordered", priority=1) for i in range(3)
-            ]
-            deduplicated = [
-                await c.submit(
-                    NAME,
-                    WorkflowOptions(
-                        input={"pause": 0.3}, queue=QueueOptions(name="dedup", dedup_key="once")
-                    ),
-                )
-                for _ in range(4)
-            ]
-            workers = QueueWorkers(target.client_spec, log, QUEUES)
-            try:
-                for _ in range(3):
-                    await workers.start()
-                await asyncio.wait_for(
-                    asyncio.gather(*(h.result() for h in handles + deduplicated)), 60
-                )
-            finally:
-                await workers.stop_all()
+    async with (
+        faulty_target(kind, tmp_path) as target,
+        Executor(target.client_spec, load_plugins=False, store_retry=PATIENT) as c,
+    ):
+        handles = [await _submit(c, f"g-{i}", 0.15, name="global") for i in range(15)]
+        handles += [
+            await _submit(c, f"k-{who}-{i}", 0.1, name="keyed", key=who)
+            for i in range(4)
+            for who in ("ann", "bob", "cy")
+        ]
+        handles += [await _submit(c, f"r-{i}", 0.0, name="rated") for i in range(9)]
+        handles += [
+            await _submit(c, f"p-low-{i}", 0.02, name="ordered", priority=9) for i in range(3)
+        ]
+        handles += [
+            await _submit(c, f"p-high-{i}", 0.02, name="ordered", priority=1) for i in range(3)
+        ]
+        deduplicated = [
+            await c.submit(
+                NAME,
+                WorkflowOptions(
+                    input={"pause": 0.3}, queue=QueueOptions(name="dedup", dedup_key="once")
+                ),
+            )
+            for _ in range(4)
+        ]
+        workers = QueueWorkers(target.client_spec, log, QUEUES)
+        try:
+            for _ in range(3):
+                await workers.start()
+            await asyncio.wait_for(
+                asyncio.gather(*(h.result() for h in handles + deduplicated)), 60
+            )
+        finally:
+            await workers.stop_all()
     entries = read_log(log)
     starts = [e for e in entries if e[0] == "start"]
     assert len({e[3] for e in starts}) > 1, "one worker ran everything: nothing was shared"
