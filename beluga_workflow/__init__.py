@@ -45,6 +45,7 @@ from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
 from beluga_workflow.queues import Queue, QueueOptions, RateLimit
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.schedules import CatchUp, Schedule, ScheduleBook, ScheduleEntry
 from beluga_workflow.store import (
     SupportsAppend,
     SupportsCompareAndAppend,
@@ -109,4 +110,8 @@ __all__ = [
     "Queue",
     "QueueOptions",
     "RateLimit",
+    "CatchUp",
+    "Schedule",
+    "ScheduleBook",
+    "ScheduleEntry",
 ]

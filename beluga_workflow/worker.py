@@ -24,6 +24,7 @@ from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
 from beluga_workflow.queues.definition import Queue
 from beluga_workflow.queues.dispatcher import QueueDispatcher
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.schedules.ticker import ScheduleTicker
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["Worker"]
@@ -53,6 +54,9 @@ class Worker:
     ``queues`` are the :class:`~beluga_workflow.queues.Queue` s this worker
     serves: each round it also starts their waiting runs, as far as their
     limits (kept in the shared store) and its own ``concurrency`` allow.
+    With ``schedules`` it also starts the due ticks of the store's schedules
+    (:mod:`beluga_workflow.schedules`): any number of workers may, each tick
+    starts one run.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Worker:
         load_plugins: bool = True,
         store_retry: RetryPolicy = DEFAULT_STORE_RETRY,
         queues: Iterable[Queue] = (),
+        schedules: bool = False,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -89,6 +94,7 @@ class Worker:
             )
         self.concurrency = concurrency
         self._queues = QueueDispatcher(self.executor, queues, hold_for=lease_duration)
+        self._schedules = schedules
         self._poll_interval = poll_interval
         self._stopping = asyncio.Event()
 
@@ -116,6 +122,10 @@ class Worker:
         if self._refused is not None:
             await self.executor.close()
             raise self._refused
+        ticking = None
+        if self._schedules:
+            ticker = ScheduleTicker(self.executor.store)
+            ticking = asyncio.get_running_loop().create_task(ticker.run(self._stopping))
         try:
             last_round = 0.0
             while not self._stopping.is_set():
@@ -134,6 +144,9 @@ class Worker:
                     self.executor.claimable_hint.clear()
                 await self._next_round()
         finally:
+            if ticking is not None:
+                ticking.cancel()
+                await asyncio.gather(ticking, return_exceptions=True)
             await self.executor.close()
             await self._queues.close()
 
