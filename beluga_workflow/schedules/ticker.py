@@ -4,7 +4,9 @@ A tick's run has an id made from the schedule and the tick
 (:func:`~beluga_workflow.schedules.spec.tick_run_id`) and is stored only if no
 record has that id (a compare-and-append that expects nothing stored), so when
 several workers reach the same tick one stores the run and the others find it
-there. Then the book's ``last_tick`` moves on by compare-and-set. A worker that
+there. Then the book's ``last_tick`` moves on by compare-and-set. A run's
+metadata names its ``schedule``, its ``tick`` and whether it was
+``caught_up`` (started for a missed tick). A worker that
 dies between the two leaves the tick to the next worker, which finds the run
 already stored: a tick starts exactly once as long as its run is not deleted.
 """
@@ -35,8 +37,10 @@ _LONGEST_WAIT = 1.0
 """Seconds a ticker sleeps at most: a schedule created or resumed elsewhere is seen this soon."""
 
 
-def due_ticks(entry: ScheduleEntry, now: datetime) -> tuple[list[datetime], datetime | None]:
-    """The ticks to start now (oldest first) by the catch-up policy, and the latest tick due."""
+def due_ticks(
+    entry: ScheduleEntry, now: datetime
+) -> tuple[list[datetime], list[datetime], datetime | None]:
+    """The ticks to start now in time and as catch-up (each oldest first), and the latest due."""
     schedule = entry.schedule
     late = timedelta(seconds=schedule.late_after)
     on_time: list[datetime] = []
@@ -51,12 +55,10 @@ def due_ticks(entry: ScheduleEntry, now: datetime) -> tuple[list[datetime], date
             if len(missed) >= schedule.max_catch_up:
                 break  # enough: older ones are never started
     if schedule.catch_up is CatchUp.SKIP:
-        chosen = on_time
+        missed = []
     elif schedule.catch_up is CatchUp.ONCE:
-        chosen = on_time + missed[:1]
-    else:
-        chosen = on_time + missed
-    return sorted(chosen), latest
+        missed = missed[:1]
+    return sorted(on_time), sorted(missed), latest
 
 
 class ScheduleTicker:
@@ -75,9 +77,11 @@ class ScheduleTicker:
         for entry in await self._book.list():
             if entry.paused:
                 continue
-            chosen, latest = due_ticks(entry, now)
-            for tick in chosen:
-                await self._start(entry, tick)
+            on_time, caught_up, latest = due_ticks(entry, now)
+            for tick in caught_up:
+                await self._start(entry, tick, caught_up=True)
+            for tick in on_time:
+                await self._start(entry, tick, caught_up=False)
             if latest is not None:
                 await self._book.advance(entry.schedule.name, latest)
                 entry = entry.model_copy(update={"last_tick": latest})
@@ -96,7 +100,7 @@ class ScheduleTicker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), wait)
 
-    async def _start(self, entry: ScheduleEntry, tick: datetime) -> bool:
+    async def _start(self, entry: ScheduleEntry, tick: datetime, *, caught_up: bool) -> bool:
         """Store the run of ``tick`` unless a record has its id; whether this call stored it."""
         schedule = entry.schedule
         workflow_id = tick_run_id(schedule.name, tick)
@@ -114,7 +118,7 @@ class ScheduleTicker:
             created_at=now,
             updated_at=now,
             workflow_name=schedule.workflow,
-            metadata={"schedule": schedule.name, "tick": tick.isoformat()},
+            metadata={"schedule": schedule.name, "tick": tick.isoformat(), "caught_up": caught_up},
         )
         if schedule.queue is not None:
             place(state, schedule.queue)

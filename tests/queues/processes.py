@@ -75,7 +75,7 @@ def read_log(log: Path) -> list[tuple[str, str, float, str]]:
         return []
     entries = []
     for line in log.read_text(encoding="utf-8").splitlines():
-        event, workflow_id, at, worker = line.split()
+        event, workflow_id, at, worker, _ = line.split()
         entries.append((event, workflow_id, float(at), worker))
     return entries
 
@@ -88,3 +88,13 @@ def max_overlap(entries: list[tuple[str, str, float, str]], prefix: str) -> int:
         running += 1 if event == "start" else -1
         peak = max(peak, running)
     return peak
+
+
+def run_ids(log: Path) -> dict[str, set[str]]:
+    """The run ids whose activity ran, by workflow id."""
+    found: dict[str, set[str]] = {}
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            _, workflow_id, _, _, run_id = line.split()
+            found.setdefault(workflow_id, set()).add(run_id)
+    return found

@@ -2,7 +2,7 @@
 
     python -m tests.queues.queue_app STORE_SPEC_JSON WORKER_ID LOG_FILE QUEUES_JSON [--schedules]
 
-Every activity appends ``start|end workflow-id epoch-seconds worker-id`` to
+Every activity appends ``start|end workflow-id epoch-seconds worker-id run-id`` to
 ``LOG_FILE`` (one ``write`` per line, in append mode: lines from several
 processes never mix), so the test can compute the largest overlap of runs.
 SIGTERM stops the worker gracefully; SIGKILL is a crash.
@@ -26,8 +26,8 @@ LOG_FILE = ""
 WORKER_ID = ""
 
 
-def note(event: str, workflow_id: str) -> None:
-    line = f"{event} {workflow_id} {time.time():.6f} {WORKER_ID}\n".encode()
+def note(event: str, workflow_id: str, run_id: str) -> None:
+    line = f"{event} {workflow_id} {time.time():.6f} {WORKER_ID} {run_id}\n".encode()
     fd = os.open(LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
@@ -39,9 +39,9 @@ async def job(ctx: WorkflowContext, input: Any) -> Any:
     pause = float((input or {}).get("pause", 0.1))
 
     async def work(_: Any) -> str:
-        note("start", ctx.workflow_id)
+        note("start", ctx.workflow_id, ctx.run_id)
         await asyncio.sleep(pause)
-        note("end", ctx.workflow_id)
+        note("end", ctx.workflow_id, ctx.run_id)
         return ctx.workflow_id
 
     return await ctx.execute_activity(work, input, name="work")

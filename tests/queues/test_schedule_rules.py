@@ -44,8 +44,11 @@ def entry(catch_up: CatchUp, last: datetime, **extra: object) -> ScheduleEntry:
 )
 def test_catch_up_after_ten_missed_seconds(policy: CatchUp, expected: list[int]) -> None:
     now = T0 + timedelta(seconds=20.2)  # ticks 11..19 missed, 20 is on time
-    chosen, latest = due_ticks(entry(policy, T0 + timedelta(seconds=10), max_catch_up=5), now)
-    assert chosen == [T0 + timedelta(seconds=s) for s in expected]
+    on_time, caught_up, latest = due_ticks(
+        entry(policy, T0 + timedelta(seconds=10), max_catch_up=5), now
+    )
+    assert on_time == [T0 + timedelta(seconds=20)]
+    assert caught_up + on_time == [T0 + timedelta(seconds=s) for s in expected]
     assert latest == T0 + timedelta(seconds=20)
 
 
