@@ -22,7 +22,7 @@ from beluga_workflow.cli import render
 from beluga_workflow.cli.exit_codes import ExitCode, classify
 from beluga_workflow.cli.params import JSON_VALUE, LIMIT, SECONDS, TEXT
 from beluga_workflow.cli.stores import open_cli_store, store_spec
-from beluga_workflow.cli.targets import load_function, load_module, workflows_in
+from beluga_workflow.cli.targets import load_function, load_module, queues_in, workflows_in
 from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
 from beluga_workflow.models import Signal, WorkflowFilter, WorkflowStatus
@@ -31,6 +31,7 @@ from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.store import WorkflowStore
+from beluga_workflow.system_records import without_system_records
 from beluga_workflow.worker import Worker
 
 __all__ = ["cli", "main"]
@@ -268,6 +269,9 @@ def run(
     default=DEFAULT_LEASE_SECONDS,
     help="Seconds a lease lasts unless renewed: how soon another worker takes over.",
 )
+@click.option(
+    "--schedules", is_flag=True, help="Also start the store's scheduled runs (--forever)."
+)
 @store_option
 @config_option
 def worker(
@@ -277,6 +281,7 @@ def worker(
     concurrency: int,
     worker_id: str | None,
     lease: float,
+    schedules: bool,
     store: str | None,
     config: str | None,
 ) -> None:
@@ -286,10 +291,14 @@ def worker(
     file). Without --forever it resumes the running workflows it can claim
     and waits for them; with --forever it keeps claiming new and orphaned
     runs, up to --concurrency at once, until SIGTERM or Ctrl-C, and then
-    hands its runs back.
+    hands its runs back. With --forever it also serves the queues defined in
+    the modules (module-level ``Queue`` objects), and with --schedules it
+    starts the store's scheduled runs.
     """
     try:
-        functions = [fn for target in modules for fn in workflows_in(load_module(target)).values()]
+        loaded = [load_module(target) for target in modules]
+        functions = [fn for module in loaded for fn in workflows_in(module).values()]
+        queues = [queue for module in loaded for queue in queues_in(module)]
         spec = store_spec(store, config)
     except Exception as exc:
         fail(exc)
@@ -321,6 +330,8 @@ def worker(
             worker_id=worker_id,
             lease_duration=lease,
             poll_interval=poll,
+            queues=queues,
+            schedules=schedules,
         )
         stderr.print(f"worker {serving.worker_id} serving; stop with Ctrl-C or SIGTERM")
         await serving.run()
@@ -363,7 +374,7 @@ def list_(
 ) -> None:
     """List stored workflows."""
     wanted = WorkflowFilter(status=WorkflowStatus(status) if status else None, limit=limit)
-    states = with_store(store, config, lambda s: s.list(wanted))
+    states = without_system_records(with_store(store, config, lambda s: s.list(wanted)))
     if as_json:
         stdout.print_json(json.dumps([render.summary(state) for state in states]))
     else:
@@ -437,6 +448,11 @@ def delete(workflow_id: str, store: str | None, config: str | None) -> None:
     """Delete a workflow's stored state (a missing id is not an error)."""
     with_store(store, config, lambda s: s.delete(workflow_id))
     stdout.print(f"deleted {workflow_id}")
+
+
+from beluga_workflow.cli.schedules import schedule  # noqa: E402 - it uses the options above
+
+cli.add_command(schedule)
 
 
 def main() -> None:
