@@ -147,8 +147,8 @@ class Worker:
             if ticking is not None:
                 ticking.cancel()
                 await asyncio.gather(ticking, return_exceptions=True)
-            await self.executor.close()
             await self._queues.close()
+            await self.executor.close()
 
     async def _next_round(self) -> None:
         """Wait ``poll_interval``, or less: until stopped, a run ends, or the store says

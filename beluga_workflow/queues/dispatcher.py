@@ -51,6 +51,7 @@ class QueueDispatcher:
         self._writer = ConditionalWriter(executor.store)
         self._swept: dict[str, float] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self._releasing: set[asyncio.Task[None]] = set()
         self.next_start_at: float | None = None
         """The earliest epoch time a rate limit lets a waiting run start, if one holds runs back."""
 
@@ -130,6 +131,7 @@ class QueueDispatcher:
         task = asyncio.get_running_loop().create_task(self._free_when_done(queue.name, handle))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
+        task.add_done_callback(self._releasing.discard)
         return True
 
     async def _free_when_done(self, queue: str, handle: WorkflowHandle) -> None:
@@ -137,6 +139,9 @@ class QueueDispatcher:
             await handle.result()
         if handle.status is WorkflowStatus.RUNNING:
             return  # stopped here without ending: it keeps its slot, resumed elsewhere
+        task = asyncio.current_task()
+        if task is not None:
+            self._releasing.add(task)
         try:
             await self.release(queue, [handle.id])
         except Exception as exc:  # the sweep frees it later
@@ -195,7 +200,9 @@ class QueueDispatcher:
             await self._writer.write(touched, basis)
 
     async def close(self) -> None:
-        for task in list(self._watchers):
+        """Stop watching runs; a slot being freed now is freed first (the sweep frees others)."""
+        waiting = [task for task in self._watchers if task not in self._releasing]
+        for task in waiting:
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
 
