@@ -114,7 +114,7 @@ INTRO = [
     "Every figure is the median of several runs with (min-max); every ratio is",
     "computed pair by pair within one run, ours and the baseline interleaved, so",
     "both see the same machine. Higher is better unless a row says otherwise.",
-    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers`,",
+    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers queues`,",
     "`--backends inmemory sqlite postgres redis nats kafka`; server addresses from",
     "`BELUGA_BENCH_POSTGRES_URL`, `BELUGA_BENCH_REDIS_URL`, `BELUGA_BENCH_NATS_URL`,",
     "`BELUGA_BENCH_KAFKA_URL`. Without a Kafka at its default address (and no URL",
@@ -170,6 +170,17 @@ ABOUT = {
         " the first submission, once every worker is ready. The store's server, the"
         " client and every worker share the cores listed above, so on a small machine"
         " more workers add no CPU: the target is no collapse, not linear scaling."
+    ),
+    "11": (
+        "A client submits one-step workflows onto a queue limited to 10 runs at once and"
+        " awaits every result; one worker in the same process serves the queue and polls"
+        " every 0.1 s. DBOS Transact enqueues the same workflow on a queue with the same"
+        " limit and polling interval, in a process of its own, on the same backend. The"
+        " clock runs from the first submission to the last result."
+    ),
+    "12": (
+        "One worker ticks a schedule every 0.5 s; for each tick, the time from the tick"
+        " to its run being stored. Lower is better."
     ),
 }
 

@@ -45,7 +45,7 @@ def has_figure(row: dict[str, Any]) -> bool:
 def test_quick_run_produces_figures_for_every_benchmark(tmp_path: Path) -> None:
     data = run_benchmarks(tmp_path)
     measured = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
-    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10"}
+    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
     failed = [row for row in data["rows"] if row["note"].startswith("failed")]
     assert failed == []
     assert "beluga-workflow" in data["machine"]
@@ -61,6 +61,13 @@ def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
     assert all(
         row["case"].startswith("in-memory") for row in data["rows"] if row["section"][0] == "6"
     )
+
+
+def test_queue_benchmarks_run_on_sqlite(tmp_path: Path) -> None:
+    data = run_benchmarks(tmp_path, "--only", "queues", "--backends", "sqlite")
+    sections = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
+    assert sections == {"11", "12"}
+    assert [row for row in data["rows"] if row["note"].startswith("failed")] == []
 
 
 async def test_leases_off_store_makes_the_engine_keep_no_leases() -> None:
