@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +26,12 @@ from beluga_workflow import (
     WorkflowFilter,
     WorkflowOptions,
     WorkflowStatus,
+    open_store,
 )
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.store import WorkflowStore
 from beluga_workflow.system_records import is_system_record
+from tests.reliability.targets import faulty_target
 
 NAME = "tests.queues:job"
 LOG: list[tuple[str, str, float]] = []
@@ -64,7 +68,7 @@ def fresh_log() -> None:
 
 
 @contextlib.asynccontextmanager
-async def workers(store: InMemoryStore, queue: Queue, count: int = 2) -> AsyncIterator[None]:
+async def workers(store: WorkflowStore, queue: Queue, count: int = 2) -> AsyncIterator[None]:
     serving = [
         Worker(
             store,
@@ -104,6 +108,25 @@ async def test_the_global_limit_holds_across_workers() -> None:
             results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 20)
     assert sorted(results) == sorted(f"j{i}" for i in range(12))
     assert max_overlap() == 3
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kind", ["redis", "nats"])
+async def test_queues_work_on_every_store_that_keeps_leases(kind: str, tmp_path: Path) -> None:
+    """The board is an ordinary record: Redis and NATS keep it as they keep runs."""
+    async with faulty_target(kind, tmp_path) as target:
+        store = open_store(target.client_spec)
+        try:
+            async with Executor(store, load_plugins=False) as client:
+                handles = await submit_all(client, 6, "q", key="same")
+                async with workers(store, Queue(name="q", concurrency=3, key_concurrency=2)):
+                    await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 30)
+            board = await store.load("~beluga/queue/q")
+        finally:
+            await store.close()
+    assert max_overlap() == 2
+    assert board is not None
+    assert board.metadata["board"]["slots"] == {}
 
 
 async def test_the_per_worker_limit_holds() -> None:
