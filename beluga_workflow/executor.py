@@ -334,10 +334,17 @@ class Executor:
         """
         return await self._claim(limit=None, quiet=False)
 
-    async def claim(self, limit: int) -> RecoveryReport:
-        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round)."""
+    async def claim(
+        self, limit: int, *, running: Sequence[WorkflowState] | None = None
+    ) -> RecoveryReport:
+        """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round).
+
+        ``running`` is a listing of the running runs the caller just made, to
+        claim from instead of listing again (every claim is conditional on the
+        run's version, so a run that changed since is simply not taken).
+        """
         self.claimable_hint.clear()
-        return await self._claim(limit=limit, quiet=True)
+        return await self._claim(limit=limit, quiet=True, running=running)
 
     @property
     def running(self) -> int:
@@ -348,11 +355,18 @@ class Executor:
         """Futures that complete when each run running here now ends (shielded: safe to drop)."""
         return [asyncio.shield(run.finished) for run in self._runs.values()]
 
-    async def _claim(self, *, limit: int | None, quiet: bool) -> RecoveryReport:
+    async def _claim(
+        self,
+        *,
+        limit: int | None,
+        quiet: bool,
+        running: Sequence[WorkflowState] | None = None,
+    ) -> RecoveryReport:
         """Take up to ``limit`` claimable runs, oldest first, and run them here."""
         self._check_open()
         report = RecoveryReport()
-        running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        if running is None:
+            running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
         report.not_resumed.update(unreadable_records(running))
         now = utc_now()
         for state in running:
@@ -361,6 +375,8 @@ class Executor:
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
+            if state.status is not WorkflowStatus.RUNNING:
+                continue  # a given listing may hold runs that ended since
             fn = self._functions.get(state.workflow_name or "")
             if fn is None:
                 error = WorkflowNotRegisteredError(

@@ -93,7 +93,9 @@ class Worker:
                 "several workers could run one workflow; use a store that has it, or one Executor"
             )
         self.concurrency = concurrency
-        self._queues = QueueDispatcher(self.executor, queues, hold_for=lease_duration)
+        self._queues = QueueDispatcher(
+            self.executor, queues, hold_for=lease_duration, listing_age=poll_interval / 2
+        )
         self._schedules = schedules
         self._poll_interval = poll_interval
         self._stopping = asyncio.Event()
@@ -126,6 +128,7 @@ class Worker:
         if self._schedules:
             ticker = ScheduleTicker(self.executor.store)
             ticking = asyncio.get_running_loop().create_task(ticker.run(self._stopping))
+        queues = bool(self._queues.queues)
         try:
             last_round = 0.0
             while not self._stopping.is_set():
@@ -136,8 +139,10 @@ class Worker:
                 room = self.concurrency - self.executor.running
                 if room > 0:
                     try:
-                        await self.executor.claim(room)
-                        await self._queues.dispatch(self.concurrency - self.executor.running)
+                        running = await self._queues.running_runs() if queues else None
+                        await self.executor.claim(room, running=running)
+                        room = self.concurrency - self.executor.running
+                        await self._queues.dispatch(room, running)
                     except Exception as exc:  # the store is down: try again next round
                         logger.warning("worker %s could not claim runs: %s", self.worker_id, exc)
                 else:  # full: the next round comes when one of its runs ends

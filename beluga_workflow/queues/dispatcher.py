@@ -4,7 +4,8 @@ Each round the worker lists the waiting runs of the queues it serves, takes
 slots for the best of them on each queue's board (one compare-and-set for as
 many as the limits allow), then claims each run by replacing its placeholder
 lease with its own. A run whose claim fails gives its slot back at once.
-When a run ends here its slot is freed; slots of runs that ended elsewhere
+When a run ends here its slot is freed by the worker's next board write (the
+one that takes the next slots); slots of runs that ended elsewhere
 (taken over after a crash, canceled while orphaned) are freed by a sweep of
 the board that any worker makes when the queue is full.
 """
@@ -44,14 +45,25 @@ _CLOCK_MARGIN = 1.0
 class QueueDispatcher:
     """Starts the waiting runs of ``queues`` on ``executor`` as their limits allow."""
 
-    def __init__(self, executor: Executor, queues: Iterable[Queue], *, hold_for: float) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        queues: Iterable[Queue],
+        *,
+        hold_for: float,
+        listing_age: float = 0.05,
+    ) -> None:
         self._executor = executor
+        self._listing: list[WorkflowState] | None = None
+        self._listed_at = 0.0
+        self._listing_age = listing_age
         self._queues = {queue.name: queue for queue in queues}
         self._hold_for = hold_for
         self._writer = ConditionalWriter(executor.store)
         self._swept: dict[str, float] = {}
         self._watchers: set[asyncio.Task[None]] = set()
-        self._releasing: set[asyncio.Task[None]] = set()
+        self._ended: dict[str, set[str]] = {}
+        """Runs that ended here, by queue, whose slots the next board write frees."""
         self.next_start_at: float | None = None
         """The earliest epoch time a rate limit lets a waiting run start, if one holds runs back."""
 
@@ -59,13 +71,32 @@ class QueueDispatcher:
     def queues(self) -> list[Queue]:
         return list(self._queues.values())
 
-    async def dispatch(self, room: int) -> int:
-        """Start up to ``room`` waiting runs; return how many started here."""
+    async def running_runs(self) -> list[WorkflowState]:
+        """The store's running runs, listed at most every ``_LISTING_AGE`` seconds.
+
+        A worker round uses one listing for its claims and its queues, and
+        rounds that come close together (each run that ends makes one) share
+        it: every claim is conditional on the run's version, so a run that
+        changed since it was listed is simply not taken.
+        """
+        now = time.time()
+        if self._listing is None or now - self._listed_at > self._listing_age:
+            filter = WorkflowFilter(status=WorkflowStatus.RUNNING)
+            self._listing = list(await self._executor.store.list(filter))
+            self._listed_at = now
+        return self._listing
+
+    async def dispatch(self, room: int, running: list[WorkflowState] | None = None) -> int:
+        """Start up to ``room`` waiting runs (from ``running``, else a listing); how many."""
         self.next_start_at = None
-        if room <= 0 or not self._queues:
+        if not self._queues:
             return 0
-        listed_at = time.time()
-        running = await self._executor.store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        if room <= 0:
+            await self._free_ended()
+            return 0
+        if running is None:
+            running = await self.running_runs()
+        listed_at = self._listed_at
         waiting: dict[str, list[tuple[Candidate, WorkflowState]]] = {}
         for state in running:
             options = placement_of(state)
@@ -95,27 +126,40 @@ class QueueDispatcher:
             for candidate in chosen:
                 if await self._hand_over(queue, states[candidate.workflow_id]):
                     started += 1
+        await self._free_ended()
         return started
+
+    async def _free_ended(self) -> None:
+        """Free the slots of runs that ended here and that no board write has freed yet."""
+        for name, ended in list(self._ended.items()):
+            if ended:
+                gone = list(ended)
+                await self.release(name, gone)
+                ended.difference_update(gone)
 
     async def _take_slots(
         self, queue: Queue, candidates: list[Candidate], room: int
     ) -> list[Candidate]:
         worker = self._executor.worker_id or ""
         chosen: list[Candidate] = []
+        ended = self._ended.setdefault(queue.name, set())
+        freeing = list(ended)  # freed in the same write
 
         def take(raw: Any) -> Any:
             nonlocal chosen
-            board = Board.model_validate(raw) if raw is not None else Board()
+            stored = Board.model_validate(raw) if raw is not None else Board()
+            board = stored.without(freeing)
             now = time.time()
             new, chosen = board.take(
                 queue, candidates, worker=worker, room=room, now=now, hold_for=self._hold_for
             )
             if not chosen:
                 self.next_start_at = _earliest(self.next_start_at, board.next_start_at(queue, now))
-                return raw
+                return raw if board is stored else board.model_dump(mode="json")
             return new.model_dump(mode="json")
 
         await update_record(self._executor.store, board_id(queue.name), BOARD_KEY, take)
+        ended.difference_update(freeing)
         return chosen
 
     async def _hand_over(self, queue: Queue, state: WorkflowState) -> bool:
@@ -128,24 +172,23 @@ class QueueDispatcher:
         if handle is None:
             await self.release(queue.name, [state.workflow_id])
             return False
-        task = asyncio.get_running_loop().create_task(self._free_when_done(queue.name, handle))
+        task = asyncio.get_running_loop().create_task(self._note_end(queue.name, handle))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
-        task.add_done_callback(self._releasing.discard)
         return True
 
-    async def _free_when_done(self, queue: str, handle: WorkflowHandle) -> None:
+    async def _note_end(self, queue: str, handle: WorkflowHandle) -> None:
+        """When the run ends here, have its slot freed by the next round's board write.
+
+        The run's end wakes the worker's next round, which frees the slot and
+        takes the next ones in one compare-and-set of the board.
+        """
         with contextlib.suppress(Exception):
             await handle.result()
         if handle.status is WorkflowStatus.RUNNING:
             return  # stopped here without ending: it keeps its slot, resumed elsewhere
-        task = asyncio.current_task()
-        if task is not None:
-            self._releasing.add(task)
-        try:
-            await self.release(queue, [handle.id])
-        except Exception as exc:  # the sweep frees it later
-            logger.warning("could not free the slot of %r: %s", handle.id, exc)
+        self._ended.setdefault(queue, set()).add(handle.id)
+        self._executor.claimable_hint.set()  # a round now: the slot can go to the next run
 
     async def release(self, queue: str, workflow_ids: list[str]) -> None:
         """Free the slots of ``workflow_ids`` on ``queue``'s board."""
@@ -200,11 +243,14 @@ class QueueDispatcher:
             await self._writer.write(touched, basis)
 
     async def close(self) -> None:
-        """Stop watching runs; a slot being freed now is freed first (the sweep frees others)."""
-        waiting = [task for task in self._watchers if task not in self._releasing]
-        for task in waiting:
+        """Stop watching runs and free the slots of those that ended (the sweep frees others)."""
+        for task in list(self._watchers):
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
+        try:
+            await self._free_ended()
+        except Exception as exc:  # the sweep frees them later
+            logger.warning("could not free the slots of ended runs: %s", exc)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
