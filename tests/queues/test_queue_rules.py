@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,41 @@ async def test_an_id_and_a_dedup_key_together_are_refused_and_store_nothing() ->
         with pytest.raises(InvalidArgumentError):
             await client.execute(job, WorkflowOptions(queue=QueueOptions(name="q")))
     assert await store.list() == []
+
+
+async def test_a_slot_left_by_a_run_that_ended_elsewhere_is_freed_by_the_sweep() -> None:
+    """A worker died after its run ended but before freeing the slot: the queue does not jam."""
+    from beluga_workflow.queues.board import Board, Slot
+    from beluga_workflow.system_records import update_record
+
+    store = InMemoryStore()
+    long_ago = time.time() - 60
+    ghost = Slot(run="gone", worker="dead", since=long_ago, until=long_ago + 1)
+    board = Board(slots={"ended-elsewhere": ghost}).model_dump(mode="json")
+    await update_record(store, "~beluga/queue/q", "board", lambda _: board)
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 2, "q")
+        async with workers(store, Queue(name="q", concurrency=1), count=1):
+            results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 20)
+    assert sorted(results) == ["j0", "j1"]
+    stored = await store.load("~beluga/queue/q")
+    assert stored is not None
+    assert stored.metadata["board"]["slots"] == {}
+
+
+async def test_a_slot_taken_for_a_run_never_handed_over_is_freed() -> None:
+    """A worker took a slot and stalled before claiming the run: the run gets a slot again."""
+    from beluga_workflow.queues.board import Board, Slot
+    from beluga_workflow.system_records import update_record
+
+    store = InMemoryStore()
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 1, "q")
+        stored = await store.load("j0")
+        assert stored is not None
+        stalled = Slot(run=stored.run_id, worker="stalled", since=time.time() - 60, until=0.0)
+        board = Board(slots={"j0": stalled}).model_dump(mode="json")
+        await update_record(store, "~beluga/queue/q", "board", lambda _: board)
+        async with workers(store, Queue(name="q", concurrency=1), count=1):
+            assert await asyncio.wait_for(handles[0].result(), 20) == "j0"
+    assert [e[1] for e in LOG if e[0] == "start"] == ["j0"]
