@@ -9,6 +9,7 @@ largest overlap of runs actually in progress, not what the engine believes.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,40 @@ async def test_queue_limits_hold_across_three_worker_processes(kind: str, tmp_pa
 
     assert len({h.id for h in deduplicated}) == 1
     assert [e[1] for e in starts if e[1] == deduplicated[0].id] == [deduplicated[0].id]
+
+
+async def test_a_killed_worker_never_lets_more_runs_through(kind: str, tmp_path: Path) -> None:
+    """Slots belong to runs: a dead worker's runs are taken over inside their slots."""
+    log = tmp_path / "activities.log"
+    async with (
+        faulty_target(kind, tmp_path) as target,
+        Executor(target.client_spec, load_plugins=False, store_retry=PATIENT) as c,
+    ):
+        handles = [await _submit(c, f"s-{i}", 0.6, name="slots") for i in range(10)]
+        workers = QueueWorkers(target.client_spec, log, [{"name": "slots", "concurrency": 2}])
+        try:
+            for _ in range(3):
+                await workers.start()
+            await asyncio.sleep(1.0)
+            holders = {e[3] for e in read_log(log) if e[0] == "start"}
+            victim = sorted(holders & set(workers.live))[0]
+            await workers.kill(victim)
+            killed_at = time.time()
+            await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+        finally:
+            await workers.stop_all()
+    entries = read_log(log)
+    open_runs = _unfinished(entries, victim)
+    closed = entries + [("end", workflow_id, killed_at, victim) for workflow_id in open_runs]
+    assert open_runs, "the killed worker was in no activity: the kill proved nothing"
+    assert max_overlap(closed, "s-") <= 2
+    assert {e[1] for e in entries if e[0] == "end"} == {f"s-{i}" for i in range(10)}
+
+
+def _unfinished(entries: list[tuple[str, str, float, str]], worker: str) -> list[str]:
+    """Activities ``worker`` started and never ended (it was killed in them)."""
+    started = [e[1] for e in entries if e[0] == "start" and e[3] == worker]
+    ended = [e[1] for e in entries if e[0] == "end" and e[3] == worker]
+    for workflow_id in ended:
+        started.remove(workflow_id)
+    return started
