@@ -431,6 +431,12 @@ class Executor:
         if not terms.claimable(state, now) and not same_holder(held, over):
             assert held is not None
             self._held_elsewhere[state.workflow_id] = held.expires_at
+            queued = queue_placement.placement_of(state)
+            if queued is not None and queue_placement.is_waiting(state):
+                return WorkflowAlreadyRunningError(
+                    f"workflow {state.workflow_id!r} waits on queue {queued.name!r}; a worker "
+                    "serving that queue starts it when the queue's limits allow"
+                )
             return WorkflowAlreadyRunningError(
                 f"workflow {state.workflow_id!r} is run by worker {held.owner!r}, whose lease "
                 f"lasts until {held.expires_at.isoformat()}; it is taken over if that worker "

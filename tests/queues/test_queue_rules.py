@@ -210,9 +210,12 @@ async def test_a_queued_run_is_not_claimed_by_a_worker_that_does_not_serve_its_q
         await client.submit(NAME, WorkflowOptions(id="waits", queue=QueueOptions(name="q")))
         async with workers(store, Queue(name="other")):
             await asyncio.sleep(0.3)
-        report = await Executor(store, workflows=[], load_plugins=False).recover()
+        async with Executor(store, load_plugins=False) as other:
+            other.register(job, NAME)
+            report = await other.recover()
     assert LOG == []
     assert report.resumed == []
+    assert "waits on queue 'q'" in str(report.not_resumed["waits"])
     stored = await store.load("waits")
     assert stored is not None
     assert stored.status is WorkflowStatus.RUNNING
