@@ -1,8 +1,10 @@
 """beluga-workflow: an asyncio-first durable workflow engine with pluggable state stores."""
 
 from beluga_workflow.capabilities import Capability
+from beluga_workflow.client import Client
 from beluga_workflow.config import open_store
 from beluga_workflow.context import WorkflowContext
+from beluga_workflow.divergence import HistoryDivergenceError
 from beluga_workflow.errors import (
     ActivityFailedError,
     ActivityTimeoutError,
@@ -44,6 +46,7 @@ from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
 from beluga_workflow.queues import Queue, QueueOptions, RateLimit
+from beluga_workflow.replaying import HistoryReplayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.schedules import CatchUp, Schedule, ScheduleBook, ScheduleEntry
 from beluga_workflow.store import (
@@ -62,6 +65,7 @@ __all__ = [
     "ActivityTimeoutError",
     "BelugaWorkflowError",
     "Capability",
+    "Client",
     "ConcurrencyConflictError",
     "CorruptStateError",
     "EventType",
@@ -107,6 +111,8 @@ __all__ = [
     "available_stores",
     "hookimpl",
     "open_store",
+    "HistoryDivergenceError",
+    "HistoryReplayer",
     "Queue",
     "QueueOptions",
     "RateLimit",

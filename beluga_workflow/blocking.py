@@ -43,6 +43,12 @@ class DaemonThreadPool:
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._threads = 0
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        """How many submitted calls have not finished yet (the test kit's clock waits for them)."""
+        return self._busy
 
     @property
     def threads(self) -> int:
@@ -52,6 +58,8 @@ class DaemonThreadPool:
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Run ``fn`` on a pool thread; its outcome arrives in the returned future."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._lock:
+            self._busy += 1
         self._jobs.put((future, fn))
         if not self._idle.acquire(blocking=False):
             self._grow()
@@ -75,6 +83,8 @@ class DaemonThreadPool:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
+            with self._lock:
+                self._busy -= 1
             del future, fn
             self._idle.release()
 

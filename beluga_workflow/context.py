@@ -5,8 +5,9 @@ timer's start and firing, and each signal are stored before the workflow sees
 them, and a resumed workflow is handed the recorded ones instead of running
 them again (see :mod:`beluga_workflow.replay`). ``now()`` and ``random()``
 give the same answers on replay. Workflow code must therefore reach the
-outside world only through activities, and wait only on this context (and on
-``asyncio.gather`` of its calls).
+outside world only through activities. It may await other things (a plain
+``asyncio.sleep``, a thread, a helper coroutine): replay matches each call
+by its position (see :mod:`beluga_workflow.positions`), not by timing.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     PayloadSerializationError,
 )
+from beluga_workflow.events import PublishedEvents
 from beluga_workflow.history import Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
 from beluga_workflow.models import EventType, HistoryEvent, utc_now
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.positions import CallPositions
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import NO_RETRY, RetryPolicy
 from beluga_workflow.validation import require_name
+from beluga_workflow.versioning import deprecate_patch, patched
 
 __all__ = ["RESERVED_QUERIES", "SignalInbox", "WorkflowContext", "activity_name_of"]
 
@@ -96,6 +100,9 @@ class WorkflowContext:
         self._queries = queries
         self._now = state.history[0].timestamp if state.history else state.created_at
         self._random = random.Random(f"beluga-workflow:{state.run_id}")
+        self._positions = CallPositions()
+        self._patches: dict[str, bool] = {}
+        self._published = PublishedEvents(state.workflow_id, state.history)
 
     def __repr__(self) -> str:
         return f"WorkflowContext(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
@@ -131,6 +138,24 @@ class WorkflowContext:
         if not callable(handler):
             raise InvalidArgumentError(f"query handler must be callable, got {handler!r}")
         self._queries[query_type] = handler
+
+    async def set_event(self, key: str, value: Any) -> None:
+        """Publish ``value`` under ``key`` for any process to read, durably, in history.
+
+        Returns once it is stored. Readers get the latest value of a key
+        (``Client.get_event``, ``Client.wait_for_event``, and ``query(id, key)``
+        when no query handler of that name runs here). ``value`` must be a JSON
+        value. A resumed workflow's calls replay the recorded events instead of
+        recording them again.
+        """
+        self._journal.check_open()
+        require_name(key, "event key")
+        check_json_value(value, f"value of event {key!r}")
+        if self._published.already_recorded(key):
+            return
+        await self._journal.record(
+            [new_event(EventType.EVENT_PUBLISHED, event_key=key, result=value)]
+        )
 
     # --- activities -----------------------------------------------------------
 
@@ -168,8 +193,11 @@ class WorkflowContext:
         retry_at: datetime | None = None
         while True:
             recorded = None
+            position = self._positions.take()
             if self._replayer is not None and self._replayer.active:
-                recorded = await self._replayer.request_activity(activity_name, input, attempt)
+                recorded = await self._replayer.request_activity(
+                    position, activity_name, input, attempt
+                )
             cause: Exception | None = None
             if recorded is not None:
                 outcome = recorded[1]
@@ -177,7 +205,7 @@ class WorkflowContext:
                 if retry_at is not None:
                     await asyncio.sleep(max(0.0, (retry_at - utc_now()).total_seconds()))
                 outcome, cause = await self._attempt(
-                    fn, activity_name, input, attempt, policy, timeout
+                    fn, activity_name, input, attempt, policy, timeout, position
                 )
             self._advance(outcome.timestamp)
             if outcome.type is EventType.ACTIVITY_COMPLETED:
@@ -195,10 +223,15 @@ class WorkflowContext:
         attempt: int,
         policy: RetryPolicy,
         limit: float | None,
+        position: str,
     ) -> tuple[HistoryEvent, Exception | None]:
         ids = {"workflow_id": self.workflow_id, "run_id": self.run_id, "activity_name": name}
         started = new_event(
-            EventType.ACTIVITY_STARTED, activity_name=name, input=input, attempt=attempt
+            EventType.ACTIVITY_STARTED,
+            activity_name=name,
+            input=input,
+            attempt=attempt,
+            position=position,
         )
         self._lifecycle.emit(
             "beluga_workflow_on_activity_start", attempt=attempt, input=input, **ids
@@ -291,19 +324,23 @@ class WorkflowContext:
         event = self._inbox.take(name)
         if event is None:
             future: asyncio.Future[HistoryEvent | None] = asyncio.get_running_loop().create_future()
-            if timeout is None:
-                self._inbox.wait(name, future)
-                event = await future
-            else:
-                event = await self._wait_with_timer(name, float(timeout), future)
+            seconds = None if timeout is None else float(timeout)
+            event = await self._wait_with_timer(name, seconds, future)
         if event is None:  # only a timer resolves a wait to None, and that raised already
             raise TimeoutError(f"no signal {name!r} arrived")
         self._advance(event.timestamp)
         return event.signal_payload
 
     async def _wait_with_timer(
-        self, name: str, seconds: float, future: asyncio.Future[HistoryEvent | None]
+        self, name: str, seconds: float | None, future: asyncio.Future[HistoryEvent | None]
     ) -> HistoryEvent:
+        replayer = self._replayer
+        if replayer is not None and replayer.took_signal_unrecorded(self._positions.next(), name):
+            self._inbox.wait(name, future)  # replay hands the signal over at its place
+            arrived = await future
+            assert arrived is not None  # only a timer resolves a wait to None
+            return arrived
+
         def time_out(_: HistoryEvent) -> None:
             if not future.done():
                 future.set_result(None)
@@ -331,6 +368,24 @@ class WorkflowContext:
         while True:
             yield await self.wait_for_signal(name)
 
+    # --- versioning ---------------------------------------------------------------
+
+    async def patched(self, change_id: str) -> bool:
+        """Whether this run takes the new path of ``change_id`` (:mod:`beluga_workflow.versioning`).
+
+        A new run records a marker here and gets ``True``; a run whose history
+        was written before the change (no marker at this place) gets ``False``
+        for as long as it lives, so it keeps taking the old path.
+        """
+        return await patched(self, change_id)
+
+    def deprecate_patch(self, change_id: str) -> None:
+        """Replace ``patched(change_id)`` once no run still takes the old path.
+
+        Records nothing; a run whose history holds the marker still replays.
+        """
+        deprecate_patch(self, change_id)
+
     # --- internals ----------------------------------------------------------------
 
     def _advance(self, moment: datetime) -> None:
@@ -343,13 +398,14 @@ class _Timer:
 
     While the run replays, the recorded events are handed over at their places
     in history; a timer with no recorded firing then sleeps only until its
-    recorded due time.
+    recorded due time. A signal wait without a timeout is a timer of no
+    duration: recorded, never fired.
     """
 
     def __init__(
         self,
         context: WorkflowContext,
-        duration: float,
+        duration: float | None,
         signal_name: str | None,
         *,
         on_started: Callable[[HistoryEvent], None] | None = None,
@@ -366,22 +422,30 @@ class _Timer:
         self._started: HistoryEvent | None = None
         self._sleeper: asyncio.Task[None] | None = None
         self._abandoned = False
+        self._position = ""
 
     async def start(self) -> HistoryEvent | None:
         """Record (or replay) the start; return what ``already_here`` found instead, if anything."""
         context = self._context
         replayer = context._replayer
         recorded = None
+        self._position = position = context._positions.take()
         if replayer is not None and replayer.active:
             recorded = await replayer.request_timer(
-                self._duration, self._signal_name, on_started=self._start, on_fired=self._fire
+                position,
+                self._duration,
+                self._signal_name,
+                on_started=self._start,
+                on_fired=self._fire,
             )
         if recorded is None:
+            duration = self._duration
             started = new_event(
                 EventType.TIMER_STARTED,
-                duration=self._duration,
-                fire_at=utc_now() + timedelta(seconds=self._duration),
+                duration=duration,
+                fire_at=None if duration is None else utc_now() + timedelta(seconds=duration),
                 signal_name=self._signal_name,
+                position=position,
             )
             found = self._already_here or _nothing
             arrived = await context._journal.record_unless(
@@ -427,6 +491,7 @@ class _Timer:
             duration=self._duration,
             fire_at=started.fire_at,
             signal_name=self._signal_name,
+            position=self._position,
         )
         try:
             await context._journal.record([fired], then=lambda: self._fire(fired))

@@ -25,12 +25,15 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from beluga_workflow.blocked import block_run
 from beluga_workflow.config import open_store
 from beluga_workflow.context import RESERVED_QUERIES, SignalInbox, WorkflowContext
+from beluga_workflow.divergence import BLOCKED_KEY
 from beluga_workflow.errors import (
     BelugaWorkflowError,
     ConcurrencyConflictError,
     InvalidArgumentError,
+    NonDeterminismError,
     PayloadSerializationError,
     UnknownQueryError,
     WorkflowAlreadyRunningError,
@@ -39,6 +42,7 @@ from beluga_workflow.errors import (
     WorkflowNotRegisteredError,
     WorkflowTimeoutError,
 )
+from beluga_workflow.events import latest_event
 from beluga_workflow.handle import Outcome, WorkflowHandle, outcome_of
 from beluga_workflow.history import DEFAULT_STORE_RETRY, Journal, format_error, new_event
 from beluga_workflow.lifecycle import Lifecycle
@@ -95,6 +99,9 @@ after each keeps many senders of one run from colliding in step.
 
 _REFRESH_BATCH = 200
 """How many waiting runs are read back per poll interval, at most."""
+
+_HINTED_PER_ROUND = 20
+"""How many runs the store said changed a claim round reads before its listing, at most."""
 
 _TERMINAL_EVENTS = {
     WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
@@ -183,9 +190,13 @@ class Executor:
         self._feed = ChangeFeed(self._store, self._changed)
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._held_elsewhere: dict[str, datetime] = {}
+        self._blocked: set[tuple[str, str]] = set()
+        """Runs (id, run id) replay found diverged here: claim rounds leave them alone."""
         """Runs seen leased to other workers, and until when: their changes wake no claim."""
         self.claimable_hint = asyncio.Event()
         """Set when the store said something changed that a claim round may take."""
+        self._hinted: dict[str, None] = {}
+        """Ids the store said changed since the last claim round (in order, without repeats)."""
         for workflow in workflows:
             self.register(workflow)
 
@@ -280,7 +291,9 @@ class Executor:
 
         Nothing runs here: the run is stored unleased, and a worker that
         registered the name claims it. Returns a handle whose ``result()``
-        waits for that worker (polling every ``poll_interval``). Raises
+        waits for that worker (woken by the store's watch, else polling every
+        ``poll_interval``); :class:`~beluga_workflow.client.Client` ``.start``
+        calls this. Raises
         ``WorkflowAlreadyRunningError`` when the id is running.
         """
         self._check_open()
@@ -339,12 +352,48 @@ class Executor:
     ) -> RecoveryReport:
         """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round).
 
+        Runs the store just said changed are read and claimed first, so a new
+        run starts before the round's listing of every running run is read.
         ``running`` is a listing of the running runs the caller just made, to
         claim from instead of listing again (every claim is conditional on the
         run's version, so a run that changed since is simply not taken).
         """
         self.claimable_hint.clear()
-        return await self._claim(limit=limit, quiet=True, running=running)
+        self._check_open()
+        report = RecoveryReport()
+        await self._claim_hinted(report, limit)
+        if len(report.resumed) < limit:
+            listed = await self._claim(
+                limit=limit - len(report.resumed),
+                quiet=True,
+                skip_blocked=True,
+                running=running,
+            )
+            report.resumed.extend(listed.resumed)
+            report.not_resumed.update(listed.not_resumed)
+        return report
+
+    async def _claim_hinted(self, report: RecoveryReport, limit: int) -> None:
+        hinted, self._hinted = list(self._hinted)[:_HINTED_PER_ROUND], {}
+        for workflow_id in hinted:
+            if len(report.resumed) >= limit:
+                return
+            if workflow_id in self._runs or workflow_id in self._starting:
+                continue
+            try:
+                state = await self._store.load(workflow_id)
+            except Exception:  # unreadable, or the store failed: the listing says so
+                continue
+            if state is None or state.status is not WorkflowStatus.RUNNING:
+                continue
+            if (workflow_id, state.run_id) in self._blocked:
+                continue  # diverged here; a round's listing decides when to retry it
+            fn = self._functions.get(state.workflow_name or "")
+            if fn is None or await self._take_lease(state, utc_now()) is not None:
+                continue  # not ours to run, or held by another worker
+            run = _Run(self, fn, state, state.workflow_name or "")
+            self._adopt(run)
+            report.resumed.append(run.handle())
 
     @property
     def running(self) -> int:
@@ -361,6 +410,7 @@ class Executor:
         limit: int | None,
         quiet: bool,
         running: Sequence[WorkflowState] | None = None,
+        skip_blocked: bool = False,
     ) -> RecoveryReport:
         """Take up to ``limit`` claimable runs, oldest first, and run them here."""
         self._check_open()
@@ -377,6 +427,9 @@ class Executor:
                 continue
             if state.status is not WorkflowStatus.RUNNING:
                 continue  # a given listing may hold runs that ended since
+            if skip_blocked and (workflow_id, state.run_id) in self._blocked:
+                continue
+            self._blocked.discard((workflow_id, state.run_id))
             fn = self._functions.get(state.workflow_name or "")
             if fn is None:
                 error = WorkflowNotRegisteredError(
@@ -478,11 +531,21 @@ class Executor:
                 local = self._runs.get(workflow_id)
                 if local is not None and local.state.run_id == latest.run_id:
                     return await local.outcome()
-                await self._feed.wait(workflow_id, self._poll_interval)
-                latest = await self._load(workflow_id)
+                # Listen before reading, so an ending between the read and the wait wakes it.
+                changed = asyncio.ensure_future(self._feed.wait(workflow_id, self._poll_interval))
+                try:
+                    latest = await self._load(workflow_id)
+                    if latest.status is WorkflowStatus.RUNNING:
+                        await changed
+                finally:
+                    changed.cancel()
             return outcome_of(latest)
 
         return WorkflowHandle(workflow_id, state.run_id, status=status, outcome=outcome)
+
+    async def wait_for_change(self, workflow_id: str, seconds: float) -> None:
+        """Return when the store says ``workflow_id`` changed, or after ``seconds`` (a poll)."""
+        await self._feed.wait(workflow_id, seconds)
 
     async def signal(self, workflow_id: str, signal: Signal) -> None:
         """Send ``signal`` to a running workflow; it is stored, then delivered once, in order.
@@ -526,7 +589,9 @@ class Executor:
         """Answer ``status``, ``result``, ``history``, or a query the workflow registered.
 
         Workflow-registered queries are answered only while it runs in this
-        executor; the built-in three work for any stored workflow.
+        executor; the built-in three work for any stored workflow. Any other
+        name, with no handler here, is answered by the latest durable event of
+        that key the workflow published (``ctx.set_event``), from the store.
         """
         require_workflow_id(workflow_id)
         if not isinstance(query_type, str) or not query_type:
@@ -541,10 +606,13 @@ class Executor:
             return [event.model_copy(deep=True) for event in state.history]
         handler = run.queries.get(query_type) if run is not None else None
         if handler is None:
+            published, value = latest_event(state, query_type)
+            if published:
+                return value
             where = "registered by the workflow" if run is not None else "answerable"
             raise UnknownQueryError(
-                f"workflow {workflow_id!r} has no query {query_type!r} {where}; "
-                f"built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
+                f"workflow {workflow_id!r} has no query {query_type!r} {where} and published "
+                f"no event {query_type!r}; built-in queries: {', '.join(sorted(RESERVED_QUERIES))}"
                 + ("" if run is not None else " (it is not running in this executor)")
             )
         return handler()
@@ -783,6 +851,8 @@ class Executor:
             return
         until = self._held_elsewhere.get(workflow_id)
         if until is None or until <= utc_now():
+            if len(self._hinted) < _HINTED_PER_ROUND:
+                self._hinted[workflow_id] = None
             self.claimable_hint.set()  # a new run, or one whose lease may have run out
 
     def _refresh_soon(self, run: _Run) -> None:
@@ -833,6 +903,9 @@ class _Run:
             if len(state.history) > 1
             else None
         )
+        if self.replayer is not None and BLOCKED_KEY in state.metadata:
+            # Replayed past its divergence: the next write drops the mark.
+            self.replayer.when_finished(lambda: state.metadata.pop(BLOCKED_KEY, None))
         self.context = WorkflowContext(
             journal=self.journal,
             replayer=self.replayer,
@@ -980,15 +1053,15 @@ class _Run:
                 return self._ended_elsewhere()
             if reason == "cancel":
                 return await self._finish(WorkflowStatus.CANCELED)
+            if isinstance(why, NonDeterminismError):
+                return await self._block(why)
             return await self._finish(WorkflowStatus.FAILED, error=why)
         if workflow.cancelled():
             return await self._finish(WorkflowStatus.CANCELED)
         if self.replayer is not None and self.replayer.active:
             unclaimed = self.replayer.unclaimed_calls()
             if unclaimed:
-                return await self._finish(
-                    WorkflowStatus.FAILED, error=self.replayer.divergence(unclaimed[0])
-                )
+                return await self._block(self.replayer.divergence(unclaimed[0]))
         if error is not None:
             return await self._finish(WorkflowStatus.FAILED, error=error)
         result = workflow.result()
@@ -1021,6 +1094,12 @@ class _Run:
         else:
             self._lifecycle.emit("beluga_workflow_on_workflow_cancel", **ids)
         return Outcome(status, result=result, error=text, cause=error)
+
+    async def _block(self, error: NonDeterminismError) -> Outcome:
+        """Leave a diverged run running and resumable (see :mod:`beluga_workflow.blocked`)."""
+        self._executor._blocked.add((self.state.workflow_id, self.state.run_id))
+        await block_run(self.journal, error, self._lifecycle, self.name)
+        return Outcome(WorkflowStatus.RUNNING, stopped=error)
 
     def _ended_elsewhere(self) -> Outcome:
         """The run was canceled by another process; its stored state already says so."""

@@ -74,6 +74,17 @@ def beluga_workflow_on_workflow_cancel(workflow_id: str, run_id: str, workflow_n
 
 
 @hookspec
+def beluga_workflow_on_workflow_blocked(
+    workflow_id: str, run_id: str, workflow_name: str, error: str, event_id: int | None
+) -> None:
+    """Replay stopped a run whose history the code no longer matches; it stays running.
+
+    ``event_id`` names the recorded event the code diverged at. The run
+    resumes when a worker with matching (or patched) code resumes it.
+    """
+
+
+@hookspec
 def beluga_workflow_on_activity_start(
     workflow_id: str, run_id: str, activity_name: str, attempt: int, input: Any
 ) -> None:

@@ -27,6 +27,7 @@ HOOK_NAMES = (
     "beluga_workflow_on_workflow_complete",
     "beluga_workflow_on_workflow_fail",
     "beluga_workflow_on_workflow_cancel",
+    "beluga_workflow_on_workflow_blocked",
     "beluga_workflow_on_activity_start",
     "beluga_workflow_on_activity_complete",
     "beluga_workflow_on_activity_retry",

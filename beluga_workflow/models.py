@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from beluga_workflow.clock import TEST_CLOCK
+
 __all__ = [
     "MAX_LIMIT",
     "EventType",
@@ -30,8 +32,9 @@ __all__ = [
 
 
 def utc_now() -> datetime:
-    """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(UTC)
+    """The current time as a timezone-aware UTC datetime (a test kit's clock, when it runs one)."""
+    clock = TEST_CLOCK.get()
+    return datetime.now(UTC) if clock is None else clock()
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -69,6 +72,8 @@ class EventType(StrEnum):
     SIGNAL_RECEIVED = "signal_received"
     TIMER_STARTED = "timer_started"
     TIMER_FIRED = "timer_fired"
+    MARKER_RECORDED = "marker_recorded"
+    EVENT_PUBLISHED = "event_published"
 
 
 class HistoryEvent(BaseModel):
@@ -88,6 +93,15 @@ class HistoryEvent(BaseModel):
     duration: float | None = Field(default=None, description="Seconds the step took.")
     attempt: int | None = Field(default=None, description="Activity attempt number, from 1.")
     fire_at: UtcDatetime | None = Field(default=None, description="When a timer is due.")
+    position: str | None = Field(
+        default=None,
+        description="Where the workflow made the call: its branch and number there "
+        "(replay matches calls by it; histories stored before it existed have none).",
+    )
+    change_id: str | None = Field(default=None, description="A patch marker's change id.")
+    event_key: str | None = Field(
+        default=None, description="The key of a published event; its value is in ``result``."
+    )
 
 
 class Lease(BaseModel):

@@ -158,7 +158,9 @@ class SupportsWatch(Protocol):
         for the caller's own writes; callers read the state again rather than
         trusting the notice. ``None`` again means changes may have been missed
         (the connection was lost and restored, the watcher fell behind): read
-        again from the store. The iterator ends when the store is closed;
+        again from the store. It comes once the watcher listens again (never
+        while it is cut off), so a read after it sees every change it stands
+        for. The iterator ends when the store is closed;
         closing the iterator (``aclose()``) releases what it holds.
         """
         ...

@@ -148,7 +148,7 @@ def _require(state: Any, *, first_event: int) -> WorkflowState:
 
 
 _STATE_TEXTS = ("run_id", "error", "workflow_name")
-_EVENT_TEXTS = ("activity_name", "error", "signal_name")
+_EVENT_TEXTS = ("activity_name", "error", "signal_name", "event_key")
 
 
 def _require_texts(model: Any, names: tuple[str, ...], where: str) -> None:

@@ -71,7 +71,7 @@ class Report:
         judged = [row for row in self.rows if row.met is not None]
         lines += [
             f"- {'met' if row.met else '**missed**'}: {row.case}: "
-            f"{row.ratio.median if row.ratio else 0:.2f}x (target {row.target})"
+            f"{_judged(row)} (target {row.target})"
             for row in judged
         ] or ["- none judged in this run"]
         sections: dict[str, list[Row]] = {}
@@ -96,6 +96,13 @@ def failure(section: str, case: str, exc: BaseException) -> Row:
     return Row(section, case, None, None, "", None, note=f"failed: {type(exc).__name__}: {text}")
 
 
+def _judged(row: Row) -> str:
+    """The figure a target speaks of: a latency in ms, else the ratio."""
+    if row.ours is not None and row.ours.unit == "ms":
+        return f"{_num(row.ours.median)} ms"
+    return f"{row.ratio.median if row.ratio else 0:.2f}x"
+
+
 def _markdown_row(row: Row) -> str:
     ratio = "-" if row.ratio is None else f"{row.ratio.median:.2f}x"
     if row.ratio is not None and row.ratio.low != row.ratio.high:
@@ -114,7 +121,7 @@ INTRO = [
     "Every figure is the median of several runs with (min-max); every ratio is",
     "computed pair by pair within one run, ours and the baseline interleaved, so",
     "both see the same machine. Higher is better unless a row says otherwise.",
-    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers queues`,",
+    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers latency queues`,",
     "`--backends inmemory sqlite postgres redis nats kafka`; server addresses from",
     "`BELUGA_BENCH_POSTGRES_URL`, `BELUGA_BENCH_REDIS_URL`, `BELUGA_BENCH_NATS_URL`,",
     "`BELUGA_BENCH_KAFKA_URL`. Without a Kafka at its default address (and no URL",
@@ -172,13 +179,27 @@ ABOUT = {
         " more workers add no CPU: the target is no collapse, not linear scaling."
     ),
     "11": (
+        "A client process (this one) and one worker process (polling every 0.1 s, so"
+        " anything faster was pushed) on one store; the workflows print a mark with the"
+        " machine's monotonic clock when a signal reaches them, when a new run's first"
+        " activity begins, and when they return. Signal: from just before"
+        " `client.signal` to the workflow taking it, 20 signals per run. Start: from just before"
+        " `client.start` to the first activity, the worker idle. Result: from the"
+        " workflow returning (its last write still to come) to `await handle.result()`"
+        " returning in the client. The baseline is the backend's own notification round"
+        " trip, between two connections of one process: NOTIFY to LISTEN, PUBLISH to"
+        " SUBSCRIBE, a NATS KV put to a KV watch, and for SQLite, which cannot push, a"
+        " commit found by a `PRAGMA data_version` look every 20 ms (the SQLite store's"
+        " watch interval). Lower is better; the ratio is ours / raw."
+    ),
+    "12": (
         "A client submits one-step workflows onto a queue limited to 10 runs at once and"
         " awaits every result; one worker in the same process serves the queue and polls"
         " every 0.1 s. DBOS Transact enqueues the same workflow on a queue with the same"
         " limit and polling interval, in a process of its own, on the same backend. The"
         " clock runs from the first submission to the last result."
     ),
-    "12": (
+    "13": (
         "One worker ticks a schedule every 0.5 s; for each tick, the time from the tick"
         " to its run being stored. Lower is better."
     ),

@@ -15,13 +15,13 @@ import json
 import signal
 
 from beluga_workflow import Worker
-from benchmarks.workflows import sequential_steps, waits
+from benchmarks.workflows import LATENCY_WORKFLOWS, sequential_steps, waits
 
 
 async def main(args: argparse.Namespace) -> None:
     worker = Worker(
         json.loads(args.store),
-        workflows=[sequential_steps, waits],
+        workflows=[sequential_steps, waits, *LATENCY_WORKFLOWS],
         concurrency=args.concurrency,
         worker_id=args.worker_id,
         lease_duration=args.lease,

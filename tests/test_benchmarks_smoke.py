@@ -45,7 +45,7 @@ def has_figure(row: dict[str, Any]) -> bool:
 def test_quick_run_produces_figures_for_every_benchmark(tmp_path: Path) -> None:
     data = run_benchmarks(tmp_path)
     measured = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
-    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
     failed = [row for row in data["rows"] if row["note"].startswith("failed")]
     assert failed == []
     assert "beluga-workflow" in data["machine"]
@@ -63,10 +63,30 @@ def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
     )
 
 
+def test_latency_rows_give_p50_and_p99_against_the_raw_notification(tmp_path: Path) -> None:
+    data = run_benchmarks(tmp_path, "--only", "latency", "--backends", "sqlite")
+    rows = data["rows"]
+    assert {row["section"].split(".")[0] for row in rows} == {"11"}
+    assert [row["case"] for row in rows] == [
+        f"SQLite, {what}, {share}"
+        for what in (
+            "signal to workflow",
+            "start to first activity",
+            "result() wake-up after the end",
+        )
+        for share in ("p50", "p99")
+    ]
+    for row in rows:
+        assert row["ours"]["unit"] == "ms"
+        assert row["baseline_name"] == "raw notification"
+        assert row["ratio"]["median"] > 0
+    assert rows[0]["target"] == "p50 ≤ 50 ms"
+
+
 def test_queue_benchmarks_run_on_sqlite(tmp_path: Path) -> None:
     data = run_benchmarks(tmp_path, "--only", "queues", "--backends", "sqlite")
     sections = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
-    assert sections == {"11", "12"}
+    assert sections == {"12", "13"}
     assert [row for row in data["rows"] if row["note"].startswith("failed")] == []
 
 

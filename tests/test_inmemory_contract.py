@@ -6,12 +6,14 @@ import pytest
 
 from beluga_workflow import WorkflowStore
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.watching import MAX_BACKLOG
 from beluga_workflow_contract_tests import StoreContract, StoreFactory, StorePoison
 from beluga_workflow_contract_tests.poison import poison_in_memory
 
 
 class TestInMemoryStoreContract(StoreContract):
     provider_name = "inmemory"
+    watch_backlog = MAX_BACKLOG + 500  # past the bound, where notices give way to one None
 
     @pytest.fixture
     def store_factory(self) -> StoreFactory:

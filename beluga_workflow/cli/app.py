@@ -23,9 +23,10 @@ from beluga_workflow.cli.exit_codes import ExitCode, classify
 from beluga_workflow.cli.params import JSON_VALUE, LIMIT, SECONDS, TEXT
 from beluga_workflow.cli.stores import open_cli_store, store_spec
 from beluga_workflow.cli.targets import load_function, load_module, queues_in, workflows_in
-from beluga_workflow.errors import InvalidArgumentError, WorkflowNotFoundError
+from beluga_workflow.client import Client
+from beluga_workflow.errors import InvalidArgumentError, WorkflowError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
-from beluga_workflow.models import Signal, WorkflowFilter, WorkflowStatus
+from beluga_workflow.models import WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
 from beluga_workflow.plugins.registry import available_stores
@@ -358,6 +359,18 @@ def with_store(
     return run_async(work)
 
 
+def with_client(
+    store: str | None, config: str | None, action: Callable[[Client], Awaitable[T]]
+) -> T:
+    """Run ``action`` with a :class:`Client` on the selected store (closed after)."""
+
+    async def act(opened: WorkflowStore) -> T:
+        async with Client(opened, load_plugins=False) as client:
+            return await action(client)
+
+    return with_store(store, config, act)
+
+
 @cli.command(name="list")
 @click.option(
     "--status",
@@ -373,8 +386,9 @@ def list_(
     status: str | None, limit: int, store: str | None, config: str | None, as_json: bool
 ) -> None:
     """List stored workflows."""
-    wanted = WorkflowFilter(status=WorkflowStatus(status) if status else None, limit=limit)
-    states = without_system_records(with_store(store, config, lambda s: s.list(wanted)))
+    wanted = WorkflowStatus(status) if status else None
+    states = with_client(store, config, lambda c: c.list_workflows(wanted, limit=limit))
+    states = without_system_records(states)
     if as_json:
         stdout.print_json(json.dumps([render.summary(state) for state in states]))
     else:
@@ -389,15 +403,13 @@ def list_(
 def show(workflow_id: str, store: str | None, config: str | None, as_json: bool) -> None:
     """Show one workflow: its state and history."""
 
-    async def load(opened: WorkflowStore) -> Any:
-        state = await opened.load(workflow_id)
-        if state is None:
-            raise WorkflowNotFoundError(
-                f"no workflow {workflow_id!r} in the store; `beluga-workflow list` shows the ids"
-            )
-        return state
+    async def load(client: Client) -> Any:
+        try:
+            return await client.describe(workflow_id)
+        except WorkflowNotFoundError as exc:
+            raise WorkflowNotFoundError(f"{exc}; `beluga-workflow list` shows the ids") from None
 
-    state = with_store(store, config, load)
+    state = with_client(store, config, load)
     if as_json:
         stdout.print_json(state.model_dump_json())
     else:
@@ -409,13 +421,8 @@ def show(workflow_id: str, store: str | None, config: str | None, as_json: bool)
 @store_option
 @config_option
 def cancel(workflow_id: str, store: str | None, config: str | None) -> None:
-    """Cancel a running workflow (recorded in the store; its process stops it)."""
-
-    async def act(opened: WorkflowStore) -> None:
-        async with Executor(store=opened, load_plugins=False) as executor:
-            await executor.cancel(workflow_id)
-
-    with_store(store, config, act)
+    """Cancel a running workflow (recorded in the store; the worker running it stops it)."""
+    with_client(store, config, lambda client: client.cancel(workflow_id))
     stdout.print(f"canceled {workflow_id}")
 
 
@@ -427,17 +434,82 @@ def cancel(workflow_id: str, store: str | None, config: str | None) -> None:
 @config_option
 def signal(workflow_id: str, name: str, value: Any, store: str | None, config: str | None) -> None:
     """Send signal NAME with a JSON payload to a workflow."""
-    try:
-        message = Signal(name=name, payload=value)
-    except ValueError as exc:
-        fail(InvalidArgumentError(f"invalid signal: {exc}"))
-
-    async def act(opened: WorkflowStore) -> None:
-        async with Executor(store=opened, load_plugins=False) as executor:
-            await executor.signal(workflow_id, message)
-
-    with_store(store, config, act)
+    with_client(store, config, lambda client: client.signal(workflow_id, name, value))
     stdout.print(f"signal {name!r} sent to {workflow_id}")
+
+
+@cli.command()
+@click.argument("name", type=TEXT, metavar="NAME")
+@click.option(
+    "--input", "payload", type=JSON_VALUE, default="null", metavar="JSON", help="Workflow input."
+)
+@click.option(
+    "--id", "workflow_id", type=TEXT, default="", help="Workflow id (default: a new random id)."
+)
+@click.option("--timeout", type=SECONDS, default=None, help="Workflow timeout in seconds.")
+@click.option("--wait", is_flag=True, help="Wait for the result a worker makes, and print it.")
+@store_option
+@config_option
+@json_option
+def start(
+    name: str,
+    payload: Any,
+    workflow_id: str,
+    timeout: float | None,
+    wait: bool,
+    store: str | None,
+    config: str | None,
+    as_json: bool,
+) -> None:
+    """Store a new run of the workflow registered as NAME, for a worker to run.
+
+    NAME is the name a worker registers (`module:function` for the functions
+    `beluga-workflow worker MODULE` registers). Nothing runs here.
+    """
+
+    async def act(client: Client) -> tuple[str, str, Any, str | None, str]:
+        handle = await client.start(name, payload, id=workflow_id or None, timeout=timeout)
+        if not wait:
+            return handle.id, handle.run_id, None, None, str(handle.status)
+        if not as_json:
+            stderr.print(f"workflow {handle.id} started (run {handle.run_id}); waiting ...")
+        try:
+            result = await handle.result()
+            return handle.id, handle.run_id, result, None, "completed"
+        except WorkflowError as exc:
+            return handle.id, handle.run_id, None, str(exc), str(handle.status)
+
+    started, run_id, result, error, status = with_client(store, config, act)
+    if as_json:
+        shape: dict[str, Any] = {"workflow_id": started, "run_id": run_id, "status": status}
+        if wait:
+            shape.update(result=result, error=error)
+        stdout.print_json(json.dumps(shape))
+    elif not wait:
+        stdout.print(f"started {started} (run {run_id})")
+    elif error is None:
+        stdout.print(f"Result: {json.dumps(result)}")
+    if error is not None:
+        if not as_json:
+            stderr.print(render.error_line(error))
+        raise SystemExit(int(ExitCode.WORKFLOW_FAILED))
+
+
+@cli.command()
+@click.argument("workflow_id", type=TEXT, metavar="ID")
+@click.argument("name", type=TEXT)
+@store_option
+@config_option
+def query(workflow_id: str, name: str, store: str | None, config: str | None) -> None:
+    """Print the JSON answer to query NAME (status, result, history, or a published event)."""
+
+    async def ask(client: Client) -> Any:
+        answer = await client.query(workflow_id, name)
+        if name == "history":
+            return [event.model_dump(mode="json") for event in answer]
+        return answer
+
+    stdout.print_json(json.dumps(with_client(store, config, ask)))
 
 
 @cli.command()
@@ -448,6 +520,50 @@ def delete(workflow_id: str, store: str | None, config: str | None) -> None:
     """Delete a workflow's stored state (a missing id is not an error)."""
     with_store(store, config, lambda s: s.delete(workflow_id))
     stdout.print(f"deleted {workflow_id}")
+
+
+@cli.command()
+@click.argument("modules", nargs=-1, required=True, metavar="MODULE...")
+@click.option(
+    "--id",
+    "workflow_ids",
+    type=TEXT,
+    multiple=True,
+    help="Replay only this run (repeatable; default: every stored run of the modules' workflows).",
+)
+@store_option
+@config_option
+@json_option
+def replay(
+    modules: tuple[str, ...],
+    workflow_ids: tuple[str, ...],
+    store: str | None,
+    config: str | None,
+    as_json: bool,
+) -> None:
+    """Check the workflows of MODULE... against stored histories before deploying them.
+
+    Replays each run's history against the current code without running
+    anything or changing the store, and names each run and event that no
+    longer match. Exits 1 when any does.
+    """
+    from beluga_workflow.replaying import HistoryReplayer
+
+    try:
+        functions = [fn for target in modules for fn in workflows_in(load_module(target)).values()]
+        replayer = HistoryReplayer(functions)
+    except Exception as exc:
+        fail(exc)
+    results = with_store(store, config, lambda s: replayer.replay_store(s, workflow_ids or None))
+    if as_json:
+        stdout.print_json(json.dumps([result.summary() for result in results]))
+    else:
+        for result in results:
+            verdict = "ok" if result.ok else f"DIVERGES: {result.problem}"
+            stdout.print(f"{result.workflow_id} (run {result.run_id}): {verdict}")
+        stdout.print(f"{len(results)} run(s) replayed, {sum(not r.ok for r in results)} diverge")
+    if not all(result.ok for result in results):
+        raise SystemExit(int(ExitCode.WORKFLOW_FAILED))
 
 
 from beluga_workflow.cli.schedules import schedule  # noqa: E402 - it uses the options above

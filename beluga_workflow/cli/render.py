@@ -25,6 +25,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from beluga_workflow.divergence import blocked_mark
 from beluga_workflow.models import WorkflowState
 from beluga_workflow.plugins.registry import StoreInfo
 
@@ -145,6 +146,7 @@ def summary(state: WorkflowState) -> dict[str, Any]:
         "updated_at": state.updated_at.isoformat(),
         "events": len(state.history),
         "error": state.error,
+        "blocked": blocked_mark(state),
     }
 
 
@@ -155,10 +157,15 @@ def states_table(states: list[WorkflowState]) -> Table:
     for state in states:
         style = _STATUS_STYLE.get(state.status.value, "")
         outcome = state.error if state.error else _short(state.result)
+        status = _styled(state.status.value, style)
+        mark = blocked_mark(state)
+        if mark is not None:
+            status = Text.assemble(status, " ", ("blocked", "bold red"))
+            outcome = f"blocked at event {mark.get('event_id')}: {mark.get('reason')}"
         table.add_row(
             Text(state.workflow_id),
             Text(state.workflow_name or ""),
-            _styled(state.status.value, style),
+            status,
             Text(str(len(state.history))),
             Text(state.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
             Text(outcome or ""),
@@ -178,6 +185,10 @@ def print_state(console: Console, state: WorkflowState) -> None:
         console.print(Text(f"result:   {_short(state.result, 200)}"))
     if state.error:
         console.print(Text(f"error:    {state.error}"))
+    mark = blocked_mark(state)
+    if mark is not None:
+        where = f"at event {mark.get('event_id')} ({mark.get('event_type')})"
+        console.print(Text.assemble(("blocked:", "bold red"), f"  {where}: {mark.get('reason')}"))
     table = Table(title=f"history ({len(state.history)} events)")
     for column in ("#", "time", "event", "name", "attempt", "details"):
         table.add_column(column)
@@ -193,7 +204,7 @@ def print_state(console: Console, state: WorkflowState) -> None:
             Text(str(event.id)),
             Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3]),
             Text(event.type.value),
-            Text(event.activity_name or event.signal_name or ""),
+            Text(event.activity_name or event.signal_name or event.event_key or ""),
             Text("" if event.attempt is None else str(event.attempt)),
             Text(details),
         )

@@ -40,6 +40,7 @@ from beluga_workflow.errors import (
 from beluga_workflow.plugins.guard import PluginCodeFailed, run_plugin_code
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.redaction import redact_url
+from beluga_workflow.storekit.schemes import PUBLISHED_SCHEMES
 
 __all__ = [
     "CORE_DISTRIBUTION",
@@ -56,14 +57,11 @@ __all__ = [
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 CORE_DISTRIBUTION = "beluga-workflow"
 
-PUBLISHED_PROVIDERS: dict[str, tuple[str, ...]] = {
-    "sqlite": ("sqlite",),
-    "postgres": ("postgresql", "postgres"),
-    "redis": ("redis", "rediss", "unix"),
-    "nats": ("nats",),
-    "kafka": ("kafka",),
-}
-"""Providers this project publishes as extras, with their URL schemes (for install hints)."""
+PUBLISHED_PROVIDERS: dict[str, tuple[str, ...]] = PUBLISHED_SCHEMES
+"""Providers this project publishes as extras, with their URL schemes (for install hints).
+
+The same table the providers' configs and plugin records read their schemes from.
+"""
 
 _TRUE = {"1", "true", "yes", "on"}
 

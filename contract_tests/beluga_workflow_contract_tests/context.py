@@ -22,6 +22,8 @@ import pytest
 from beluga_workflow import Capability, WorkflowState, WorkflowStore
 from beluga_workflow_contract_tests.journal import Journal
 from beluga_workflow_contract_tests.rule import Rule
+from beluga_workflow_contract_tests.server_checks import Outage
+from beluga_workflow_contract_tests.server_contract import OutageFactory
 from beluga_workflow_contract_tests.violations import (
     Broken,
     ContractViolation,
@@ -49,6 +51,13 @@ provider's fixture removes these namespaces after the test, as it does the
 test's own.
 """
 
+NEEDS_OUTAGE = (
+    "provide the outage_factory fixture (an async callable (operation_timeout) returning a "
+    "store on the test's namespace that reaches its server through an outage handle, such "
+    "as an OutageProxy, started) so the suite can cut a watcher off and restore it; a store "
+    "with no connection to lose has nothing to check here"
+)
+
 STORE_METHODS = ("save", "load", "list", "delete", "close")
 
 NEEDS_POISON = (
@@ -68,6 +77,7 @@ class ContractRun:
         store_spec: Any = None,
         poison: StorePoison | None = None,
         namespace_factory: NamespaceFactory | None = None,
+        outage_factory: OutageFactory | None = None,
         max_examples: int = 25,
         timeout: float = 120.0,
         shared_namespace: bool = False,
@@ -83,6 +93,8 @@ class ContractRun:
         self.shared_namespace = shared_namespace
         """True when the namespace may hold other data (ids then get a unique prefix)."""
         self._factory = factory
+        self._outage_factory = outage_factory
+        self._outages: list[Outage] = []
         self._poison = poison
         self._timeout = timeout
         self._note = note
@@ -141,6 +153,20 @@ class ContractRun:
         self._watch(store)
         self._opened.append(store)
         return store
+
+    async def open_cut_off(self) -> tuple[WorkflowStore, Outage]:
+        """A new store reaching its backend through an outage handle (``outage_factory``).
+
+        Both are closed when the rule ends. Skips the rule, saying what to
+        provide, when the author gave no such fixture.
+        """
+        if self._outage_factory is None:
+            pytest.skip(NEEDS_OUTAGE)
+        store, outage = await self._outage_factory(None)
+        self._outages.append(outage)
+        self._watch(store)
+        self._opened.append(store)
+        return store, outage
 
     def id(self, name: str = "wf") -> str:
         """A workflow id unique to this rule run (``name`` keeps messages readable)."""
@@ -276,6 +302,11 @@ class ContractRun:
         opened, self._opened = self._opened, []
         for store in opened:
             await store.close()
+        outages, self._outages = self._outages, []
+        for outage in outages:
+            close = getattr(outage, "close", None)
+            if callable(close):
+                await close()
 
     @staticmethod
     def _known_capabilities(

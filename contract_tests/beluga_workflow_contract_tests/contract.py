@@ -20,6 +20,7 @@ from beluga_workflow_contract_tests.suite.engine_records import EngineRecordRule
 from beluga_workflow_contract_tests.suite.fidelity import FidelityRules
 from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
+from beluga_workflow_contract_tests.suite.leases import LeaseRules
 from beluga_workflow_contract_tests.suite.lifecycle import LifecycleRules
 from beluga_workflow_contract_tests.suite.listing import ListRules
 from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
@@ -31,6 +32,7 @@ from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
 from beluga_workflow_contract_tests.suite.status_index import StatusIndexRules
 from beluga_workflow_contract_tests.suite.volume import VolumeRules
 from beluga_workflow_contract_tests.suite.watch import WatchRules
+from beluga_workflow_contract_tests.suite.watch_recovery import WatchRecoveryRules
 
 __all__ = ["StoreContract"]
 
@@ -51,7 +53,9 @@ a NEW store on the SAME backend namespace, fresh for each test:
 # rules come last here to run first: a defect is then reported by the most
 # specific rule that shows it.
 class StoreContract(
+    WatchRecoveryRules,
     WatchRules,
+    LeaseRules,
     StateMachineRules,
     VolumeRules,
     LiveListingRules,
@@ -85,7 +89,10 @@ class StoreContract(
     rule is skipped, saying so) and ``namespace_factory`` (a callable taking a
     suffix and opening a store in the test's namespace extended by it, so
     stores in namespaces that nest are checked to never meet; see
-    :data:`~.context.NamespaceFactory`). Set ``provider_name`` to the
+    :data:`~.context.NamespaceFactory`) and, for a store that talks to a server,
+    ``outage_factory`` (as for :class:`~.server_contract.ServerStoreContract`:
+    a store reaching its server through an outage handle, so a watcher is
+    checked to miss nothing when its connection is cut and restored). Set ``provider_name`` to the
     registered provider's name and the capabilities checked are those of its
     plugin record (or set ``capabilities`` to override them); rules of other
     capabilities are skipped with the capability named.
@@ -153,6 +160,11 @@ class StoreContract(
             namespaces = request.getfixturevalue("namespace_factory")
         except pytest.FixtureLookupError:
             namespaces = None
+        outages: Any
+        try:
+            outages = request.getfixturevalue("outage_factory")
+        except pytest.FixtureLookupError:
+            outages = None
         examples = request.config.getoption("beluga_examples", default=None)
         node = request.node
 
@@ -165,6 +177,7 @@ class StoreContract(
             store_spec=spec,
             poison=poison,
             namespace_factory=namespaces,
+            outage_factory=outages,
             max_examples=int(examples) if examples else self.max_examples,
             timeout=self.rule_timeout,
             shared_namespace=contract_shared_namespace,

@@ -73,6 +73,11 @@ class ContractStore(InMemoryStore):
 
         return open_in
 
+    @classmethod
+    def outage_factory(cls, store_factory: Any) -> Any:
+        """The suite's ``outage_factory``: none, a store of its own has no connection to cut."""
+        return None
+
 
 class SharedBackendStore(ContractStore):
     """A correct *durable* store: every store from one factory shares one dict.
@@ -113,9 +118,49 @@ class SharedBackendStore(ContractStore):
         peers.append(store)
         return store
 
+    _cut = False
+    """True while the store's "connection" is cut: notices of other stores' writes are lost."""
+
+    @classmethod
+    def outage_factory(cls, store_factory: Any) -> Any:
+        """Opens a store on the backend whose connection a :class:`Link` cuts and restores."""
+
+        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Link]:
+            store = await store_factory()
+            return store, Link(store)
+
+        return open_cut_off
+
     def _changed(self, workflow_id: str) -> None:
         for peer in self._peers:
-            peer._watchers.notify(workflow_id)
+            peer._receive(workflow_id)
+
+    def _receive(self, workflow_id: str) -> None:
+        if not self._cut:
+            self._watchers.notify(workflow_id)
+
+    def _lost(self) -> None:
+        """The connection was cut (a store may not notice at once; this one does nothing)."""
+
+    def _restored(self) -> None:
+        """The connection is back: say that notices may have been missed."""
+        self._cut = False
+        self._watchers.notify(None)
+
+
+class Link:
+    """The outage handle of a :class:`SharedBackendStore`: cuts its notices, then restores them."""
+
+    def __init__(self, store: SharedBackendStore) -> None:
+        self.store = store
+
+    async def stop(self) -> None:
+        self.store._cut = True
+        self.store._lost()
+
+    async def start(self) -> None:
+        if self.store._cut:
+            self.store._restored()
 
 
 class SortedListStore(ContractStore):
@@ -181,7 +226,7 @@ class KeepsCallersObject(ContractStore):
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        self._check_open()
+        self.check_open()
         self._states[state.workflow_id] = state
 
 
@@ -450,7 +495,7 @@ async def _save_despite(store: ContractStore, state: WorkflowState, problem: str
     except PayloadSerializationError as exc:
         if problem not in str(exc):
             raise
-    store._check_open()
+    store.check_open()
     store._states[state.workflow_id] = state.model_copy(deep=True)
 
 
@@ -610,18 +655,18 @@ class EncodedKeyStore(ContractStore):
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        self._check_open()
+        self.check_open()
         self._states[self.key(state.workflow_id)] = state.model_copy(deep=True)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         stored = self._states.get(self.key(workflow_id))
         return None if stored is None else stored.model_copy(deep=True)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         self._states.pop(self.key(workflow_id), None)
 
 
@@ -699,18 +744,18 @@ class JoinsNamespaceAndId(ContractStore):
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        self._check_open()
+        self.check_open()
         self._states[self.key(state.workflow_id)] = state.model_copy(deep=True)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         stored = self._states.get(self.key(workflow_id))
         return None if stored is None else stored.model_copy(deep=True)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        self._check_open()
+        self.check_open()
         start = self.key("")
         found = StateList()
         for key, state in self._states.items():
@@ -722,7 +767,7 @@ class JoinsNamespaceAndId(ContractStore):
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         self._states.pop(self.key(workflow_id), None)
 
 
@@ -740,7 +785,7 @@ class LosesConcurrentUpdates(ContractStore):
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        self._check_open()
+        self.check_open()
         table = dict(self._states)
         await asyncio.sleep(0)
         table[state.workflow_id] = state.model_copy(deep=True)
@@ -754,7 +799,7 @@ class TornWrites(ContractStore):
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        self._check_open()
+        self.check_open()
         old = self._states.get(state.workflow_id)
         history = old.history if old is not None else []
         self._states[state.workflow_id] = state.model_copy(update={"history": history}, deep=True)
@@ -777,7 +822,7 @@ class CloseNotIdempotent(ContractStore):
 class UsableAfterClose(ContractStore):
     breaks = ("lifecycle.closed_raises",)
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
         pass
 
 
@@ -837,7 +882,7 @@ class RacyCompareAndSave(ContractStore):
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
         require_state(state)
-        self._check_open()
+        self.check_open()
         stored = self._states.get(state.workflow_id)
         if (0 if stored is None else stored.version) != expected_version:
             return await super().compare_and_save(state, expected_version)
@@ -953,7 +998,7 @@ class RacyCompareAndAppend(ContractStore):
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
         kept = require_append(state, new_events)
-        self._check_open()
+        self.check_open()
         stored = self._states.get(state.workflow_id)
         current = 0 if stored is None else stored.version
         if current != expected_version or (stored is not None and len(stored.history) != kept):
@@ -1014,7 +1059,7 @@ class WatchMissesDeletes(SharedBackendStore):
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
         with self._lock:
-            self._check_open()
+            self.check_open()
             self._states.pop(workflow_id, None)
 
 
@@ -1061,7 +1106,7 @@ class ListIteratesLiveState(ContractStore):
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        self._check_open()
+        self.check_open()
         found = StateList()
         for stored in self._states.values():
             await asyncio.sleep(0)
@@ -1079,7 +1124,7 @@ class StatusListReadsKeysThenStates(ContractStore):
         wanted = require_filter(filter)
         if wanted.status is None:
             return await super().list(filter)
-        self._check_open()
+        self.check_open()
         matching = [i for i, s in self._states.items() if s.status == wanted.status]
         found = StateList()
         for workflow_id in matching:
@@ -1131,7 +1176,7 @@ class StatusIndexStore(ContractStore):
         wanted = require_filter(filter)
         if wanted.status is None:
             return await super().list(filter)
-        self._check_open()
+        self.check_open()
         members = self._index.get(wanted.status, set())
         found = StateList()
         for workflow_id, stored in self._states.items():
@@ -1222,7 +1267,7 @@ class LoadCacheSurvivesDelete(CachingStore):
     breaks = ("delete.removes",)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
-        self._check_open()
+        self.check_open()
         cached = self._cache.get(workflow_id)
         if cached is not None:
             return cached.model_copy(deep=True)  # type: ignore[no-any-return]
@@ -1239,7 +1284,7 @@ class LimitedListCacheSurvivesDelete(CachingStore):
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        self._check_open()
+        self.check_open()
         if not wanted.limit:
             return await super().list(filter)
         key = (wanted.status, wanted.limit)

@@ -17,6 +17,7 @@ from beluga_workflow_contract_tests import StoreContract
 class TestChosenStore(StoreContract):
     max_examples = 15
     watch_timeout = 0.5
+    watch_reconnect_timeout = 1.0
 
     @pytest.fixture
     def contract_capabilities(self, chosen_store: Any) -> Collection[str]:
@@ -37,3 +38,7 @@ class TestChosenStore(StoreContract):
     @pytest.fixture
     def namespace_factory(self, chosen_store: Any, store_factory: Any) -> Any:
         return chosen_store.namespace_factory()
+
+    @pytest.fixture
+    def outage_factory(self, chosen_store: Any, store_factory: Any) -> Any:
+        return chosen_store.outage_factory(store_factory)

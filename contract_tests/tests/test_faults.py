@@ -24,13 +24,14 @@ ABILITIES = {
 }
 
 
-CORE = ("__init__", "_check_open", "save", "load", "list", "delete", "close")
+CORE = ("save", "load", "list", "delete", "close")
 
 
 def store_without(*hidden: str) -> WorkflowStore:
     """An in-memory store lacking the ``hidden`` optional methods (a class of its own)."""
     kept = [*CORE, *(name for name in ABILITIES if name not in hidden)]
-    cls = type("Partial", (), {name: vars(InMemoryStore)[name] for name in kept})
+    inner = InMemoryStore()
+    cls = type("Partial", (), {name: staticmethod(getattr(inner, name)) for name in kept})
     store: WorkflowStore = cls()
     return store
 

@@ -82,10 +82,56 @@ async def collect_signals(ctx: WorkflowContext, input: dict[str, Any]) -> list[A
     return items
 
 
+AWAIT_ROUNDS = 4
+FILLER_RUNS = 200
+
+
+async def _via_helper(ctx: WorkflowContext, side_effects: str, label: str) -> str:
+    await asyncio.sleep(0.01)
+    result: str = await ctx.execute_activity(
+        write_line, {"side_effects": side_effects, "label": label, "pause": 0.01}
+    )
+    return result
+
+
+async def plain_awaits(ctx: WorkflowContext, input: dict[str, Any]) -> list[str]:
+    """Awaits outside the context between calls: none of them may look like divergence."""
+    side_effects = input["side_effects"]
+    done = []
+    for index in range(AWAIT_ROUNDS):
+        step = {"side_effects": side_effects, "label": f"step-{index}", "pause": 0.02}
+        done.append(await ctx.execute_activity(write_line, step))
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(time.sleep, 0.01)
+        done.append(await _via_helper(ctx, side_effects, f"helper-{index}"))
+        same = {"side_effects": side_effects, "label": f"same-{index}", "pause": 0.02}
+        done.extend(
+            await asyncio.gather(
+                ctx.execute_activity(write_line, same), ctx.execute_activity(write_line, same)
+            )
+        )
+    return done
+
+
+async def _echo(value: Any) -> Any:
+    await asyncio.sleep(0)
+    return value
+
+
+async def filler(ctx: WorkflowContext, input: int) -> None:
+    """One of many runs replaying alongside: a few calls with plain awaits, then a long wait."""
+    for index in range(3):
+        await asyncio.sleep(0.001 * (input % 4))
+        await ctx.execute_activity(_echo, [input, index])
+    await ctx.wait_for_signal("never")
+
+
 SCENARIOS = {
     "activities": many_activities,
     "sleep": sleep_between,
     "signal": collect_signals,
+    "awaits": plain_awaits,
+    "awaits-busy": plain_awaits,
 }
 
 
@@ -94,14 +140,20 @@ async def main(scenario: str, action: str, kind: str, store_dir: str, side_effec
     store = open_durable_store(kind, store_dir)
     # One worker id for the process that starts and the one that recovers: a worker
     # restarted under its id takes its runs back at once, without waiting for the lease.
-    worker = Executor(store, workflows=[workflow], load_plugins=False, worker_id="crash-app")
+    worker = Executor(
+        store, workflows=[workflow, filler], load_plugins=False, worker_id="crash-app"
+    )
     async with worker as executor:
         if action == "start":
+            if scenario == "awaits-busy":  # these replay on the same loop on recovery
+                for number in range(FILLER_RUNS):
+                    options = WorkflowOptions(id=f"filler-{number}", input=number)
+                    await executor.execute(filler, options)
             options = WorkflowOptions(id=WORKFLOW_ID, input={"side_effects": side_effects})
             handle = await executor.execute(workflow, options)
         else:
             report = await executor.recover()
-            (handle,) = report.resumed
+            (handle,) = [each for each in report.resumed if each.id == WORKFLOW_ID]
         result = await handle.result()
     await store.close()
     print(json.dumps(result), flush=True)

@@ -12,31 +12,30 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from beluga_workflow.codec import decode_state, encode_state
-from beluga_workflow.errors import StoreClosedError
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.validation import require_filter, require_workflow_id
+from beluga_workflow.storekit import StoreBase, require_filter, require_workflow_id
 
 
-class FileStore:
+class FileStore(StoreBase):
+    provider = "file"
+
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        super().__init__()
         self._directory = Path(directory)
         self._directory.mkdir(parents=True, exist_ok=True)
-        self._closed = False
+
+    @property
+    def where(self) -> str:
+        return str(self._directory)
 
     def _path(self, workflow_id: str) -> Path:
         return self._directory / (hashlib.sha256(workflow_id.encode()).hexdigest() + ".json")
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError("this FileStore is closed")
-
     async def save(self, state: WorkflowState) -> None:
         data = encode_state(state)
-        self._check_open()
+        self.check_open()
         path = self._path(state.workflow_id)
         partial = path.with_suffix(".tmp")
         partial.write_bytes(data)
@@ -44,7 +43,7 @@ class FileStore:
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         path = self._path(workflow_id)
         if not path.exists():
             return None
@@ -52,7 +51,7 @@ class FileStore:
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        self._check_open()
+        self.check_open()
         found: list[WorkflowState] = []
         for path in sorted(self._directory.glob("*.json")):
             data = path.read_bytes()
@@ -65,19 +64,5 @@ class FileStore:
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
-        self._check_open()
+        self.check_open()
         self._path(workflow_id).unlink(missing_ok=True)
-
-    async def close(self) -> None:
-        self._closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -169,9 +169,10 @@ def test_signal_sent_while_no_process_runs_the_workflow_is_delivered_once(
 
     def waiting_for_signals() -> bool:
         state = _stored(store_kind, store_dir) if _lines(side_effects) else None
-        return state is not None and state.history[-1].type is EventType.ACTIVITY_COMPLETED
+        # A signal wait is recorded as a timer of no duration, naming the signal.
+        return state is not None and state.history[-1].signal_name == "item"
 
-    _wait_until(waiting_for_signals, "the first activity to be stored", child)
+    _wait_until(waiting_for_signals, "the signal wait to be stored", child)
     _kill(child)
 
     async def send_while_stopped() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from beluga_workflow.context import WorkflowContext
+from beluga_workflow.divergence import blocked_mark
 from beluga_workflow.errors import NonDeterminismError, WorkflowNotRegisteredError
 from beluga_workflow.executor import Executor
 from beluga_workflow.models import EventType, WorkflowStatus
@@ -84,7 +85,7 @@ async def test_now_and_random_are_the_same_on_replay(store: InMemoryStore) -> No
     assert len({item["now"] for item in recorded[::2]}) == 3
 
 
-async def test_a_changed_workflow_fails_with_non_determinism_naming_the_event(
+async def test_a_changed_workflow_is_blocked_not_failed_naming_the_event(
     store: InMemoryStore,
 ) -> None:
     hold = Checkpoint()
@@ -123,11 +124,26 @@ async def test_a_changed_workflow_fails_with_non_determinism_naming_the_event(
     assert "refund'" in message
     state = await store.load("o")
     assert state is not None
-    assert state.status is WorkflowStatus.FAILED
-    assert state.error is not None
-    assert state.error.startswith("NonDeterminismError:")
+    assert state.status is WorkflowStatus.RUNNING  # left resumable, not failed
+    assert state.error is None
+    assert blocked_mark(state) == {
+        "event_id": 2,
+        "event_type": "activity_started",
+        "reason": message,
+    }
+    assert state.lease is None  # handed back for a worker with matching code
     assert hold.calls == ["shipped"]  # nothing ran for the changed code
+    assert (await second.claim(10)).resumed == []  # its rounds leave it alone
     await second.close()
+
+    hold.released.set()
+    async with Executor(store, load_plugins=False) as fixed:
+        fixed.register(order, name="order")
+        (handle,) = (await fixed.recover()).resumed
+        assert await handle.result() == ["charged", "shipped"]
+    state = await store.load("o")
+    assert state is not None
+    assert blocked_mark(state) is None
 
 
 async def test_a_workflow_that_now_returns_before_its_recorded_steps_is_non_deterministic(

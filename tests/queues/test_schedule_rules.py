@@ -53,10 +53,10 @@ def test_catch_up_after_ten_missed_seconds(policy: CatchUp, expected: list[int])
 
 
 def test_nothing_is_due_before_the_next_tick() -> None:
-    chosen, latest = due_ticks(
+    on_time, caught_up, latest = due_ticks(
         entry(CatchUp.ALL, T0 + timedelta(seconds=3)), T0 + timedelta(seconds=3.9)
     )
-    assert chosen == []
+    assert on_time == caught_up == []
     assert latest is None
 
 

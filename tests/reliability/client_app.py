@@ -8,7 +8,7 @@ from typing import Any
 
 from beluga_workflow import WorkflowContext
 
-__all__ = ["WORKFLOWS", "approval", "collector", "long_wait"]
+__all__ = ["WORKFLOWS", "approval", "collector", "long_wait", "publisher"]
 
 
 def _note(path: str, line: str) -> None:
@@ -45,5 +45,13 @@ async def collector(ctx: WorkflowContext, count: int) -> list[Any]:
     return items
 
 
-WORKFLOWS = [approval, long_wait, collector]
+async def publisher(ctx: WorkflowContext, _: Any) -> Any:
+    """Publishes a ``stage`` event before and after an ``approve`` signal."""
+    await ctx.set_event("stage", "waiting")
+    approver = await ctx.wait_for_signal("approve", timeout=120)
+    await ctx.set_event("stage", f"approved by {approver}")
+    return approver
+
+
+WORKFLOWS = [approval, long_wait, collector, publisher]
 """What the worker processes register (as ``tests.reliability.client_app:<name>``)."""

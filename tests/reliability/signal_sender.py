@@ -13,15 +13,15 @@ import json
 import sys
 from typing import Any
 
-from beluga_workflow import Executor, RetryPolicy, Signal
+from beluga_workflow import Client, RetryPolicy
 
 PATIENT = RetryPolicy(max_attempts=40, initial_interval=0.02, max_interval=0.25, jitter=0.1)
 
 
 async def main(spec: dict[str, Any], workflow_id: str, first: int, count: int) -> None:
-    async with Executor(spec, load_plugins=False, store_retry=PATIENT) as client:
+    async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
         for item in range(first, first + count):
-            await client.signal(workflow_id, Signal(name="item", payload=item))
+            await client.signal(workflow_id, "item", item)
 
 
 if __name__ == "__main__":

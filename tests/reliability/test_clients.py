@@ -17,10 +17,9 @@ from urllib.parse import urlencode
 import pytest
 
 from beluga_workflow import (
+    Client,
     EventType,
-    Executor,
     WorkflowCanceledError,
-    WorkflowOptions,
     WorkflowStatus,
 )
 from tests.reliability.targets import KINDS, faulty_target
@@ -78,11 +77,9 @@ async def test_clients_in_other_processes_signal_cancel_and_await_runs_of_a_work
         workers = Workers(spec, tmp_path / "side-effects.log")
         await workers.start()
         try:
-            async with Executor(spec, load_plugins=False, store_retry=PATIENT) as client:
-                approval = await client.submit(f"{APP}:approval", WorkflowOptions(id="a"))
-                long = await client.submit(
-                    f"{APP}:long_wait", WorkflowOptions(id="l", input=str(notes))
-                )
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                approval = await client.start(f"{APP}:approval", id="a")
+                long = await client.start(f"{APP}:long_wait", str(notes), id="l")
                 await _wait_for_line(notes, "started l")
 
                 cli = ["-m", "beluga_workflow.cli"]
@@ -115,10 +112,8 @@ async def test_signals_from_four_client_processes_racing_the_owner_all_arrive_on
         workers = Workers(spec, tmp_path / "side-effects.log")
         await workers.start()
         try:
-            async with Executor(spec, load_plugins=False, store_retry=PATIENT) as client:
-                handle = await client.submit(
-                    f"{APP}:collector", WorkflowOptions(id="c", input=count)
-                )
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                handle = await client.start(f"{APP}:collector", count, id="c")
                 share = count // senders
                 await asyncio.gather(
                     *(
@@ -145,3 +140,34 @@ async def test_signals_from_four_client_processes_racing_the_owner_all_arrive_on
     assert stored.status is WorkflowStatus.COMPLETED
     received = [e.signal_payload for e in stored.history if e.type is EventType.SIGNAL_RECEIVED]
     assert sorted(received) == list(range(count))
+
+
+async def test_a_client_reads_and_awaits_the_events_a_worker_process_publishes(
+    kind: str, tmp_path: Path
+) -> None:
+    async with faulty_target(kind, tmp_path) as target:
+        spec = target.client_spec
+        workers = Workers(spec, tmp_path / "side-effects.log")
+        await workers.start()
+        try:
+            async with Client(spec, load_plugins=False, store_retry=PATIENT) as client:
+                handle = await client.start(f"{APP}:publisher", id="e")
+                assert await client.wait_for_event("e", "stage", timeout=30) == "waiting"
+                assert await client.query("e", "stage") == "waiting"
+                await run_client(
+                    "-m",
+                    "beluga_workflow.cli",
+                    "signal",
+                    "e",
+                    "approve",
+                    '"ana"',
+                    "--store",
+                    store_url(spec),
+                )
+                assert await asyncio.wait_for(handle.result(), 30) == "ana"
+                assert await client.get_event("e", "stage") == "approved by ana"
+                stored = await client.describe("e")
+        finally:
+            await workers.stop_all()
+    published = [e.result for e in stored.history if e.type is EventType.EVENT_PUBLISHED]
+    assert published == ["waiting", "approved by ana"]

@@ -1,11 +1,10 @@
-"""Builds an :class:`InMemoryStore` from its (empty) config."""
+"""Deprecated: the factory is :func:`beluga_workflow.providers.inmemory.store.create_store`.
+
+Kept for one release for plugin records that name this module.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from beluga_workflow.providers.inmemory.store import create_store
 
-from beluga_workflow.providers.inmemory import InMemoryStore
-
-
-def create_store(config: BaseModel) -> InMemoryStore:
-    return InMemoryStore()
+__all__ = ["create_store"]

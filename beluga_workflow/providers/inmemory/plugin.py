@@ -5,6 +5,7 @@ from __future__ import annotations
 from beluga_workflow.capabilities import Capability
 from beluga_workflow.hookspecs import hookimpl
 from beluga_workflow.plugins.provider import StoreProvider
+from beluga_workflow.providers.inmemory.config import InMemoryConfig
 
 
 @hookimpl
@@ -12,8 +13,9 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
     return [
         StoreProvider(
             name="inmemory",
-            factory="beluga_workflow.providers.inmemory.factory:create_store",
-            url_schemes=("memory",),
+            factory="beluga_workflow.providers.inmemory.store:create_store",
+            config_model=InMemoryConfig,
+            url_schemes=InMemoryConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.APPEND_HISTORY,

@@ -6,8 +6,9 @@ first use of :class:`KafkaStore`, so provider discovery stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from beluga_workflow.storekit.lazy import lazy_exports
 from beluga_workflow_kafka.config import KafkaConfig
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaConfig", "KafkaStore"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "KafkaStore":
-        from beluga_workflow_kafka.store import KafkaStore
-
-        return KafkaStore
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, {"KafkaStore": "beluga_workflow_kafka.store"})

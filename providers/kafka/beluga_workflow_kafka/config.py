@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from beluga_workflow.redaction import redact_url
+from beluga_workflow.storekit.config import ServerStoreConfig
+from beluga_workflow.storekit.schemes import published_schemes
 
 __all__ = ["KafkaConfig"]
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
-class KafkaConfig(BaseModel):
+class KafkaConfig(ServerStoreConfig):
     """Brokers, topic and timeouts.
 
     ``url``: ``kafka://host:port[,host:port]/topic``; or give
@@ -24,7 +26,7 @@ class KafkaConfig(BaseModel):
     store call; then ``StoreUnavailableError``.
     """
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    url_schemes: ClassVar[tuple[str, ...]] = published_schemes("kafka")
 
     url: str | None = Field(default=None, repr=False)
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -48,7 +50,7 @@ class KafkaConfig(BaseModel):
     def _from_url(self) -> Self:
         if self.url is not None:
             scheme, sep, rest = self.url.partition("://")
-            if scheme.lower() != "kafka" or not sep:
+            if scheme.lower() not in self.url_schemes or not sep:
                 raise ValueError("expected kafka://host:port[,host:port]/topic")
             servers, _, topic = rest.partition("/")
             topic = topic.partition("?")[0]
@@ -70,8 +72,3 @@ class KafkaConfig(BaseModel):
     def address(self) -> str:
         """Where the brokers are, for messages (no credentials)."""
         return redact_url(f"kafka://{self.bootstrap_servers}/{self.topic}")
-
-    def __repr__(self) -> str:
-        return f"KafkaConfig(url={self.address!r})"
-
-    __str__ = __repr__

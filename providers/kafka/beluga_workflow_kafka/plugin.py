@@ -13,7 +13,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="kafka",
             factory="beluga_workflow_kafka.store:create_store",
             config_model=KafkaConfig,
-            url_schemes=("kafka",),
+            url_schemes=KafkaConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.DURABLE,

@@ -34,33 +34,26 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from beluga_workflow.bounded import ANSWER, OperationBound, describe, set_stage
-from beluga_workflow.chunked import CommitRecord, history_text, split
-from beluga_workflow.codec import encode_head
-from beluga_workflow.errors import (
-    ConcurrencyConflictError,
-    CorruptStateError,
-    InvalidArgumentError,
-    StoreClosedError,
-    StoreUnavailableError,
-)
+from beluga_workflow.bounded import ANSWER, describe, set_stage
+from beluga_workflow.errors import CorruptStateError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs
-from beluga_workflow.url_options import options_from_url
-from beluga_workflow.validation import (
+from beluga_workflow.storekit.base import ServerStore
+from beluga_workflow.storekit.checks import (
     require_append,
     require_filter,
     require_state,
     require_workflow_id,
 )
+from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
+from beluga_workflow.storekit.conflicts import history_conflict
+from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
 
 __all__ = ["KafkaStore", "create_store"]
@@ -122,7 +115,7 @@ class _View:
                 self.data.setdefault(slot, {})[part.decode()] = value
 
 
-class KafkaStore:
+class KafkaStore(ServerStore[KafkaConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on a compacted Kafka topic.
 
     Also implements ``append``. ``list`` is ordered by ``created_at`` then
@@ -131,28 +124,19 @@ class KafkaStore:
     the caught-up view shows.
     """
 
+    provider = "kafka"
+    config_model = KafkaConfig
+    library_loggers: ClassVar[tuple[str, ...]] = ("aiokafka",)
+
     def __init__(self, config: KafkaConfig | str | None = None, **options: Any) -> None:
-        if config is None or isinstance(config, str):
-            settings = dict(options)
-            if config is not None:
-                settings["url"] = config
-            config = KafkaConfig(**options_from_url(KafkaConfig, settings))
-        elif options:
-            raise InvalidArgumentError("give KafkaStore a config, or a URL with options")
-        mask_library_logs(["aiokafka"])
-        self.config = config
-        self.idempotent = config.idempotent
+        super().__init__(config, **options)
+        self.idempotent = self.config.idempotent
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
         self._view = _View()
         self._written: dict[TopicPartition, int] = {}
         self._lock: asyncio.Lock | None = None
-        self._closed = False
-        self._bound = OperationBound("kafka", config.address, config.operation_timeout)
-
-    def __repr__(self) -> str:
-        return f"KafkaStore(url={self.config.address!r})"
 
     # --- the store protocol ---------------------------------------------------
 
@@ -218,10 +202,7 @@ class KafkaStore:
                 await self._write_whole(state)
                 return
             if meta.n != kept:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} has {meta.n} stored events, not the "
-                    f"{kept} this append extends; another writer moved it on"
-                )
+                raise history_conflict(state.workflow_id, kept, meta.n)
             updated = meta.next_step(state)
             records = self._part_records(state, updated, first_event=kept)
             records.append((_meta_key(state.workflow_id), updated.encode()))
@@ -233,8 +214,7 @@ class KafkaStore:
 
         await self._call("append", append)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def release(self) -> None:
         producer, self._producer = self._producer, None
         consumer, self._consumer = self._consumer, None
         stops = [asyncio.ensure_future(c.stop()) for c in (producer, consumer) if c is not None]
@@ -246,17 +226,6 @@ class KafkaStore:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     logger.debug("stopping a Kafka client failed: %s", task.exception())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- writing --------------------------------------------------------------
 
@@ -450,8 +419,7 @@ class KafkaStore:
         return ConnectionError(f"no broker takes a connection: {describe(error or 'refused')}")
 
     async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        if self._closed:
-            raise StoreClosedError(f"kafka store {self.config.address} is closed")
+        self.check_open()
         if self._lock is None:
             self._lock = asyncio.Lock()
         lock = self._lock
@@ -483,9 +451,4 @@ class KafkaStore:
                 task.cancel()
                 raise
 
-        try:
-            return await self._bound.run(operation, shielded, outage=(OSError, KafkaError))
-        except StoreUnavailableError as exc:
-            if self._closed:
-                raise StoreClosedError(f"kafka store {self.config.address} is closed") from exc
-            raise
+        return await self.bounded(operation, shielded, outage=(OSError, KafkaError))

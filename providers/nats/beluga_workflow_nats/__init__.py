@@ -6,8 +6,9 @@ first use of :class:`NatsStore`, so provider discovery stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from beluga_workflow.storekit.lazy import lazy_exports
 from beluga_workflow_nats.config import NatsConfig
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["NatsConfig", "NatsStore"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "NatsStore":
-        from beluga_workflow_nats.store import NatsStore
-
-        return NatsStore
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, {"NatsStore": "beluga_workflow_nats.store"})

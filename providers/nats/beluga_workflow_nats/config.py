@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from beluga_workflow.redaction import redact_url
 from beluga_workflow.store_url import StoreURL
+from beluga_workflow.storekit.config import ServerStoreConfig
+from beluga_workflow.storekit.schemes import published_schemes
 
 __all__ = ["NatsConfig"]
 
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
-class NatsConfig(BaseModel):
+class NatsConfig(ServerStoreConfig):
     """Which server and buckets to use and how long to wait.
 
     The store keeps two JetStream key-value buckets, ``<bucket>-meta`` (one
@@ -29,7 +30,9 @@ class NatsConfig(BaseModel):
     ``/``, ``#``, ``?`` or ``@`` works written as is or percent-encoded.
     """
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    url_schemes: ClassVar[tuple[str, ...]] = published_schemes("nats")
+    url_example: ClassVar[str] = "nats://127.0.0.1:4222"
+    shown_fields: ClassVar[dict[str, str]] = {"bucket": "bucket"}
 
     url: str = Field(default="nats://127.0.0.1:4222", repr=False)
     bucket: str = "beluga_workflow"
@@ -41,9 +44,7 @@ class NatsConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _nats_url(cls, value: str) -> str:
-        parts = StoreURL.split(value)
-        if parts is None or parts.scheme.lower() not in {"nats", "tls"}:
-            raise ValueError("expected a nats:// (or tls://) URL, e.g. nats://127.0.0.1:4222")
+        parts = cls.split_url(value)
         if not parts.host:
             raise ValueError("the URL names no server; e.g. nats://127.0.0.1:4222")
         return parts.encoded()
@@ -54,11 +55,6 @@ class NatsConfig(BaseModel):
         if not _BUCKET.match(value):
             raise ValueError("bucket may hold only letters, digits, '_' and '-'")
         return value
-
-    @property
-    def address(self) -> str:
-        """The URL with any token or password masked, for messages."""
-        return redact_url(self.url)
 
     @property
     def server_url(self) -> str:
@@ -75,8 +71,3 @@ class NatsConfig(BaseModel):
         if parts.password is None:
             return {"token": parts.username or ""}
         return {"user": parts.username or "", "password": parts.password}
-
-    def __repr__(self) -> str:
-        return f"NatsConfig(url={self.address!r}, bucket={self.bucket!r})"
-
-    __str__ = __repr__

@@ -13,7 +13,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="nats",
             factory="beluga_workflow_nats.store:create_store",
             config_model=NatsConfig,
-            url_schemes=("nats", "tls"),
+            url_schemes=NatsConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.DURABLE,

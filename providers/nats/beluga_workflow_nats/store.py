@@ -39,8 +39,19 @@ reconnects by itself every 0.2 s; a call made while it is cut off waits for
 it, and gives up at once when an attempt to reconnect fails, as does a call
 in flight when the connection drops.
 
-Listing reads every meta record (the KV has no secondary index) by a scan of
-the meta stream, and loads only the states that match.
+Listing by status reads a status index, ``<bucket>-status``: one small key
+``<status>.<key>`` (the id and creation time) per workflow and status it
+has. A write that gives a workflow a status first creates its entry anew,
+and notes the entry's revision (``ix``) in the meta record it commits; once
+committed it removes the entry of the status it replaced, on condition that
+the entry still has the revision that record noted (so an entry another
+writer made since is never removed). An entry thus exists whenever a record
+has its status; an extra one (a write that lost its compare-and-set) is
+skipped, as every listed state's status is checked again. A list by status
+therefore reads only the entries of that status, sorts them by creation time
+and id, and loads states until it has ``limit``. Records of the earlier layout
+are indexed when the index bucket is created. Listing everything reads every
+meta record by a scan of the meta stream.
 
 ``watch`` follows the meta stream from its end with an ordered consumer:
 every commit (and every delete's purge) is a message on it, so a notice
@@ -54,18 +65,18 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import (
     BucketNotFoundError,
     KeyNotFoundError,
@@ -74,28 +85,22 @@ from nats.js.errors import (
 from nats.js.errors import NotFoundError as NatsNotFoundError
 from nats.js.kv import KeyValue
 
-from beluga_workflow.bounded import ANSWER, ConnectWatch, OperationBound, set_stage
-from beluga_workflow.chunked import CommitRecord, history_text, split
-from beluga_workflow.codec import encode_head
-from beluga_workflow.errors import (
-    ConcurrencyConflictError,
-    CorruptStateError,
-    InvalidArgumentError,
-    StoreClosedError,
-    StoreError,
-    StoreUnavailableError,
-)
+from beluga_workflow.bounded import ANSWER, ConnectWatch, set_stage
+from beluga_workflow.errors import ConcurrencyConflictError, CorruptStateError, StoreError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs
-from beluga_workflow.url_options import options_from_url
-from beluga_workflow.validation import (
+from beluga_workflow.storekit.base import ServerStore
+from beluga_workflow.storekit.checks import (
     require_append,
-    require_expected_version,
     require_filter,
     require_state,
+    require_step,
+    require_version_number,
     require_workflow_id,
 )
+from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
+from beluga_workflow.storekit.conflicts import history_conflict
+from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
 
@@ -112,8 +117,12 @@ _READ_BATCH = 64
 """Data keys read at once when loading a state."""
 _KNOWN = 4096
 """Meta records remembered (per store) so that a step need not read its record first."""
+_SCAN_BATCH = 1024
+"""Index entries asked for at once when listing by status."""
+_IDLE_CONSUMER = 30.0
+"""Seconds after which the server removes a listing's consumer that its store left behind."""
 _SEQ_ROOM = 32
-"""Bytes kept free in an inline meta record for the data sequence, still to be set."""
+"""Bytes kept free in an inline meta record for the data sequence and index revision."""
 
 
 def create_store(config: NatsConfig) -> NatsStore:
@@ -150,6 +159,8 @@ class Commit(CommitRecord):
     """
 
     seq: int = 0
+    ix: int = 0
+    """The revision of the status index entry this record relies on; 0: none noted."""
 
     @classmethod
     def new(cls, state: WorkflowState) -> Commit:
@@ -212,11 +223,13 @@ _Known = tuple[Commit, int]
 _Writes = list[tuple[str, bytes]]
 """Data keys and the chunks to write under them."""
 _Commits = list[Commit]
+_Found = list[tuple[str, str]]
+"""Creation time and id of workflows to list, sortable."""
 _Chunks = list[bytes]
 _Seqs = list[int]
 
 
-class NatsStore:
+class NatsStore(ServerStore[NatsConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on NATS JetStream key-value buckets.
 
     Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
@@ -224,31 +237,23 @@ class NatsStore:
     ordered by ``created_at`` then id.
     """
 
+    provider = "nats"
+    config_model = NatsConfig
+    library_loggers: ClassVar[tuple[str, ...]] = ("nats",)
+
     def __init__(self, config: NatsConfig | str | None = None, **options: Any) -> None:
-        if config is None or isinstance(config, str):
-            settings = dict(options)
-            if config is not None:
-                settings["url"] = config
-            config = NatsConfig(**options_from_url(NatsConfig, settings))
-        elif options:
-            raise InvalidArgumentError("give NatsStore a config, or a URL with options")
-        mask_library_logs(["nats"])
-        self.config = config
+        super().__init__(config, **options)
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._meta: KeyValue | None = None
         self._data: KeyValue | None = None
+        self._index: KeyValue | None = None
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
-        self._closed = False
         self._known: dict[str, _Known] = {}
-        self._bound = OperationBound("nats", config.address, config.operation_timeout)
         self._watch = ConnectWatch()
         self._connected: asyncio.Event | None = None
         self._watchers: set[Inbox] = set()
-
-    def __repr__(self) -> str:
-        return f"NatsStore(url={self.config.address!r}, bucket={self.config.bucket!r})"
 
     # --- the store protocol ---------------------------------------------------
 
@@ -266,20 +271,26 @@ class NatsStore:
 
         async def fetch() -> _States:
             states = StateList()
-            metas = await self._all_meta(states)
-            if wanted.status is not None:
-                metas = [m for m in metas if m.status == wanted.status.value]
-            metas.sort(key=lambda m: (m.created, m.id))
-            for meta in metas:
-                try:
-                    state = await self._load(meta.id)
-                except CorruptStateError as error:
-                    states.skip(error)
-                    continue
-                if state is not None and (wanted.status is None or state.status == wanted.status):
-                    states.append(state)
-                    if wanted.limit and len(states) >= wanted.limit:
-                        break
+            if wanted.status is None:
+                found = [(m.created, m.id) for m in await self._all_meta(states)]
+            else:
+                found = await self._indexed(wanted.status.value)
+            found.sort()
+            ids = [workflow_id for _, workflow_id in found]
+            # Loaded a batch at a time, as many as are still wanted (an entry may be extra).
+            while ids and not (wanted.limit and len(states) >= wanted.limit):
+                size = wanted.limit - len(states) if wanted.limit else _READ_BATCH
+                batch, ids = ids[:size], ids[size:]
+                loaded = await asyncio.gather(
+                    *(self._load(workflow_id) for workflow_id in batch), return_exceptions=True
+                )
+                for state in loaded:
+                    if isinstance(state, CorruptStateError):
+                        states.skip(state)
+                    elif isinstance(state, BaseException):
+                        raise state
+                    elif state is not None and wanted.status in (None, state.status):
+                        states.append(state)
             return states
 
         return await self._call("list", fetch)
@@ -291,6 +302,7 @@ class NatsStore:
             self._known.pop(workflow_id, None)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
+            await self._purge(f"*.{key}", bucket=self._index_bucket)
             await meta_kv.purge(key)
             await self._purge(f"{key}.>")
 
@@ -315,15 +327,14 @@ class NatsStore:
                 return
             stored, revision, _ = found
             if stored.n != kept:
-                raise self._conflict(workflow_id, f"it has {stored.n} stored events, not {kept}")
+                raise history_conflict(workflow_id, kept, stored.n)
             if not await self._step(key, stored, revision, parts):
                 raise self._conflict(workflow_id, "another writer moved it on")
 
         await self._call("append", append)
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        require_version_number(expected_version)
         require_state(state)
         parts = _Parts.of(state.model_copy(update={"version": expected_version + 1}))
         await self._call(
@@ -334,9 +345,8 @@ class NatsStore:
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        expected = require_expected_version(expected_version)
-        versioned = state.model_copy(update={"version": expected + 1})
+        kept, versioned = require_step(state, new_events, expected_version)
+        expected = expected_version
         parts = _Parts.of(versioned, kept)
         workflow_id = state.workflow_id
 
@@ -400,26 +410,14 @@ class NatsStore:
             self._watchers.discard(inbox)
             await self._unfollow(subscription)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def release(self) -> None:
         for inbox in self._watchers:
             inbox.end()
         self._known.clear()
         client, self._client = self._client, None
-        self._js = self._meta = self._data = None
+        self._js = self._meta = self._data = self._index = None
         if client is not None and not client.is_closed:
             await client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- writing --------------------------------------------------------------
 
@@ -440,14 +438,17 @@ class NatsStore:
         workflow_id = parts.record.id
         self._known.pop(workflow_id, None)
         key = key_of(workflow_id)
-        found = await self._get_meta(workflow_id)
+        # The index entry is made anew, while the record is read: one an
+        # unconditional save reused could be removed by a writer that replaced a
+        # record relying on it. A write refused below leaves it as an extra one.
+        found, ix = await _gather_two(self._get_meta(workflow_id), self._entry(parts.record))
         if expected is not None:
             current = 0 if found is None else found[0].version
             if found is not None and conflict_on_exists:
                 raise self._conflict(workflow_id, f"it has stored events, not {kept}")
             if current != expected:
                 raise self._conflict(workflow_id, f"it is at version {current}, not {expected}")
-        meta = replace(parts.record)
+        meta = replace(parts.record, ix=ix)
         head, writes = self._plan(key, meta, parts.head, parts.all_events())
         # A new generation's keys are fresh (its name is random): plain puts.
         seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
@@ -464,6 +465,8 @@ class NatsStore:
             await self._purge_keys(k for k, _ in writes)
             raise self._conflict(workflow_id, "another writer saved it first") from exc
         self._remember(workflow_id, meta, revision)
+        if found is not None:
+            await self._unindex(key, found[0], meta)
         if found is not None and found[0].gen != meta.gen:
             await self._purge(f"{key}.{found[0].gen}.>")
 
@@ -478,7 +481,10 @@ class NatsStore:
         meta_kv, data_kv = await self._buckets()
         meta = stored.after(parts.record)
         head, writes = self._plan(key, meta, parts.head, parts.tail)
-        results = await _create_all(data_kv, writes)
+        if meta.status != stored.status or not stored.ix:
+            results, meta.ix = await _gather_two(_create_all(data_kv, writes), self._entry(meta))
+        else:
+            results = await _create_all(data_kv, writes)
         seqs = [seq for seq in results if isinstance(seq, int)]
         taken = [write for write, seq in zip(writes, results, strict=True) if seq is None]
         if taken:
@@ -493,6 +499,7 @@ class NatsStore:
         except KeyWrongLastSequenceError:
             return False
         self._remember(meta.id, meta, new_revision)
+        await self._unindex(key, stored, meta)
         if stored.head_parts:  # the old head was kept apart: no record points at it now
             prefix = f"{key}.{stored.gen}"
             await self._purge_keys(
@@ -564,13 +571,120 @@ class NatsStore:
         with contextlib.suppress(NatsError):
             await _gather([self._purge(k) for k in keys])
 
-    async def _purge(self, subject_tail: str) -> None:
-        """Remove data keys matching ``subject_tail`` in one stream purge."""
+    async def _purge(self, subject_tail: str, bucket: str | None = None) -> None:
+        """Remove the keys matching ``subject_tail`` (of data, by default) in one stream purge."""
         js = self._js
         if js is None:
             return
-        bucket = f"{self.config.bucket}-data"
+        bucket = bucket or f"{self.config.bucket}-data"
         await js.purge_stream(f"KV_{bucket}", subject=f"$KV.{bucket}.{subject_tail}")
+
+    # --- the status index -----------------------------------------------------
+
+    @property
+    def _index_bucket(self) -> str:
+        return f"{self.config.bucket}-status"
+
+    async def _entry(self, meta: Commit) -> int:
+        """Write the index entry of ``meta``'s status anew; its revision."""
+        assert self._index is not None
+        value = json.dumps({"id": meta.id, "created": meta.created}).encode()
+        return await self._index.put(f"{meta.status}.{key_of(meta.id)}", value)
+
+    async def _unindex(self, key: str, replaced: Commit, meta: Commit) -> None:
+        """Remove the entry of the status ``meta`` replaced, if it is still the one noted.
+
+        Best effort: an entry left behind is only an extra one, skipped by listing.
+        """
+        if replaced.status == meta.status or not replaced.ix or self._index is None:
+            return
+        with contextlib.suppress(NatsError):
+            await self._index.delete(f"{replaced.status}.{key}", last=replaced.ix)
+
+    async def _indexed(self, status: str) -> _Found:
+        """Creation time and id of every workflow the index lists under ``status``."""
+        await self._buckets()
+        found: _Found = []
+        for value in (await self._scan_index(f"{status}.>")).values():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(value)
+                found.append((str(entry["created"]), str(entry["id"])))
+        return found
+
+    async def _scan(self, bucket: str, subjects: str) -> dict[str, bytes]:
+        """The live value of every key of ``bucket`` matching ``subjects`` (a subject filter).
+
+        Each read asks for the next message at or after a sequence; the KV's
+        own ``keys()`` (a watcher that stops when the server reports nothing
+        pending) was seen to stop early on some servers and miss records.
+        """
+        js = self._js
+        assert js is not None
+        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
+        values: dict[str, bytes] = {}
+        seq = 1
+        while True:
+            try:
+                msg = await js.get_msg(stream, seq=seq, subject=f"{prefix}{subjects}", next=True)
+            except NatsNotFoundError:
+                return values  # no message after seq
+            if msg.seq is None or msg.subject is None:
+                raise StoreError(f"nats store: a message in {stream} has no sequence or subject")
+            seq = msg.seq + 1
+            key = msg.subject[len(prefix) :]
+            # A key rewritten during the scan is seen again later: the later one counts.
+            values.pop(key, None)
+            operation = (msg.headers or {}).get("KV-Operation")
+            if msg.data and operation not in ("DEL", "PURGE"):
+                values[key] = msg.data
+
+    async def _scan_index(self, subjects: str) -> dict[str, bytes]:
+        """The live entries of the index matching ``subjects``, streamed in batches.
+
+        An ephemeral consumer delivers the last message of each key; the count
+        pending when it is made says how many to wait for, so a slow batch is
+        never taken for the end.
+        """
+        js = self._js
+        assert js is not None
+        bucket = self._index_bucket
+        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            num_replicas=1,
+            inactive_threshold=_IDLE_CONSUMER,
+        )
+        subscription = await js.pull_subscribe(f"{prefix}{subjects}", stream=stream, config=config)
+        values: dict[str, bytes] = {}
+        name: str | None = None
+        try:
+            info = await subscription.consumer_info()
+            name, pending = info.name, info.num_pending or 0
+            while pending > 0:
+                batch = await subscription.fetch(
+                    batch=min(pending, _SCAN_BATCH), timeout=self.config.operation_timeout
+                )
+                for msg in batch:
+                    pending -= 1
+                    key = msg.subject[len(prefix) :]
+                    values.pop(key, None)
+                    operation = (msg.headers or {}).get("KV-Operation")
+                    if msg.data and operation not in ("DEL", "PURGE"):
+                        values[key] = msg.data
+        finally:
+            with contextlib.suppress(NatsError, OSError):
+                await subscription.unsubscribe()
+                if name:
+                    await js.delete_consumer(stream, name)
+        return values
+
+    async def _index_all(self) -> None:
+        """Index every record of the earlier layout (no index bucket yet), once."""
+        assert self._index is not None
+        for meta in await self._all_meta(StateList()):
+            await self._entry(meta)
 
     def _conflict(self, workflow_id: str, why: str) -> ConcurrencyConflictError:
         return ConcurrencyConflictError(f"workflow {workflow_id!r} changed: {why}")
@@ -652,40 +766,16 @@ class NatsStore:
     async def _all_meta(self, listing: StateList) -> _Commits:
         """Every live meta record, by a scan of the meta stream (one read per record).
 
-        Each read asks for the next message at or after a sequence; the KV's
-        own ``keys()`` (a watcher that stops when the server reports nothing
-        pending) was seen to stop early on some servers and miss records.
         An unreadable record is left out and reported in ``listing``.
         """
         await self._buckets()
-        js = self._js
-        assert js is not None
-        bucket = f"{self.config.bucket}-meta"
-        stream, prefix = f"KV_{bucket}", f"$KV.{bucket}."
-        records: dict[str, Commit] = {}
-        unreadable: dict[str, CorruptStateError] = {}
-        seq = 1
-        while True:
+        records: _Commits = []
+        for key, value in (await self._scan(f"{self.config.bucket}-meta", ">")).items():
             try:
-                msg = await js.get_msg(stream, seq=seq, subject=f"{prefix}>", next=True)
-            except NatsNotFoundError:
-                break  # no message after seq
-            if msg.seq is None or msg.subject is None:
-                raise StoreError(f"nats store: a message in {stream} has no sequence or subject")
-            seq = msg.seq + 1
-            key = msg.subject[len(prefix) :]
-            # A record rewritten during the scan is seen again later: the later one counts.
-            records.pop(key, None)
-            unreadable.pop(key, None)
-            operation = (msg.headers or {}).get("KV-Operation")
-            if msg.data and operation not in ("DEL", "PURGE"):
-                try:
-                    records[key] = Commit.read(msg.data, id_of(key))[0]
-                except CorruptStateError as unreadable_record:
-                    unreadable[key] = unreadable_record
-        for error in unreadable.values():
-            listing.skip(error)
-        return [*records.values()]
+                records.append(Commit.read(value, id_of(key))[0])
+            except CorruptStateError as unreadable:
+                listing.skip(unreadable)
+        return records
 
     async def _get_data(self, keys: Sequence[str], seq: int) -> _Chunks:
         """The values of ``keys``, a batch at a time; KeyNotFoundError if one was replaced."""
@@ -732,6 +822,11 @@ class NatsStore:
                 self._js = js
                 self._meta = await self._bucket(js, f"{self.config.bucket}-meta")
                 self._data = await self._bucket(js, f"{self.config.bucket}-data")
+                try:
+                    self._index = await js.key_value(self._index_bucket)
+                except BucketNotFoundError:
+                    self._index = await self._bucket(js, self._index_bucket)
+                    await self._index_all()
         return self._meta, self._data
 
     async def _bucket(self, js: JetStreamContext, name: str) -> KeyValue:
@@ -746,8 +841,7 @@ class NatsStore:
             )
 
     async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        if self._closed:
-            raise StoreClosedError(f"nats store {self.config.address} is closed")
+        self.check_open()
 
         async def attempt() -> T:
             if self._client is not None and self._connected is not None:
@@ -757,16 +851,11 @@ class NatsStore:
                 set_stage(ANSWER)
             return await work()
 
-        try:
-            return await self._bound.run(
-                operation,
-                lambda: self._watch.race(attempt(), give_back=_nothing),
-                outage=(OSError, NatsError),
-            )
-        except StoreUnavailableError as exc:
-            if self._closed:
-                raise StoreClosedError(f"nats store {self.config.address} is closed") from exc
-            raise
+        return await self.bounded(
+            operation,
+            lambda: self._watch.race(attempt(), give_back=_nothing),
+            outage=(OSError, NatsError),
+        )
 
     # Connection errors reach the caller through the store's calls, never a log.
 
@@ -817,6 +906,12 @@ async def _gather(calls: list[Awaitable[T]]) -> list[T]:
         if isinstance(result, BaseException):
             raise result
     return cast(list[T], results)
+
+
+async def _gather_two(first: Awaitable[T], second: Awaitable[int]) -> tuple[T, int]:
+    """Await both together; once both are done, raise the first error."""
+    one, two = await _gather([first, second])
+    return cast(T, one), cast(int, two)
 
 
 async def _create_all(data_kv: KeyValue, writes: _Writes) -> list[int | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,9 +19,7 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import Outage
 from beluga_workflow_contract_tests.server_contract import (
-    OutageFactory,
     ServerStoreContract,
     UnreachableFactory,
 )
@@ -54,18 +51,6 @@ class TestNatsServer(ServerStoreContract):
 
     def check_outage_error(self, error: StoreUnavailableError) -> None:
         assert "nats store at nats://" in str(error)
-
-    @pytest.fixture
-    def outage_factory(self, nats_url: str, bucket: str) -> OutageFactory:
-        target = urlsplit(nats_url)
-
-        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
-            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 4222)
-            await proxy.start()
-            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-            return NatsStore(f"nats://127.0.0.1:{proxy.port}", bucket=bucket, **options), proxy
-
-        return open_cut_off
 
     @pytest.fixture
     def unreachable_factory(self) -> UnreachableFactory:

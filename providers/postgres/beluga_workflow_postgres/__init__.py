@@ -6,8 +6,9 @@ first use of :class:`PostgresStore`, so provider discovery stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from beluga_workflow.storekit.lazy import lazy_exports
 from beluga_workflow_postgres.config import PostgresConfig
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresConfig", "PostgresStore"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PostgresStore":
-        from beluga_workflow_postgres.store import PostgresStore
-
-        return PostgresStore
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, {"PostgresStore": "beluga_workflow_postgres.store"})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from beluga_workflow.redaction import redact_url
 from beluga_workflow.store_url import StoreURL
+from beluga_workflow.storekit.config import ServerStoreConfig
+from beluga_workflow.storekit.schemes import published_schemes
 
 __all__ = ["PostgresConfig"]
 
@@ -18,7 +19,7 @@ _DSN_PAIR = re.compile(r"\s*([^=\s]+)\s*=\s*('(?:\\.|[^'\\])*'|(?!')(?:\\.|[^\s\
 _SERVER_KEYS = ("host", "hostaddr")
 
 
-class PostgresConfig(BaseModel):
+class PostgresConfig(ServerStoreConfig):
     """Where the server is and how long to wait for it.
 
     ``url`` is a libpq URL (``postgresql://user:password@host:5432/db``) or
@@ -35,6 +36,9 @@ class PostgresConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+    url_schemes: ClassVar[tuple[str, ...]] = published_schemes("postgres")
+    url_example: ClassVar[str] = "postgresql://user@host:5432/db"
+    shown_fields: ClassVar[dict[str, str]] = {"schema": "schema_name"}
     url_query_passthrough: ClassVar[str] = "*"
 
     url: str = Field(repr=False)
@@ -52,8 +56,7 @@ class PostgresConfig(BaseModel):
             if not _names_server(_dsn_pairs(value)):
                 raise ValueError("the connection string names no server; add host=...")
             return value
-        if parts.scheme.lower() not in {"postgresql", "postgres"}:
-            raise ValueError("expected a postgresql:// URL, e.g. postgresql://user@host:5432/db")
+        parts = cls.split_url(value)
         if not parts.host and not _names_server(parts.query_items()):
             raise ValueError(
                 "the URL names no server; e.g. postgresql://db.example:5432/app "
@@ -75,16 +78,6 @@ class PostgresConfig(BaseModel):
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("pool_min_size must not exceed pool_max_size")
         return self
-
-    @property
-    def address(self) -> str:
-        """The URL with its password masked, for messages."""
-        return redact_url(self.url)
-
-    def __repr__(self) -> str:
-        return f"PostgresConfig(url={self.address!r}, schema={self.schema_name!r})"
-
-    __str__ = __repr__
 
 
 def _dsn_pairs(dsn: str) -> list[tuple[str, str]]:

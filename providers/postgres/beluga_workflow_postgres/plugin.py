@@ -13,7 +13,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="postgres",
             factory="beluga_workflow_postgres.store:create_store",
             config_model=PostgresConfig,
-            url_schemes=("postgresql", "postgres"),
+            url_schemes=PostgresConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.DURABLE,

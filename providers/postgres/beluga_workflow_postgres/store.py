@@ -32,34 +32,28 @@ from __future__ import annotations
 import asyncio
 import select
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from beluga_workflow.bounded import ANSWER, ConnectWatch, OperationBound, set_stage
-from beluga_workflow.codec import decode_state_parts, encode_head
-from beluga_workflow.errors import (
-    ConcurrencyConflictError,
-    InvalidArgumentError,
-    ProviderConfigError,
-    StoreClosedError,
-    StoreError,
-    StoreUnavailableError,
-)
+from beluga_workflow.bounded import ANSWER, ConnectWatch, set_stage
+from beluga_workflow.errors import ProviderConfigError, StoreUnavailableError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs, redact_text
-from beluga_workflow.url_options import options_from_url
-from beluga_workflow.validation import (
-    require_append,
-    require_expected_version,
+from beluga_workflow.redaction import redact_text
+from beluga_workflow.storekit.backend import backend_errors
+from beluga_workflow.storekit.base import ServerStore
+from beluga_workflow.storekit.checks import (
     require_filter,
     require_state,
+    require_step,
     require_workflow_id,
 )
+from beluga_workflow.storekit.conflicts import step_conflict
+from beluga_workflow.storekit.frames import AppendFrame, CompareAndSaveFrame
+from beluga_workflow.storekit.records import StateRecord, decode_state_parts
 from beluga_workflow.watching import Watchers
 from beluga_workflow_postgres.config import PostgresConfig
 from beluga_workflow_postgres.listen import MAX_PAYLOAD_BYTES, channel_name, listen
@@ -80,7 +74,7 @@ def create_store(config: PostgresConfig) -> PostgresStore:
     return PostgresStore(config)
 
 
-class PostgresStore:
+class PostgresStore(AppendFrame, CompareAndSaveFrame, ServerStore[PostgresConfig]):
     """A durable :class:`~beluga_workflow.WorkflowStore` in PostgreSQL.
 
     Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
@@ -90,23 +84,17 @@ class PostgresStore:
     opens on the first operation; ``close()`` closes it and ends the watchers.
     """
 
+    provider = "postgres"
+    config_model = PostgresConfig
+    library_loggers: ClassVar[tuple[str, ...]] = ("psycopg",)
+
     def __init__(self, config: PostgresConfig | str, **options: Any) -> None:
-        if isinstance(config, str):
-            config = PostgresConfig(**options_from_url(PostgresConfig, {"url": config, **options}))
-        elif options:
-            raise InvalidArgumentError("give PostgresStore a config, or a URL with options")
-        mask_library_logs(["psycopg"])
-        self.config = config
+        super().__init__(config, **options)
         self._pool: _Pool | None = None
         self._watch = ConnectWatch()
-        self._bound = OperationBound("postgres", config.address, config.operation_timeout)
         self._open_lock: asyncio.Lock | None = None
-        self._closed = False
-        self._sql = _Statements(config.schema_name)
+        self._sql = _Statements(self.config.schema_name)
         self._watchers = Watchers()
-
-    def __repr__(self) -> str:
-        return f"PostgresStore(url={self.config.address!r}, schema={self.config.schema_name!r})"
 
     # --- the store protocol ---------------------------------------------------
 
@@ -145,55 +133,33 @@ class PostgresStore:
         require_workflow_id(workflow_id)
         await self._execute("delete", self._sql.delete, {"id": workflow_id})
 
-    async def append(self, state: WorkflowState, new_events: int) -> None:
-        kept = require_append(state, new_events)
+    async def append_if_length(self, state: WorkflowState, kept: int) -> bool:
         row = _row(state, first_event=kept)
         row["kept"] = kept
 
-        async def append(conn: Connection) -> None:
-            cursor = await conn.execute(self._sql.append, row)
-            found = await cursor.fetchone()
-            if found and found[0]:
-                return
+        async def append(conn: Connection) -> bool:
+            if await _counted(conn, self._sql.append, row):
+                return True
             require_state(state)  # nothing stored, or another writer moved it on
-            cursor = await conn.execute(self._sql.create_if_absent, _row(state))
-            created = await cursor.fetchone()
-            if not created or not created[0]:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} does not have the {kept} stored events "
-                    "this append extends; another writer moved it on"
-                )
+            return await _counted(conn, self._sql.create_if_absent, _row(state))
 
-        await self._with_connection("append", append)
+        return await self._with_connection("append", append)
 
-    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
-        require_state(state)
-        new_version = expected_version + 1
-        row = _row(state.model_copy(update={"version": new_version}))
-        row["expected"] = expected_version
-        statement = self._sql.create_if_absent if expected_version == 0 else self._sql.replace_if
+    async def save_if_version(self, state: WorkflowState, expected: int) -> bool:
+        row = _row(state)
+        row["expected"] = expected
+        statement = self._sql.create_if_absent if expected == 0 else self._sql.replace_if
 
-        async def compare(conn: Connection) -> int:
-            cursor = await conn.execute(statement, row)
-            found = await cursor.fetchone()
-            if not found or not found[0]:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} is not at the expected version "
-                    f"{expected_version}; another writer saved it first"
-                )
-            return new_version
+        async def compare(conn: Connection) -> bool:
+            return await _counted(conn, statement, row)
 
         return await self._with_connection("compare_and_save", compare)
 
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        require_expected_version(expected_version)
-        new_version = expected_version + 1
-        versioned = state.model_copy(update={"version": new_version})
+        kept, versioned = require_step(state, new_events, expected_version)
+        new_version = versioned.version
         step = _row(versioned, first_event=kept)
         step.update(kept=kept, expected=expected_version)
         # Version 0 is also "nothing stored": then the state is created whole,
@@ -205,10 +171,7 @@ class PostgresStore:
                 return new_version
             if await _counted(conn, self._sql.append_if, step):
                 return new_version
-            raise ConcurrencyConflictError(
-                f"workflow {step['id']!r} is not at version {expected_version} with the "
-                f"{kept} stored events this append extends; another writer moved it on"
-            )
+            raise step_conflict(step["id"], expected_version, kept)
 
         return await self._with_connection("compare_and_append", compare)
 
@@ -221,8 +184,7 @@ class PostgresStore:
         can carry comes as ``None`` too. Raises :class:`StoreClosedError` on a
         closed store.
         """
-        if self._closed:
-            raise StoreClosedError(f"postgres store {self.config.address} is closed")
+        self.check_open()
         subscription = self._watchers.subscribe()
         subscription.feed(listen(self.config, subscription))
         try:
@@ -232,23 +194,11 @@ class PostgresStore:
             self._watchers.unsubscribe(subscription)
             await subscription.release()
 
-    async def close(self) -> None:
-        self._closed = True
+    async def release(self) -> None:
         self._watchers.end_all()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- connections ----------------------------------------------------------
 
@@ -261,8 +211,7 @@ class PostgresStore:
     async def _with_connection(
         self, operation: str, work: Callable[[Connection], Awaitable[T]]
     ) -> T:
-        if self._closed:
-            raise StoreClosedError(f"postgres store {self.config.address} is closed")
+        self.check_open()
 
         async def attempt() -> T:
             pool = await self._open_pool()
@@ -273,24 +222,19 @@ class PostgresStore:
             finally:
                 await pool.putconn(conn)
 
-        try:
-            return await self._bound.run(
-                operation, attempt, outage=(PoolTimeout, psycopg.OperationalError, OSError)
-            )
-        except (StoreUnavailableError, PoolClosed) as exc:
-            if self._closed:
-                raise StoreClosedError(f"postgres store {self.config.address} is closed") from exc
-            if self._pool is None:
-                refused = await self._refused_options()
-                if refused is not None:
-                    raise refused from exc
-            if isinstance(exc, PoolClosed):
-                raise self._bound.unavailable(operation, exc) from exc
-            raise
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"postgres store {self.config.address} failed: {redact_text(str(exc))}"
-            ) from exc
+        with backend_errors(self, (psycopg.Error,)):
+            try:
+                return await self._bound.run(
+                    operation, attempt, outage=(PoolTimeout, psycopg.OperationalError, OSError)
+                )
+            except (StoreUnavailableError, PoolClosed) as exc:
+                if self._pool is None and not self._closed:
+                    refused = await self._refused_options()
+                    if refused is not None:
+                        raise refused from exc
+                if isinstance(exc, PoolClosed):
+                    raise self._bound.unavailable(operation, exc) from exc
+                raise
 
     async def _connection(self, pool: _Pool) -> Connection:
         """A pooled connection that still has a server at the other end.
@@ -557,15 +501,15 @@ def _render(statement: sql.Composable) -> bytes:
 
 def _row(state: WorkflowState, first_event: int = 0) -> dict[str, Any]:
     """Statement parameters; only events from ``first_event`` on are encoded."""
-    history = state.history
+    record = StateRecord.of(state, first_event)
     return {
-        "id": state.workflow_id,
-        "status": state.status.value,
-        "created_at": state.created_at,
-        "version": state.version,
-        "n": len(history),
-        "head": encode_head(state),
-        "events": ",".join(history[i].model_dump_json() for i in range(first_event, len(history))),
+        "id": record.workflow_id,
+        "status": record.status,
+        "created_at": record.created_at,
+        "version": record.version,
+        "n": record.history_len,
+        "head": record.head,
+        "events": record.events_text(),
     }
 
 

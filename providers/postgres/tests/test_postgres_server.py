@@ -18,9 +18,7 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import Outage
 from beluga_workflow_contract_tests.server_contract import (
-    OutageFactory,
     ServerStoreContract,
     UnreachableFactory,
 )
@@ -31,12 +29,6 @@ OUTAGE_STOP_SECONDS = 3.0
 """What docs/providers/postgres.md says a running workflow needs to stop in an outage."""
 
 
-def through(proxy: OutageProxy, url: str) -> str:
-    """``url`` by way of ``proxy``, with a password (the test server trusts; it is ignored)."""
-    parts = urlsplit(url)
-    return f"postgresql://{parts.username or 'postgres'}:s3cret@127.0.0.1:{proxy.port}{parts.path}"
-
-
 class TestPostgresServer(ServerStoreContract):
     provider_name = "postgres"
     outage_secret = "s3cret"
@@ -45,18 +37,6 @@ class TestPostgresServer(ServerStoreContract):
     def check_outage_error(self, error: StoreUnavailableError) -> None:
         assert "postgres store at postgresql://" in str(error)
         assert ":***@127.0.0.1" in str(error)
-
-    @pytest.fixture
-    def outage_factory(self, postgres_url: str, schema: str) -> OutageFactory:
-        target = urlsplit(postgres_url)
-
-        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
-            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 5432)
-            await proxy.start()
-            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-            return PostgresStore(through(proxy, postgres_url), schema=schema, **options), proxy
-
-        return open_cut_off
 
     @pytest.fixture
     def unreachable_factory(self) -> UnreachableFactory:

@@ -6,8 +6,9 @@ first use of :class:`RedisStore`, so provider discovery stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from beluga_workflow.storekit.lazy import lazy_exports
 from beluga_workflow_redis.config import RedisConfig
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisConfig", "RedisStore"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "RedisStore":
-        from beluga_workflow_redis.store import RedisStore
-
-        return RedisStore
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, {"RedisStore": "beluga_workflow_redis.store"})

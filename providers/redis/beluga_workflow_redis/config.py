@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from beluga_workflow.redaction import redact_url
-from beluga_workflow.store_url import StoreURL
+from beluga_workflow.storekit.config import ServerStoreConfig
+from beluga_workflow.storekit.schemes import published_schemes
 
 __all__ = ["RedisConfig"]
 
 
-class RedisConfig(BaseModel):
+class RedisConfig(ServerStoreConfig):
     """Where the server is, which key prefix to use and how long to wait.
 
     ``url``: ``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS
@@ -25,7 +25,8 @@ class RedisConfig(BaseModel):
     every store call, reconnecting included; then ``StoreUnavailableError``.
     """
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    url_schemes: ClassVar[tuple[str, ...]] = published_schemes("redis")
+    shown_fields: ClassVar[dict[str, str]] = {"prefix": "prefix"}
     url_query_passthrough: ClassVar[frozenset[str]] = frozenset(
         {
             "db",
@@ -49,22 +50,10 @@ class RedisConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        parts = StoreURL.split(value)
-        scheme = parts.scheme.lower() if parts else ""
-        if parts is None or scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        parts = cls.split_url(value)
+        scheme = parts.scheme.lower()
         if scheme == "unix" and not parts.path.strip("/"):
             raise ValueError("the URL names no socket; e.g. unix:///run/redis/redis.sock")
         if scheme != "unix" and not parts.host:
             raise ValueError("the URL names no server; e.g. redis://127.0.0.1:6379/0")
         return parts.encoded()
-
-    @property
-    def address(self) -> str:
-        """The URL with its password masked, for messages."""
-        return redact_url(self.url)
-
-    def __repr__(self) -> str:
-        return f"RedisConfig(url={self.address!r}, prefix={self.prefix!r})"
-
-    __str__ = __repr__

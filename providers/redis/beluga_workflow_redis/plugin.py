@@ -13,7 +13,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="redis",
             factory="beluga_workflow_redis.store:create_store",
             config_model=RedisConfig,
-            url_schemes=("redis", "rediss", "unix"),
+            url_schemes=RedisConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.DURABLE,

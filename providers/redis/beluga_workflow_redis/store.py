@@ -24,41 +24,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from beluga_workflow.bounded import ANSWER, OperationBound, set_stage
-from beluga_workflow.codec import decode_state_parts, encode_head, stored_text
-from beluga_workflow.errors import (
-    ConcurrencyConflictError,
-    InvalidArgumentError,
-    ProviderConfigError,
-    StoreClosedError,
-    StoreError,
-    StoreUnavailableError,
-)
+from beluga_workflow.bounded import ANSWER, set_stage
+from beluga_workflow.errors import ProviderConfigError, StoreError
 from beluga_workflow.listing import StateList
-from beluga_workflow.models import HistoryEvent, WorkflowFilter, WorkflowState
-from beluga_workflow.redaction import mask_library_logs, redact_text
-from beluga_workflow.url_options import options_from_url
-from beluga_workflow.validation import (
-    require_append,
-    require_expected_version,
+from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.redaction import redact_text
+from beluga_workflow.storekit.base import ServerStore
+from beluga_workflow.storekit.checks import (
     require_filter,
     require_state,
+    require_step,
     require_workflow_id,
 )
+from beluga_workflow.storekit.conflicts import step_conflict
+from beluga_workflow.storekit.frames import AppendFrame, CompareAndSaveFrame
+from beluga_workflow.storekit.records import StateRecord, decode_state_parts, stored_text
 from beluga_workflow_redis.config import RedisConfig
 
 __all__ = ["RedisStore", "create_store"]
@@ -66,8 +59,6 @@ __all__ = ["RedisStore", "create_store"]
 T = TypeVar("T")
 _Pool = TypeVar("_Pool", bound=aioredis.ConnectionPool)
 _States = list[WorkflowState]
-_Ids = list[str]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 _WATCH_IDLE = 5.0
 """Seconds a watcher waits for a notice before it checks its connection with a PING."""
@@ -119,6 +110,32 @@ return 1
 """
 _WRITTEN, _NOTHING_STORED = 1, 2
 
+# ARGV: key space, id. Returns the head and the events of the state, or nil.
+_LOAD = """
+local p, id = ARGV[1], ARGV[2]
+local found = redis.call('HMGET', p .. ':state:' .. id, 'head', 'n')
+if not found[1] then return false end
+return {found[1], redis.call('LRANGE', p .. ':events:' .. id, 0, tonumber(found[2]) - 1)}
+"""
+
+# ARGV: key space, index (``all`` or ``status:<status>``), limit (0: all), the
+# status the states must have ('' for any). Returns id, head and events of each
+# listed state still stored, flattened: one round trip, read atomically.
+_LIST = """
+local p, limit, status = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local ids = redis.call('ZRANGE', p .. ':' .. ARGV[2], 0, limit - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  local found = redis.call('HMGET', p .. ':state:' .. id, 'head', 'n', 'status')
+  if found[1] and (status == '' or found[3] == status) then
+    out[#out + 1] = id
+    out[#out + 1] = found[1]
+    out[#out + 1] = redis.call('LRANGE', p .. ':events:' .. id, 0, tonumber(found[2]) - 1)
+  end
+end
+return out
+"""
+
 _DELETE = """
 local p, id = ARGV[1], ARGV[2]
 local skey = p .. ':state:' .. id
@@ -136,7 +153,7 @@ def create_store(config: RedisConfig) -> RedisStore:
     return RedisStore(config)
 
 
-class RedisStore:
+class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on a Redis server.
 
     Also implements ``append`` (RPUSH of the new events), ``compare_and_save``
@@ -145,24 +162,15 @@ class RedisStore:
     crash is whatever the server's persistence (AOF/RDB) settings give.
     """
 
-    def __init__(self, config: RedisConfig | str | None = None, **options: Any) -> None:
-        if config is None or isinstance(config, str):
-            settings = dict(options)
-            if config is not None:
-                settings["url"] = config
-            config = RedisConfig(**options_from_url(RedisConfig, settings))
-        elif options:
-            raise InvalidArgumentError("give RedisStore a config, or a URL with options")
-        mask_library_logs(["redis"])
-        self.config = config
-        self._space = key_space(config.prefix)
-        self._bound = OperationBound("redis", config.address, config.operation_timeout)
-        self._client: aioredis.Redis | None = None
-        self._closed = False
-        self._closing = asyncio.Event()
+    provider = "redis"
+    config_model = RedisConfig
+    library_loggers: ClassVar[tuple[str, ...]] = ("redis",)
 
-    def __repr__(self) -> str:
-        return f"RedisStore(url={self.config.address!r}, prefix={self.config.prefix!r})"
+    def __init__(self, config: RedisConfig | str | None = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._space = key_space(self.config.prefix)
+        self._client: aioredis.Redis | None = None
+        self._closing = asyncio.Event()
 
     # --- the store protocol ---------------------------------------------------
 
@@ -174,23 +182,23 @@ class RedisStore:
         require_workflow_id(workflow_id)
 
         async def load(client: aioredis.Redis) -> WorkflowState | None:
-            found = await self._fetch(client, [workflow_id])
-            return found[0] if found else None
+            found: Any = await _script(client, _LOAD, (self._space, workflow_id))
+            return None if found is None else _decode(workflow_id, found[0], found[1])
 
         return await self._call("load", load)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
-        index = self._key("all") if wanted.status is None else self._key(f"status:{wanted.status}")
+        status = "" if wanted.status is None else wanted.status.value
+        index = f"status:{status}" if status else "all"
+        args = (self._space, index, str(wanted.limit or 0), status)
 
         async def fetch(client: aioredis.Redis) -> _States:
-            found: Any = await client.zrange(index, 0, (wanted.limit or 0) - 1)
-            ids: _Ids = [raw.decode() for raw in found]
-            states = await self._fetch(client, ids, listing=True)
-            if wanted.status is not None:
-                # The index and the states are read in two round trips: a state another
-                # client moved to another status in between is no longer a match.
-                states[:] = [state for state in states if state.status == wanted.status]
+            found: Any = await _script(client, _LIST, args)
+            states = StateList()
+            for position in range(0, len(found), 3):
+                workflow_id = bytes(found[position]).decode()
+                states.add(_decode, workflow_id, found[position + 1], found[position + 2])
             return states
 
         return await self._call("list", fetch)
@@ -199,42 +207,27 @@ class RedisStore:
         require_workflow_id(workflow_id)
 
         async def delete(client: aioredis.Redis) -> None:
-            await client.eval(_DELETE, 0, self._space, workflow_id)
+            await _script(client, _DELETE, (self._space, workflow_id))
 
         await self._call("delete", delete)
 
-    async def append(self, state: WorkflowState, new_events: int) -> None:
-        kept = require_append(state, new_events)
+    async def append_if_length(self, state: WorkflowState, kept: int) -> bool:
         record = _Record.of(state, kept)
         written = await self._write("append", record, "append")
         if written == _NOTHING_STORED:
             require_state(state)
             written = await self._write("append", record, "absent", whole=True)
-        if written != _WRITTEN:
-            raise ConcurrencyConflictError(
-                f"workflow {state.workflow_id!r} does not have the {kept} stored events "
-                "this append extends; another writer moved it on"
-            )
+        return written == _WRITTEN
 
-    async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
-        require_state(state)
-        new_version = expected_version + 1
-        record = _Record.of(state.model_copy(update={"version": new_version}))
-        if await self._write("compare_and_save", record, "cas", expected_version) != _WRITTEN:
-            raise ConcurrencyConflictError(
-                f"workflow {state.workflow_id!r} is not at the expected version "
-                f"{expected_version}; another writer saved it first"
-            )
-        return new_version
+    async def save_if_version(self, state: WorkflowState, expected: int) -> bool:
+        record = _Record.of(state)
+        return await self._write("compare_and_save", record, "cas", expected) == _WRITTEN
 
     async def compare_and_append(
         self, state: WorkflowState, new_events: int, expected_version: int
     ) -> int:
-        kept = require_append(state, new_events)
-        expected = require_expected_version(expected_version)
-        versioned = state.model_copy(update={"version": expected + 1})
+        kept, versioned = require_step(state, new_events, expected_version)
+        expected = expected_version
         record = _Record.of(versioned, kept)
         # One script checks the version and the length and pushes the new
         # events; only a state not stored yet takes a second one, with them all.
@@ -246,10 +239,7 @@ class RedisStore:
                 "compare_and_append", record, "cas_whole", expected, whole=True
             )
         if written != _WRITTEN:
-            raise ConcurrencyConflictError(
-                f"workflow {state.workflow_id!r} is not at the expected version {expected} "
-                f"with {kept} stored events; another writer moved it on"
-            )
+            raise step_conflict(state.workflow_id, expected, kept)
         return expected + 1
 
     async def watch(self) -> AsyncIterator[str | None]:
@@ -263,8 +253,7 @@ class RedisStore:
         at most 2 s. Notices published while it was away are not replayed.
         A server that refuses it (a wrong password, say) raises ``StoreError``.
         """
-        if self._closed:
-            raise StoreClosedError(f"redis store {self.config.address} is closed")
+        self.check_open()
         failures = 0
         with contextlib.suppress(_Closing):
             while True:
@@ -283,23 +272,11 @@ class RedisStore:
                 pause = min(_RESUBSCRIBE_MOST, _RESUBSCRIBE_FIRST * 2 ** (failures - 1))
                 await self._unless_closing(asyncio.sleep(pause))
 
-    async def close(self) -> None:
-        self._closed = True
+    async def release(self) -> None:
         self._closing.set()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- internals ------------------------------------------------------------
 
@@ -393,35 +370,12 @@ class RedisStore:
         args += record.all_events() if whole else record.tail
 
         async def write(client: aioredis.Redis) -> int:
-            return int(await client.eval(_WRITE, 0, *args))
+            return int(await _script(client, _WRITE, args))
 
         return await self._call(operation, write)
 
-    async def _fetch(self, client: aioredis.Redis, ids: _Ids, *, listing: bool = False) -> _States:
-        """The states of ``ids`` still stored; ``listing`` skips (and reports) unreadable ones."""
-        states = StateList()
-        if not ids:
-            return states
-        async with client.pipeline(transaction=True) as pipe:
-            for workflow_id in ids:
-                pipe.hget(self._key(f"state:{workflow_id}"), "head")
-                pipe.hget(self._key(f"state:{workflow_id}"), "n")
-                pipe.lrange(self._key(f"events:{workflow_id}"), 0, -1)
-            replies = await pipe.execute()
-        for position, workflow_id in enumerate(ids):
-            head, count, events = replies[3 * position : 3 * position + 3]
-            if head is None:
-                continue  # deleted between the index read and this one
-            kept = events[: int(count)] if count is not None else events
-            if listing:
-                states.add(_decode, workflow_id, head, kept)
-            else:
-                states.append(_decode(workflow_id, head, kept))
-        return states
-
     async def _call(self, operation: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
-        if self._closed:
-            raise StoreClosedError(f"redis store {self.config.address} is closed")
+        self.check_open()
         if self._client is None:
             pool = self._pool(
                 _WaitingPool,
@@ -430,20 +384,22 @@ class RedisStore:
             )
             self._client = aioredis.Redis(connection_pool=pool)
         client = self._client
-        try:
-            return await self._bound.run(
-                operation,
-                lambda: work(client),
-                outage=_OUTAGE,
-            )
-        except StoreUnavailableError as exc:
-            if self._closed:
-                raise StoreClosedError(f"redis store {self.config.address} is closed") from exc
-            raise
-        except RedisError as exc:
-            raise StoreError(
-                f"redis store {self.config.address} failed: {redact_text(str(exc))}"
-            ) from exc
+        return await self.bounded(
+            operation, lambda: work(client), outage=_OUTAGE, failures=(RedisError,)
+        )
+
+
+_SHA = {
+    script: hashlib.sha1(script.encode()).hexdigest() for script in (_WRITE, _LOAD, _LIST, _DELETE)
+}
+
+
+async def _script(client: aioredis.Redis, script: str, args: Sequence[str]) -> Any:
+    """Run a script of this module by its hash; its text goes only to a server lacking it."""
+    try:
+        return await client.evalsha(_SHA[script], 0, *args)
+    except NoScriptError:
+        return await client.eval(script, 0, *args)
 
 
 class _Closing(Exception):
@@ -507,43 +463,42 @@ class _WaitingPool(aioredis.BlockingConnectionPool):
         await super().ensure_connection(connection)
 
 
-_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
-
-
 @dataclass(frozen=True)
 class _Record:
     """What the write script stores for a state, taken from it when the call is made.
 
     The script runs later (after waiting for a pooled connection, say), when
-    the caller may have changed the state or moved on. Only the events before
-    ``kept`` are read later, for the rare whole write: they are the stored
-    ones (the caller says so), which nobody changes.
+    the caller may have changed the state or moved on (see ``StateRecord``).
     """
 
     fields: tuple[str, ...]
     """id, head, status, score, version and history length: ``ARGV[2]`` to ``ARGV[7]``."""
-    kept: int
-    tail: list[str]
-    """The events from ``kept`` on, as JSON."""
-    history: list[HistoryEvent]
+    record: StateRecord
+
+    @property
+    def kept(self) -> int:
+        return self.record.kept
+
+    @property
+    def tail(self) -> list[str]:
+        """The events from ``kept`` on, as JSON."""
+        return self.record.events
 
     @classmethod
     def of(cls, state: WorkflowState, kept: int = 0) -> _Record:
-        history = state.history
-        score = (state.created_at - _EPOCH) // _MICROSECOND
+        record = StateRecord.of(state, kept)
         fields = (
-            state.workflow_id,
-            encode_head(state),
-            state.status.value,
-            str(score),
-            str(state.version),
-            str(len(history)),
+            record.workflow_id,
+            record.head,
+            record.status,
+            str(record.created_microseconds),
+            str(record.version),
+            str(record.history_len),
         )
-        tail = [history[i].model_dump_json() for i in range(kept, len(history))]
-        return cls(fields, kept, tail, history)
+        return cls(fields, record)
 
     def all_events(self) -> list[str]:
-        return [event.model_dump_json() for event in self.history[: self.kept]] + self.tail
+        return self.record.all_events()
 
 
 def _decode(workflow_id: str, head: bytes, events: list[bytes]) -> WorkflowState:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -22,9 +22,7 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow_contract_tests.outage import OutageProxy
-from beluga_workflow_contract_tests.server_checks import Outage
 from beluga_workflow_contract_tests.server_contract import (
-    OutageFactory,
     ServerStoreContract,
     UnreachableFactory,
 )
@@ -43,19 +41,6 @@ class TestRedisServer(ServerStoreContract):
 
     def check_outage_error(self, error: StoreUnavailableError) -> None:
         assert "redis store at redis://" in str(error)
-
-    @pytest.fixture
-    def outage_factory(self, redis_url: str, prefix: str) -> OutageFactory:
-        target = urlsplit(redis_url)
-
-        async def open_cut_off(operation_timeout: float | None) -> tuple[WorkflowStore, Outage]:
-            proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 6379)
-            await proxy.start()
-            options = {} if operation_timeout is None else {"operation_timeout": operation_timeout}
-            url = f"redis://127.0.0.1:{proxy.port}{target.path}"
-            return RedisStore(url, prefix=prefix, **options), proxy
-
-        return open_cut_off
 
     @pytest.fixture
     def unreachable_factory(self) -> UnreachableFactory:

@@ -6,8 +6,9 @@ of :class:`SQLiteStore`, so provider discovery never opens a database.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from beluga_workflow.storekit.lazy import lazy_exports
 from beluga_workflow_sqlite.config import SQLiteConfig
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteConfig", "SQLiteStore"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "SQLiteStore":
-        from beluga_workflow_sqlite.store import SQLiteStore
-
-        return SQLiteStore
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, {"SQLiteStore": "beluga_workflow_sqlite.store"})

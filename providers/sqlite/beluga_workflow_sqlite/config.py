@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from beluga_workflow.storekit.config import StoreConfig
+from beluga_workflow.storekit.schemes import published_schemes
 
 __all__ = ["MEMORY", "SQLiteConfig"]
 
 MEMORY = ":memory:"
 
 
-class SQLiteConfig(BaseModel):
+class SQLiteConfig(StoreConfig):
     """Where the database lives and how hard each commit works to survive a crash.
 
     ``url``: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
@@ -24,6 +27,8 @@ class SQLiteConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+    url_schemes: ClassVar[tuple[str, ...]] = published_schemes("sqlite")
+    shown_fields: ClassVar[dict[str, str]] = {"path": "path", "synchronous": "synchronous"}
 
     url: str | None = None
     path: str | None = Field(default=None, description="Database file; alternative to url.")
@@ -67,7 +72,7 @@ class SQLiteConfig(BaseModel):
 def database_path(url: str) -> str:
     """The file path (or ``:memory:``) a ``sqlite://`` URL names."""
     scheme, sep, rest = url.partition("://")
-    if scheme.lower() != "sqlite" or not sep:
+    if scheme.lower() not in SQLiteConfig.url_schemes or not sep:
         raise ValueError(f"expected a sqlite:// URL, got {url!r}")
     if rest in (MEMORY, "/" + MEMORY, ""):
         if rest == "":

@@ -13,7 +13,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
             name="sqlite",
             factory="beluga_workflow_sqlite.store:create_store",
             config_model=SQLiteConfig,
-            url_schemes=("sqlite",),
+            url_schemes=SQLiteConfig.url_schemes,
             capabilities=frozenset(
                 {
                     Capability.DURABLE,

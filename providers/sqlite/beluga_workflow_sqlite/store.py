@@ -23,12 +23,9 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from beluga_workflow.codec import decode_state_parts, encode_head
 from beluga_workflow.errors import (
-    ConcurrencyConflictError,
     InvalidArgumentError,
     StoreClosedError,
     StoreError,
@@ -36,13 +33,17 @@ from beluga_workflow.errors import (
 )
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
-from beluga_workflow.validation import (
+from beluga_workflow.storekit.base import StoreBase
+from beluga_workflow.storekit.checks import (
     require_append,
     require_expected_version,
     require_filter,
     require_state,
+    require_version_number,
     require_workflow_id,
 )
+from beluga_workflow.storekit.conflicts import history_conflict, version_conflict
+from beluga_workflow.storekit.records import StateRecord, decode_state_parts
 from beluga_workflow.watching import Subscription, Watchers
 from beluga_workflow_sqlite.changes import ChangeFeed, record_change
 from beluga_workflow_sqlite.config import MEMORY, SQLiteConfig
@@ -82,13 +83,14 @@ class _Row:
     @classmethod
     def of(cls, state: WorkflowState) -> _Row:
         require_state(state)
+        record = StateRecord.of(state)
         return cls(
-            workflow_id=state.workflow_id,
-            status=state.status.value,
-            created_at=state.created_at.isoformat(timespec="microseconds"),
-            version=state.version,
-            head=encode_head(state),
-            events=[event.model_dump_json() for event in state.history],
+            workflow_id=record.workflow_id,
+            status=record.status,
+            created_at=record.created_text,
+            version=record.version,
+            head=record.head,
+            events=record.events,
         )
 
 
@@ -120,34 +122,33 @@ class _Step:
     def of(cls, state: WorkflowState, kept: int, expected_version: int | None = None) -> _Step:
         """The step of ``state`` whose first ``kept`` events are stored (checked by the caller)."""
         version = state.version if expected_version is None else expected_version + 1
-        history = state.history
-        tail = [event.model_dump_json() for event in history[kept:]]
+        if expected_version == 0:
+            require_state(state)  # the state may be created whole: all of it is checked now
+        versioned = (
+            state if version == state.version else state.model_copy(update={"version": version})
+        )
+        record = StateRecord.of(versioned, kept)
         whole: Callable[[], list[str]] | None = None
         if expected_version is None:
             # The first ``kept`` events are stored, so nobody changes them: they
             # are encoded only in the rare case that needs them.
-            def whole() -> list[str]:
-                return [event.model_dump_json() for event in history[:kept]] + tail
-
+            whole = record.all_events
         elif expected_version == 0:
-            require_state(state)  # the state may be created whole: all of it is checked now
-            events = [event.model_dump_json() for event in history[:kept]] + tail
+            events = record.all_events()
 
             def whole() -> list[str]:
                 return events
 
         return cls(
-            workflow_id=state.workflow_id,
-            status=state.status.value,
-            created_at=state.created_at.isoformat(timespec="microseconds"),
+            workflow_id=record.workflow_id,
+            status=record.status,
+            created_at=record.created_text,
             version=version,
             expected_version=expected_version,
             kept=kept,
-            total=len(history),
-            head=encode_head(
-                state if version == state.version else state.model_copy(update={"version": version})
-            ),
-            tail=tail,
+            total=record.history_len,
+            head=record.head,
+            tail=record.events,
             whole=whole,
         )
 
@@ -157,7 +158,7 @@ _Batch = list[_Request]
 _Outcomes = list[tuple[bool, Any]]
 
 
-class SQLiteStore:
+class SQLiteStore(StoreBase):
     """A durable :class:`~beluga_workflow.WorkflowStore` in one SQLite file.
 
     Also implements ``append`` (one event row per step), ``compare_and_save``
@@ -176,6 +177,7 @@ class SQLiteStore:
             config = SQLiteConfig(path=path)
         elif path is not None:
             raise InvalidArgumentError("give SQLiteStore a path or a config, not both")
+        super().__init__()
         self.config = config
         self.path: str = config.path or MEMORY
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -189,11 +191,13 @@ class SQLiteStore:
         """Per event loop, operations waiting for the loop's current round to end."""
         self._connection_lock = threading.Lock()
         """Held while the connection runs a transaction, on the thread or inline."""
-        self._closed = False
         self._watchers = Watchers()
 
-    def __repr__(self) -> str:
-        return f"SQLiteStore(path={self.path!r}, synchronous={self.config.synchronous!r})"
+    provider = "SQLite"
+
+    @property
+    def where(self) -> str:
+        return repr(self.path)
 
     # --- the store protocol ---------------------------------------------------
 
@@ -226,8 +230,7 @@ class SQLiteStore:
         return step.version
 
     async def compare_and_save(self, state: WorkflowState, expected_version: int) -> int:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise InvalidArgumentError(f"expected_version must be an int, got {expected_version!r}")
+        require_version_number(expected_version)
         new_version = expected_version + 1
         row = _Row.of(state.model_copy(update={"version": new_version}))
 
@@ -237,10 +240,7 @@ class SQLiteStore:
             ).fetchone()
             current = 0 if found is None else int(found[0])
             if current != expected_version:
-                raise ConcurrencyConflictError(
-                    f"workflow {state.workflow_id!r} is at version {current}, "
-                    f"not the expected {expected_version}"
-                )
+                raise version_conflict(state.workflow_id, expected_version, current)
             _write(db, row)
             return new_version
 
@@ -306,17 +306,6 @@ class SQLiteStore:
         if thread is not None:
             self._queue.put(_STOP)
             await asyncio.to_thread(thread.join)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- running operations ---------------------------------------------------
 
@@ -506,7 +495,7 @@ class SQLiteStore:
         return outcomes
 
     def _gone(self) -> StoreClosedError:
-        return StoreClosedError(f"SQLite store {self.path!r} is closed")
+        return self.closed_error()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -636,10 +625,7 @@ def _rewrite_head(db: sqlite3.Connection, step: _Step) -> bool:
     ).fetchone()
     current = 0 if found is None else int(found[0])
     if step.expected_version is not None and current != step.expected_version:
-        raise ConcurrencyConflictError(
-            f"workflow {step.workflow_id!r} is at version {current}, "
-            f"not the expected {step.expected_version}"
-        )
+        raise version_conflict(step.workflow_id, step.expected_version, current)
     if found is None:
         assert step.whole is not None  # a step that expects a stored state was refused above
         events = step.whole()
@@ -649,10 +635,7 @@ def _rewrite_head(db: sqlite3.Connection, step: _Step) -> bool:
         )
         return False
     if found[1] != step.kept:
-        raise ConcurrencyConflictError(
-            f"workflow {step.workflow_id!r} has {found[1]} stored events, not the "
-            f"{step.kept} this append extends; another writer moved it on"
-        )
+        raise history_conflict(step.workflow_id, step.kept, found[1])
     db.execute(
         "UPDATE workflows SET status = ?, created_at = ?, version = ?,"
         " history_len = ?, head = ? WHERE workflow_id = ?",
