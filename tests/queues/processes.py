@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,6 +29,8 @@ class QueueWorkers:
         self.queues = list(queues)
         self.schedules = schedules
         self.live: dict[str, asyncio.subprocess.Process] = {}
+        self.gate = log.with_name(log.name + ".go")
+        """Workers wait for this file before they serve: :meth:`open_gate` creates it."""
         self._count = 0
 
     async def start(self) -> str:
@@ -42,6 +45,7 @@ class QueueWorkers:
             "tests.queues.queue_app",
             *args,
             cwd=ROOT,
+            env={**os.environ, "QUEUE_TEST_GATE": str(self.gate)},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -50,6 +54,10 @@ class QueueWorkers:
         ready = await asyncio.wait_for(process.stdout.readline(), 60)
         assert ready.strip() == b"ready"
         return worker_id
+
+    def open_gate(self) -> None:
+        """Let every worker started so far (and any started later) begin serving."""
+        self.gate.touch()
 
     async def kill(self, worker_id: str) -> None:
         """SIGKILL one worker, by its process id."""

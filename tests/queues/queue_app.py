@@ -47,6 +47,11 @@ async def job(ctx: WorkflowContext, input: Any) -> Any:
     return await ctx.execute_activity(work, input, name="work")
 
 
+def _wait_for(path: str) -> None:
+    while not os.path.exists(path):
+        time.sleep(0.01)
+
+
 async def main(spec: dict[str, Any], queues: list[dict[str, Any]], schedules: bool) -> None:
     worker = Worker(
         spec,
@@ -62,6 +67,9 @@ async def main(spec: dict[str, Any], queues: list[dict[str, Any]], schedules: bo
     worker.executor.register(job, NAME)
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
     print("ready", flush=True)
+    gate = os.environ.get("QUEUE_TEST_GATE")
+    if gate:  # all workers begin together, once the test opens the gate
+        await asyncio.to_thread(_wait_for, gate)
     await worker.run()
 
 

@@ -71,6 +71,7 @@ async def test_queue_limits_hold_across_three_worker_processes(kind: str, tmp_pa
         try:
             for _ in range(3):
                 await workers.start()
+            workers.open_gate()
             await asyncio.wait_for(
                 asyncio.gather(*(h.result() for h in handles + deduplicated)), 60
             )
@@ -110,9 +111,10 @@ async def test_a_killed_worker_never_lets_more_runs_through(kind: str, tmp_path:
         try:
             for _ in range(3):
                 await workers.start()
+            workers.open_gate()
             await asyncio.sleep(1.0)
-            holders = {e[3] for e in read_log(log) if e[0] == "start"}
-            victim = sorted(holders & set(workers.live))[0]
+            busy = [w for w in sorted(workers.live) if _unfinished(read_log(log), w)]
+            victim = busy[0]
             await workers.kill(victim)
             killed_at = time.time()
             await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)

@@ -62,6 +62,7 @@ async def test_a_schedule_starts_one_run_per_tick_while_a_worker_is_killed(
         try:
             for _ in range(3):
                 await workers.start()
+            workers.open_gate()
             book = ScheduleBook(store)
             created = await book.create(
                 Schedule(
@@ -117,6 +118,7 @@ async def test_catch_up_policies_after_an_outage(kind: str, tmp_path: Path) -> N
                 )
             await asyncio.sleep(4)  # the outage: no worker runs, 8 ticks pass
             await workers.start()
+            workers.open_gate()
             back = datetime.now(UTC)
             await asyncio.sleep(2.5)
             for name in names.values():
