@@ -52,8 +52,10 @@ from beluga_workflow.models import (
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
+from beluga_workflow.queues import Queue, QueueOptions, RateLimit
 from beluga_workflow.replaying import HistoryReplayer
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.schedules import CatchUp, Schedule, ScheduleBook, ScheduleEntry
 from beluga_workflow.store import (
     SupportsAppend,
     SupportsCompareAndAppend,
@@ -126,4 +128,11 @@ __all__ = [
     "WorkflowIdConflictError",
     "HistoryDivergenceError",
     "HistoryReplayer",
+    "Queue",
+    "QueueOptions",
+    "RateLimit",
+    "CatchUp",
+    "Schedule",
+    "ScheduleBook",
+    "ScheduleEntry",
 ]

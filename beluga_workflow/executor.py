@@ -62,6 +62,7 @@ from beluga_workflow.listing import unreadable_records
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
+    Lease,
     Signal,
     WorkflowFilter,
     WorkflowState,
@@ -69,8 +70,14 @@ from beluga_workflow.models import (
     utc_now,
 )
 from beluga_workflow.options import WorkflowOptions
-from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS, LeaseTerms, default_worker_id
+from beluga_workflow.ownership import (
+    DEFAULT_LEASE_SECONDS,
+    LeaseTerms,
+    default_worker_id,
+    same_holder,
+)
 from beluga_workflow.payloads import check_json_value
+from beluga_workflow.queues import placement as queue_placement
 from beluga_workflow.repair import (
     forked_state,
     inherited_children,
@@ -268,6 +275,11 @@ class Executor:
         options = options or WorkflowOptions()
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
+        if options.queue is not None:
+            raise InvalidArgumentError(
+                "a run on a queue starts when a worker serving the queue has room: "
+                "use submit(), not execute()"
+            )
         name, fn = self._resolve(workflow)
         workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
         check_json_value(options.input, "workflow input")
@@ -309,7 +321,13 @@ class Executor:
         if not isinstance(options, WorkflowOptions):
             raise InvalidArgumentError(f"options must be WorkflowOptions, got {options!r}")
         name = require_name(workflow, "workflow name")
-        workflow_id = require_workflow_id(options.id) if options.id else uuid.uuid4().hex
+        queued = options.queue
+        deduplicated = None if queued is None else queue_placement.deduplicated_id(queued)
+        if deduplicated is not None and options.id:
+            raise InvalidArgumentError("give a queued run an id or a dedup_key, not both")
+        workflow_id = deduplicated or (
+            require_workflow_id(options.id) if options.id else uuid.uuid4().hex
+        )
         check_json_value(options.input, "workflow input")
         state, created = await self._start(workflow_id, name, options, here=False)
         if created:
@@ -401,11 +419,16 @@ class Executor:
         """
         return await self._claim(limit=None, quiet=False)
 
-    async def claim(self, limit: int) -> RecoveryReport:
+    async def claim(
+        self, limit: int, *, running: Sequence[WorkflowState] | None = None
+    ) -> RecoveryReport:
         """Like :meth:`recover`, but take at most ``limit`` runs, quietly (a worker's round).
 
         Runs the store just said changed are read and claimed first, so a new
         run starts before the round's listing of every running run is read.
+        ``running`` is a listing of the running runs the caller just made, to
+        claim from instead of listing again (every claim is conditional on the
+        run's version, so a run that changed since is simply not taken).
         """
         self.claimable_hint.clear()
         self._check_open()
@@ -413,7 +436,10 @@ class Executor:
         await self._claim_hinted(report, limit)
         if len(report.resumed) < limit:
             listed = await self._claim(
-                limit=limit - len(report.resumed), quiet=True, skip_blocked=True
+                limit=limit - len(report.resumed),
+                quiet=True,
+                skip_blocked=True,
+                running=running,
             )
             report.resumed.extend(listed.resumed)
             report.not_resumed.update(listed.not_resumed)
@@ -451,12 +477,18 @@ class Executor:
         return [asyncio.shield(run.finished) for run in self._runs.values()]
 
     async def _claim(
-        self, *, limit: int | None, quiet: bool, skip_blocked: bool = False
+        self,
+        *,
+        limit: int | None,
+        quiet: bool,
+        running: Sequence[WorkflowState] | None = None,
+        skip_blocked: bool = False,
     ) -> RecoveryReport:
         """Take up to ``limit`` claimable runs, oldest first, and run them here."""
         self._check_open()
         report = RecoveryReport()
-        running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+        if running is None:
+            running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
         report.not_resumed.update(unreadable_records(running))
         now = utc_now()
         for state in running:
@@ -465,6 +497,8 @@ class Executor:
             workflow_id = state.workflow_id
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
+            if state.status is not WorkflowStatus.RUNNING:
+                continue  # a given listing may hold runs that ended since
             if skip_blocked and (workflow_id, state.run_id) in self._blocked:
                 continue
             self._blocked.discard((workflow_id, state.run_id))
@@ -487,17 +521,47 @@ class Executor:
             report.resumed.append(run.handle())
         return report
 
+    def is_registered(self, name: str) -> bool:
+        """Whether a workflow is registered here under ``name``."""
+        return name in self._functions
+
+    async def claim_run(
+        self, state: WorkflowState, *, over: Lease | None = None
+    ) -> WorkflowHandle | None:
+        """Claim the stored run ``state`` and run it here; ``None`` when it cannot be claimed.
+
+        ``over`` is a live lease the caller may replace (a queue's placeholder,
+        see :mod:`beluga_workflow.queues`); the claim is conditional on the
+        stored run being ``state``'s version.
+        """
+        self._check_open()
+        workflow_id = state.workflow_id
+        fn = self._functions.get(state.workflow_name or "")
+        if fn is None or workflow_id in self._runs or workflow_id in self._starting:
+            return None
+        if await self._take_lease(state, utc_now(), over=over) is not None:
+            return None
+        run = _Run(self, fn, state, state.workflow_name or "")
+        self._adopt(run)
+        return run.handle()
+
     async def _take_lease(
-        self, state: WorkflowState, now: datetime
+        self, state: WorkflowState, now: datetime, *, over: Lease | None = None
     ) -> WorkflowAlreadyRunningError | None:
         """Claim ``state`` for this worker; say why not when another worker holds it."""
         terms = self._terms
         if terms is None:
             return None  # a store without leases: one worker per store
         held = state.lease
-        if not terms.claimable(state, now):
+        if not terms.claimable(state, now) and not same_holder(held, over):
             assert held is not None
             self._held_elsewhere[state.workflow_id] = held.expires_at
+            queued = queue_placement.placement_of(state)
+            if queued is not None and queue_placement.is_waiting(state):
+                return WorkflowAlreadyRunningError(
+                    f"workflow {state.workflow_id!r} waits on queue {queued.name!r}; a worker "
+                    "serving that queue starts it when the queue's limits allow"
+                )
             return WorkflowAlreadyRunningError(
                 f"workflow {state.workflow_id!r} is run by worker {held.owner!r}, whose lease "
                 f"lasts until {held.expires_at.isoformat()}; it is taken over if that worker "
@@ -738,6 +802,8 @@ class Executor:
                 await local.outcome()
                 continue  # it is canceled now: archive and replace it
             state = _new_state(workflow_id, name, options)
+            if options.queue is not None:
+                queue_placement.place(state, options.queue)
             if previous is not None:
                 await self._store.save(archived_copy(previous))
                 state.metadata[PREVIOUS_RUN_ID] = previous.run_id

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from beluga_workflow.idpolicy import IdReusePolicy
+from beluga_workflow.queues.placement import QueueOptions
 
 __all__ = ["WorkflowOptions"]
 
@@ -21,6 +22,8 @@ class WorkflowOptions(BaseModel):
     :class:`~beluga_workflow.idpolicy.IdReusePolicy`).
     ``input`` must be a JSON value. ``timeout`` (seconds or a ``timedelta``)
     bounds the whole workflow, across restarts: the deadline is stored with it.
+    ``queue`` starts the run on a queue (``submit`` only): it waits there until
+    a worker serving the queue has room within the queue's limits.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,6 +32,7 @@ class WorkflowOptions(BaseModel):
     input: Any = None
     timeout: float | None = Field(default=None, gt=0)
     id_reuse: IdReusePolicy = IdReusePolicy.USE_EXISTING
+    queue: QueueOptions | None = None
 
     @field_validator("timeout", mode="before")
     @classmethod

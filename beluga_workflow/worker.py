@@ -21,7 +21,10 @@ from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.executor import Executor, WorkflowFunction
 from beluga_workflow.history import DEFAULT_STORE_RETRY
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
+from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.dispatcher import QueueDispatcher
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.schedules.ticker import ScheduleTicker
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["Worker"]
@@ -47,6 +50,13 @@ class Worker:
     progress and hands its runs back (their leases are released, so another
     worker resumes them at once by replay). A worker that dies instead leaves
     its leases to run out.
+
+    ``queues`` are the :class:`~beluga_workflow.queues.Queue` s this worker
+    serves: each round it also starts their waiting runs, as far as their
+    limits (kept in the shared store) and its own ``concurrency`` allow.
+    With ``schedules`` it also starts the due ticks of the store's schedules
+    (:mod:`beluga_workflow.schedules`): any number of workers may, each tick
+    starts one run.
     """
 
     def __init__(
@@ -61,6 +71,8 @@ class Worker:
         hooks: Iterable[object] = (),
         load_plugins: bool = True,
         store_retry: RetryPolicy = DEFAULT_STORE_RETRY,
+        queues: Iterable[Queue] = (),
+        schedules: bool = False,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -81,6 +93,10 @@ class Worker:
                 "several workers could run one workflow; use a store that has it, or one Executor"
             )
         self.concurrency = concurrency
+        self._queues = QueueDispatcher(
+            self.executor, queues, hold_for=lease_duration, listing_age=poll_interval / 2
+        )
+        self._schedules = schedules
         self._poll_interval = poll_interval
         self._stopping = asyncio.Event()
 
@@ -108,6 +124,11 @@ class Worker:
         if self._refused is not None:
             await self.executor.close()
             raise self._refused
+        ticking = None
+        if self._schedules:
+            ticker = ScheduleTicker(self.executor.store)
+            ticking = asyncio.get_running_loop().create_task(ticker.run(self._stopping))
+        queues = bool(self._queues.queues)
         try:
             last_round = 0.0
             while not self._stopping.is_set():
@@ -118,13 +139,20 @@ class Worker:
                 room = self.concurrency - self.executor.running
                 if room > 0:
                     try:
-                        await self.executor.claim(room)
+                        running = await self._queues.running_runs() if queues else None
+                        await self.executor.claim(room, running=running)
+                        room = self.concurrency - self.executor.running
+                        await self._queues.dispatch(room, running)
                     except Exception as exc:  # the store is down: try again next round
                         logger.warning("worker %s could not claim runs: %s", self.worker_id, exc)
                 else:  # full: the next round comes when one of its runs ends
                     self.executor.claimable_hint.clear()
                 await self._next_round()
         finally:
+            if ticking is not None:
+                ticking.cancel()
+                await asyncio.gather(ticking, return_exceptions=True)
+            await self._queues.close()
             await self.executor.close()
 
     async def _next_round(self) -> None:
@@ -133,8 +161,12 @@ class Worker:
         stopping = asyncio.ensure_future(self._stopping.wait())
         hinted = asyncio.ensure_future(self.executor.wait_for_claimable(self._poll_interval))
         waits: list[asyncio.Future[Any]] = [stopping, hinted, *self.executor.run_endings()]
+        timeout = self._poll_interval
+        rate_opens = self._queues.next_start_at
+        if rate_opens is not None:  # a rate limit holds runs back: try again when it lets one go
+            timeout = max(0.0, min(timeout, rate_opens - time.time()))
         try:
-            await asyncio.wait(waits, timeout=self._poll_interval, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
         finally:
             stopping.cancel()
             hinted.cancel()

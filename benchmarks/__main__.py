@@ -21,12 +21,13 @@ from benchmarks.growth import run_growth
 from benchmarks.harness import Report
 from benchmarks.latency import run_latency
 from benchmarks.overhead import run_overhead
+from benchmarks.queues import run_queues
 from benchmarks.steps import run_steps
 from benchmarks.store_ops import run_store_ops
 from benchmarks.workers import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("steps", "growth", "ops", "overhead", "workers", "latency")
+SUITES = ("steps", "growth", "ops", "overhead", "workers", "latency", "queues")
 
 
 async def server_versions(backends: dict[str, Backend]) -> dict[str, str]:
@@ -83,6 +84,8 @@ async def run(args: argparse.Namespace, report: Report, backends: dict[str, Back
         await run_workers(report, backends, args.quick)
     if "latency" in args.only:
         await run_latency(report, backends, args.quick)
+    if "queues" in args.only:
+        await run_queues(report, backends, args.quick)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -121,7 +121,7 @@ INTRO = [
     "Every figure is the median of several runs with (min-max); every ratio is",
     "computed pair by pair within one run, ours and the baseline interleaved, so",
     "both see the same machine. Higher is better unless a row says otherwise.",
-    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers latency`,",
+    "Options: `--quick` (tiny sizes), `--only steps growth ops overhead workers latency queues`,",
     "`--backends inmemory sqlite postgres redis nats kafka`; server addresses from",
     "`BELUGA_BENCH_POSTGRES_URL`, `BELUGA_BENCH_REDIS_URL`, `BELUGA_BENCH_NATS_URL`,",
     "`BELUGA_BENCH_KAFKA_URL`. Without a Kafka at its default address (and no URL",
@@ -191,6 +191,17 @@ ABOUT = {
         " SUBSCRIBE, a NATS KV put to a KV watch, and for SQLite, which cannot push, a"
         " commit found by a `PRAGMA data_version` look every 20 ms (the SQLite store's"
         " watch interval). Lower is better; the ratio is ours / raw."
+    ),
+    "12": (
+        "A client submits one-step workflows onto a queue limited to 10 runs at once and"
+        " awaits every result; one worker in the same process serves the queue and polls"
+        " every 0.1 s. DBOS Transact enqueues the same workflow on a queue with the same"
+        " limit and polling interval, in a process of its own, on the same backend. The"
+        " clock runs from the first submission to the last result."
+    ),
+    "13": (
+        "One worker ticks a schedule every 0.5 s; for each tick, the time from the tick"
+        " to its run being stored. Lower is better."
     ),
 }
 

@@ -45,7 +45,7 @@ def has_figure(row: dict[str, Any]) -> bool:
 def test_quick_run_produces_figures_for_every_benchmark(tmp_path: Path) -> None:
     data = run_benchmarks(tmp_path)
     measured = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
-    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11"}
+    assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
     failed = [row for row in data["rows"] if row["note"].startswith("failed")]
     assert failed == []
     assert "beluga-workflow" in data["machine"]
@@ -81,6 +81,13 @@ def test_latency_rows_give_p50_and_p99_against_the_raw_notification(tmp_path: Pa
         assert row["baseline_name"] == "raw notification"
         assert row["ratio"]["median"] > 0
     assert rows[0]["target"] == "p50 ≤ 50 ms"
+
+
+def test_queue_benchmarks_run_on_sqlite(tmp_path: Path) -> None:
+    data = run_benchmarks(tmp_path, "--only", "queues", "--backends", "sqlite")
+    sections = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
+    assert sections == {"12", "13"}
+    assert [row for row in data["rows"] if row["note"].startswith("failed")] == []
 
 
 async def test_leases_off_store_makes_the_engine_keep_no_leases() -> None:

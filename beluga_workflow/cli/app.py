@@ -23,7 +23,7 @@ from beluga_workflow.cli.exit_codes import ExitCode, classify
 from beluga_workflow.cli.params import JSON_VALUE, LIMIT, SECONDS, TEXT
 from beluga_workflow.cli.quiet import quiet_library_logs
 from beluga_workflow.cli.stores import open_cli_store, store_spec
-from beluga_workflow.cli.targets import load_function, load_module, workflows_in
+from beluga_workflow.cli.targets import load_function, load_module, queues_in, workflows_in
 from beluga_workflow.client import Client
 from beluga_workflow.errors import InvalidArgumentError, WorkflowError, WorkflowNotFoundError
 from beluga_workflow.executor import Executor
@@ -34,6 +34,7 @@ from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.store import WorkflowStore
+from beluga_workflow.system_records import without_system_records
 from beluga_workflow.worker import Worker
 
 __all__ = ["cli", "main"]
@@ -282,6 +283,9 @@ def run(
     default=DEFAULT_LEASE_SECONDS,
     help="Seconds a lease lasts unless renewed: how soon another worker takes over.",
 )
+@click.option(
+    "--schedules", is_flag=True, help="Also start the store's scheduled runs (--forever)."
+)
 @store_option
 @config_option
 def worker(
@@ -291,6 +295,7 @@ def worker(
     concurrency: int,
     worker_id: str | None,
     lease: float,
+    schedules: bool,
     store: str | None,
     config: str | None,
 ) -> None:
@@ -300,10 +305,14 @@ def worker(
     file). Without --forever it resumes the running workflows it can claim
     and waits for them; with --forever it keeps claiming new and orphaned
     runs, up to --concurrency at once, until SIGTERM or Ctrl-C, and then
-    hands its runs back.
+    hands its runs back. With --forever it also serves the queues defined in
+    the modules (module-level ``Queue`` objects), and with --schedules it
+    starts the store's scheduled runs.
     """
     try:
-        functions = [fn for target in modules for fn in workflows_in(load_module(target)).values()]
+        loaded = [load_module(target) for target in modules]
+        functions = [fn for module in loaded for fn in workflows_in(module).values()]
+        queues = [queue for module in loaded for queue in queues_in(module)]
         spec = store_spec(store, config)
     except Exception as exc:
         fail(exc)
@@ -335,6 +344,8 @@ def worker(
             worker_id=worker_id,
             lease_duration=lease,
             poll_interval=poll,
+            queues=queues,
+            schedules=schedules,
         )
         stderr.print(f"worker {serving.worker_id} serving; stop with Ctrl-C or SIGTERM")
         await serving.run()
@@ -390,6 +401,7 @@ def list_(
     """List stored workflows."""
     wanted = WorkflowStatus(status) if status else None
     states = with_client(store, config, lambda c: c.list_workflows(wanted, limit=limit))
+    states = without_system_records(states)
     if as_json:
         stdout.print_json(json.dumps([render.summary(state) for state in states]))
     else:
@@ -607,6 +619,11 @@ def replay(
         stdout.print(f"{len(results)} run(s) replayed, {sum(not r.ok for r in results)} diverge")
     if not all(result.ok for result in results):
         raise SystemExit(int(ExitCode.WORKFLOW_FAILED))
+
+
+from beluga_workflow.cli.schedules import schedule  # noqa: E402 - it uses the options above
+
+cli.add_command(schedule)
 
 
 def main() -> None:

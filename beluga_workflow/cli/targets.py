@@ -16,8 +16,9 @@ from types import ModuleType
 from typing import Any
 
 from beluga_workflow.errors import InvalidArgumentError
+from beluga_workflow.queues import Queue
 
-__all__ = ["load_function", "load_module", "workflows_in"]
+__all__ = ["load_function", "load_module", "queues_in", "workflows_in"]
 
 
 def load_module(target: str) -> ModuleType:
@@ -62,6 +63,11 @@ def workflows_in(module: ModuleType) -> dict[str, Any]:
         for name, value in vars(module).items()
         if inspect.iscoroutinefunction(value) and value.__module__ == module.__name__
     }
+
+
+def queues_in(module: ModuleType) -> list[Queue]:
+    """The :class:`~beluga_workflow.queues.Queue` objects at the top level of ``module``."""
+    return [value for value in vars(module).values() if isinstance(value, Queue)]
 
 
 def _load_file(path: Path) -> ModuleType:

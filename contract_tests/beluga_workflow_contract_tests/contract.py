@@ -16,6 +16,7 @@ from beluga_workflow_contract_tests.suite.compare_and_append import CompareAndAp
 from beluga_workflow_contract_tests.suite.concurrency import ConcurrencyRules
 from beluga_workflow_contract_tests.suite.deleting import DeleteRules
 from beluga_workflow_contract_tests.suite.durability import DurabilityRules
+from beluga_workflow_contract_tests.suite.engine_records import EngineRecordRules
 from beluga_workflow_contract_tests.suite.fidelity import FidelityRules
 from beluga_workflow_contract_tests.suite.ids import IdRules
 from beluga_workflow_contract_tests.suite.isolation import IsolationRules
@@ -61,6 +62,7 @@ class StoreContract(
     VolumeRules,
     LiveListingRules,
     StatusIndexRules,
+    EngineRecordRules,
     CompareAndAppendRules,
     AppendRules,
     OptimisticConcurrencyRules,
