@@ -38,6 +38,7 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     NonDeterminismError,
     PayloadSerializationError,
+    StoreError,
     UnknownQueryError,
     WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
@@ -896,21 +897,35 @@ class Executor:
         added: list[HistoryEvent],
         attempts: StoreAttempts,
     ) -> WorkflowState | None:
-        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile."""
+        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile.
+
+        A refusal after a try whose answer was lost is read back too: that try
+        may have landed after the read that found it missing, and its message
+        must not be added a second time.
+        """
+        answer_lost = False
         while True:
+            refused = False
             try:
                 await self._writer.write(state, basis)
                 return state
             except ConcurrencyConflictError:
-                return None
+                if not answer_lost:
+                    return None
+                refused = True
             except Exception as exc:
                 await attempts.failed(exc)
+                answer_lost = True
             stored = await attempts.call(lambda: self._store.load(state.workflow_id))
             if landed(stored, basis, added, state.updated_at):
                 assert stored is not None
                 return stored
             if stored is None or Basis.of(stored) != basis:
                 return None  # changed by another writer: change the new state instead
+            if refused:  # refused, yet nothing new is visible (a lagging read)
+                await attempts.failed(
+                    StoreError("the store refused the write but shows no other change")
+                )
 
     async def _cancel_children_of(self, state: WorkflowState) -> None:
         """Cancel the children a stored run's history says it started with the cancel policy."""

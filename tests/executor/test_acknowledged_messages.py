@@ -24,6 +24,7 @@ from beluga_workflow import (
     WorkflowState,
     WorkflowStatus,
 )
+from beluga_workflow.errors import StoreUnavailableError
 from beluga_workflow.executor import Executor
 from beluga_workflow.providers.inmemory import InMemoryStore
 from beluga_workflow_contract_tests.faults import FaultKind, with_faults
@@ -139,6 +140,47 @@ async def test_a_signal_whose_answer_is_lost_is_stored_once() -> None:
         checkpoint.released.set()
         assert await (await live.get_handle("w")).result() == "once"
     assert signals_in(assert_well_formed(await inner.load("w"))) == ["once"]
+
+
+class LateLanding(InMemoryStore):
+    """A store whose next write fails at once but lands just before the write after it.
+
+    That is a write whose answer was lost and which reached the store only
+    after the writer had read back and found it missing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arm = False
+        self.late: tuple[WorkflowState, int, int] | None = None
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        if self.late is not None:
+            late, self.late = self.late, None
+            await super().compare_and_append(*late)
+        if self.arm:
+            self.arm = False
+            self.late = (state.model_copy(deep=True), new_events, expected_version)
+            raise StoreUnavailableError("the answer was lost (injected)")
+        return await super().compare_and_append(state, new_events, expected_version)
+
+
+async def test_a_signal_that_lands_after_its_read_back_is_stored_once() -> None:
+    store = LateLanding()
+    checkpoint, ran = Checkpoint(), list[str]()
+    async with Executor(store, load_plugins=False) as live:
+        await live.execute(held_then_signal(checkpoint, ran), WorkflowOptions(id="w"))
+        await asyncio.wait_for(checkpoint.reached.wait(), 10)
+        async with Executor(store, load_plugins=False, store_retry=PATIENT) as other:
+            store.arm = True
+            await other.signal("w", Signal(name="go", payload="once"))
+        assert store.late is None  # the lost write landed before the retry
+        assert not store.arm
+        checkpoint.released.set()
+        assert await (await live.get_handle("w")).result() == "once"
+    assert signals_in(assert_well_formed(await store.load("w"))) == ["once"]
 
 
 async def test_a_start_whose_answer_is_lost_starts_one_run() -> None:
