@@ -31,10 +31,10 @@ from pydantic import BaseModel, Field
 
 from beluga_workflow import (
     Client,
-    WorkflowAlreadyRunningError,
     WorkflowCanceledError,
     WorkflowError,
     WorkflowFailedError,
+    WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
 
@@ -79,8 +79,8 @@ def create_app(store: str | Mapping[str, Any] | None = None) -> FastAPI:
             handle = await _client(request).start(
                 WORKFLOW, order.model_dump(), id=_workflow_id(order.order_id)
             )
-        except WorkflowAlreadyRunningError:
-            raise HTTPException(409, f"order {order.order_id} is already in progress") from None
+        except WorkflowIdConflictError:  # a retry returns the run; other details are refused
+            raise HTTPException(409, f"order {order.order_id} exists with other details") from None
         return {"workflow_id": handle.id, "run_id": handle.run_id}
 
     @app.post("/orders/{order_id}/approval", status_code=202)
