@@ -33,5 +33,9 @@ class Capability(StrEnum):
     WATCH = "watch"
     """The store implements :class:`~beluga_workflow.store.SupportsWatch`: it says what changed."""
 
+    QUEUE_DISPATCH = "queue_dispatch"
+    """The store implements :class:`~beluga_workflow.store.SupportsQueueDispatch`: queued runs
+    are claimed in one atomic step of the backend instead of through a board record."""
+
     MULTI_PROCESS = "multi_process"
     """Several processes may use one backend at once without losing writes."""

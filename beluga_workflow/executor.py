@@ -79,6 +79,7 @@ from beluga_workflow.ownership import (
 )
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.queues import placement as queue_placement
+from beluga_workflow.queues.native import enqueue_run
 from beluga_workflow.repair import (
     forked_state,
     inherited_children,
@@ -331,6 +332,8 @@ class Executor:
         )
         check_json_value(options.input, "workflow input")
         state, created = await self._start(workflow_id, name, options, here=False)
+        if queued is not None:  # a store with queue_dispatch keeps an entry too (idempotent)
+            await enqueue_run(self._store, state)
         if created:
             self._lifecycle.emit(
                 "beluga_workflow_on_workflow_start",

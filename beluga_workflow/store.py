@@ -8,16 +8,21 @@ falls back to :meth:`WorkflowStore.save` when a store lacks them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+
+if TYPE_CHECKING:
+    from beluga_workflow.queues.definition import Queue
+    from beluga_workflow.queues.entries import QueueClaim, QueueEntry
 
 __all__ = [
     "SupportsAppend",
     "SupportsCompareAndAppend",
     "SupportsCompareAndSave",
+    "SupportsQueueDispatch",
     "SupportsWatch",
     "WorkflowStore",
 ]
@@ -163,4 +168,50 @@ class SupportsWatch(Protocol):
         for. The iterator ends when the store is closed;
         closing the iterator (``aclose()``) releases what it holds.
         """
+        ...
+
+
+@runtime_checkable
+class SupportsQueueDispatch(Protocol):
+    """A store that keeps queued runs in a structure of its own, declared as ``queue_dispatch``.
+
+    Without it the engine coordinates a queue through one board record written
+    by compare-and-set (:mod:`beluga_workflow.queues.board`); with it a worker
+    claims the next runs in one atomic step of the backend (a transaction with
+    ``SKIP LOCKED``, a script), so workers do not take turns on one record.
+    Entries are named by ``(queue, workflow_id)``; the limits are those of the
+    :class:`~beluga_workflow.queues.Queue` passed to each claim. Every method
+    checks its input with :mod:`beluga_workflow.queues.entries` first.
+    """
+
+    async def enqueue(self, entries: Sequence[QueueEntry]) -> list[str]:
+        """Add ready entries; return the workflow ids of those added, in the order given.
+
+        An entry of the same run already there (claimed or not) is kept as it
+        is; one of another run of the same id is replaced (that run was
+        replaced). An entry whose ``dedup_key`` another workflow's entry on
+        the queue holds is not added.
+        """
+        ...
+
+    async def claim_queued(self, queue: Queue, holder: str, count: int, now: float) -> QueueClaim:
+        """Atomically claim for ``holder`` up to ``count`` ready entries of ``queue``.
+
+        Ready entries go by ``priority``, then ``enqueued_at``, then
+        ``workflow_id``; one whose key is at ``key_concurrency`` is passed
+        over. Claimed entries (not yet released) count against
+        ``concurrency``, against ``worker_concurrency`` per holder and against
+        ``key_concurrency`` per key; claims made in ``(now - rate.period,
+        now]`` count against ``rate.limit``, released or not. However many
+        stores claim at once, no limit is exceeded and no entry is claimed
+        twice. ``now`` is the caller's epoch time.
+        """
+        ...
+
+    async def release_queued(self, entries: Sequence[QueueEntry]) -> int:
+        """Remove the entries of these runs (matched by queue, workflow id and run id); how many."""
+        ...
+
+    async def queued(self, queue: str) -> list[QueueEntry]:
+        """Every entry of ``queue``, ready or claimed, in dispatch order."""
         ...

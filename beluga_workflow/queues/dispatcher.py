@@ -24,7 +24,9 @@ from beluga_workflow.handle import WorkflowHandle
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.queues.board import Board, Candidate, board_id
 from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.native import NativeQueues
 from beluga_workflow.queues.placement import is_waiting, placeholder_lease, placement_of
+from beluga_workflow.store import SupportsQueueDispatch
 from beluga_workflow.system_records import update_record
 from beluga_workflow.writes import Basis, ConditionalWriter
 
@@ -66,6 +68,10 @@ class QueueDispatcher:
         """Runs that ended here, by queue, whose slots the next board write frees."""
         self.next_start_at: float | None = None
         """The earliest epoch time a rate limit lets a waiting run start, if one holds runs back."""
+        self._native: NativeQueues | None = None
+        """The store's own queue entries, used instead of boards when it has ``queue_dispatch``."""
+        if self._queues and isinstance(executor.store, SupportsQueueDispatch):
+            self._native = NativeQueues(executor, self._queues.values(), hold_for=hold_for)
 
     @property
     def queues(self) -> list[Queue]:
@@ -91,6 +97,8 @@ class QueueDispatcher:
         self.next_start_at = None
         if not self._queues:
             return 0
+        if self._native is not None:
+            return await self._dispatch_natively(room, running)
         if room <= 0:
             await self._free_ended()
             return 0
@@ -127,6 +135,17 @@ class QueueDispatcher:
                 if await self._hand_over(queue, states[candidate.workflow_id]):
                     started += 1
         await self._free_ended()
+        return started
+
+    async def _dispatch_natively(self, room: int, running: list[WorkflowState] | None) -> int:
+        assert self._native is not None
+        if room <= 0:
+            await self._native.free_ended()
+            return 0
+        if running is None:
+            running = await self.running_runs()
+        started = await self._native.dispatch(room, running, self._listed_at)
+        self.next_start_at = self._native.next_start_at
         return started
 
     async def _free_ended(self) -> None:
@@ -244,6 +263,8 @@ class QueueDispatcher:
 
     async def close(self) -> None:
         """Stop watching runs and free the slots of those that ended (the sweep frees others)."""
+        if self._native is not None:
+            await self._native.close()
         for task in list(self._watchers):
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from beluga_workflow.errors import ConcurrencyConflictError
 from beluga_workflow.history import DEFAULT_STORE_RETRY
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, WorkflowStatus, utc_now
+from beluga_workflow.queues.native import enqueue_run
 from beluga_workflow.queues.placement import place
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.schedules.book import ScheduleBook, ScheduleEntry
@@ -126,6 +127,8 @@ class ScheduleTicker:
         while True:
             try:
                 await self._writer.write(state, Basis(state.run_id, 0, 0))
+                with contextlib.suppress(Exception):  # else a worker's sweep enqueues it
+                    await enqueue_run(self._store, state)
                 return True
             except ConcurrencyConflictError:
                 return False  # another worker started this tick

@@ -1,7 +1,8 @@
 """Queue rules on one store in one process: limits, priorities, keys, deduplication, bad input.
 
 Several processes are proven in :mod:`tests.queues.test_queues_across_processes`;
-these tests pin the rules themselves, quickly, on the in-memory store.
+these tests pin the rules themselves, quickly, on the in-memory store: once
+through the queue's board record, once through a store with ``queue_dispatch``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from beluga_workflow import (
     open_store,
 )
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.queues.table import InMemoryQueueTable
 from beluga_workflow.store import WorkflowStore
 from beluga_workflow.system_records import is_system_record
 from tests.reliability.targets import faulty_target
@@ -62,10 +64,31 @@ def max_overlap(ids: set[str] | None = None) -> int:
     return peak
 
 
+class NativeQueueStore(InMemoryQueueTable, InMemoryStore):
+    """The in-memory store with ``queue_dispatch``: queues skip the board."""
+
+
+STORE: dict[str, type[InMemoryStore]] = {"class": InMemoryStore}
+
+
+def new_store() -> InMemoryStore:
+    return STORE["class"]()
+
+
 @pytest.fixture(autouse=True)
 def fresh_log() -> None:
     LOG.clear()
     PAUSE["seconds"] = 0.05
+
+
+@pytest.fixture(autouse=True, params=["board", "native"])
+def dispatch_path(request: pytest.FixtureRequest) -> str:
+    """Every rule holds on both paths; a test about boards asks for ``board`` only."""
+    path: str = request.param
+    if path == "native" and request.node.get_closest_marker("board_only"):
+        pytest.skip("about the board record, which a store with queue_dispatch does not use")
+    STORE["class"] = NativeQueueStore if path == "native" else InMemoryStore
+    return path
 
 
 @contextlib.asynccontextmanager
@@ -102,7 +125,7 @@ async def submit_all(client: Executor, count: int, queue: str, **placement: Any)
 
 
 async def test_the_global_limit_holds_across_workers() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = await submit_all(client, 12, "q")
         async with workers(store, Queue(name="q", concurrency=3)):
@@ -113,6 +136,7 @@ async def test_the_global_limit_holds_across_workers() -> None:
 
 @pytest.mark.server
 @pytest.mark.parametrize("kind", ["redis", "nats"])
+@pytest.mark.board_only
 async def test_queues_work_on_every_store_that_keeps_leases(kind: str, tmp_path: Path) -> None:
     """The board is an ordinary record: Redis and NATS keep it as they keep runs."""
     async with faulty_target(kind, tmp_path) as target:
@@ -131,7 +155,7 @@ async def test_queues_work_on_every_store_that_keeps_leases(kind: str, tmp_path:
 
 
 async def test_the_per_worker_limit_holds() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = await submit_all(client, 8, "q")
         async with workers(store, Queue(name="q", worker_concurrency=1), count=2):
@@ -140,7 +164,7 @@ async def test_the_per_worker_limit_holds() -> None:
 
 
 async def test_runs_sharing_a_key_go_one_at_a_time() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = [
             await client.submit(
@@ -159,7 +183,7 @@ async def test_runs_sharing_a_key_go_one_at_a_time() -> None:
 
 async def test_the_rate_limit_holds_over_every_window() -> None:
     PAUSE["seconds"] = 0.0
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = await submit_all(client, 9, "q")
         async with workers(store, Queue(name="q", rate=RateLimit(limit=3, period=0.5))):
@@ -171,7 +195,7 @@ async def test_the_rate_limit_holds_over_every_window() -> None:
 
 
 async def test_lower_priority_numbers_are_dispatched_first() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         low = [
             await client.submit(
@@ -192,7 +216,7 @@ async def test_lower_priority_numbers_are_dispatched_first() -> None:
 
 
 async def test_a_deduplicated_start_runs_once() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         options = WorkflowOptions(queue=QueueOptions(name="q", dedup_key="order-7"))
         first = await client.submit(NAME, options)
@@ -205,7 +229,7 @@ async def test_a_deduplicated_start_runs_once() -> None:
 
 
 async def test_a_queued_run_is_not_claimed_by_a_worker_that_does_not_serve_its_queue() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         await client.submit(NAME, WorkflowOptions(id="waits", queue=QueueOptions(name="q")))
         async with workers(store, Queue(name="other")):
@@ -221,8 +245,9 @@ async def test_a_queued_run_is_not_claimed_by_a_worker_that_does_not_serve_its_q
     assert stored.status is WorkflowStatus.RUNNING
 
 
+@pytest.mark.board_only
 async def test_boards_are_system_records_that_are_never_run() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = await submit_all(client, 2, "q")
         async with workers(store, Queue(name="q", concurrency=1)):
@@ -258,7 +283,7 @@ def test_bad_queue_limits_are_refused(bad: dict[str, Any]) -> None:
 
 
 async def test_an_id_and_a_dedup_key_together_are_refused_and_store_nothing() -> None:
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         options = WorkflowOptions(id="x", queue=QueueOptions(name="q", dedup_key="d"))
         with pytest.raises(InvalidArgumentError):
@@ -268,12 +293,13 @@ async def test_an_id_and_a_dedup_key_together_are_refused_and_store_nothing() ->
     assert await store.list() == []
 
 
+@pytest.mark.board_only
 async def test_a_slot_left_by_a_run_that_ended_elsewhere_is_freed_by_the_sweep() -> None:
     """A worker died after its run ended but before freeing the slot: the queue does not jam."""
     from beluga_workflow.queues.board import Board, Slot
     from beluga_workflow.system_records import update_record
 
-    store = InMemoryStore()
+    store = new_store()
     long_ago = time.time() - 60
     ghost = Slot(run="gone", worker="dead", since=long_ago, until=long_ago + 1)
     board = Board(slots={"ended-elsewhere": ghost}).model_dump(mode="json")
@@ -288,12 +314,13 @@ async def test_a_slot_left_by_a_run_that_ended_elsewhere_is_freed_by_the_sweep()
     assert stored.metadata["board"]["slots"] == {}
 
 
+@pytest.mark.board_only
 async def test_a_slot_taken_for_a_run_never_handed_over_is_freed() -> None:
     """A worker took a slot and stalled before claiming the run: the run gets a slot again."""
     from beluga_workflow.queues.board import Board, Slot
     from beluga_workflow.system_records import update_record
 
-    store = InMemoryStore()
+    store = new_store()
     async with Executor(store, load_plugins=False) as client:
         handles = await submit_all(client, 1, "q")
         stored = await store.load("j0")
@@ -304,3 +331,75 @@ async def test_a_slot_taken_for_a_run_never_handed_over_is_freed() -> None:
         async with workers(store, Queue(name="q", concurrency=1), count=1):
             assert await asyncio.wait_for(handles[0].result(), 20) == "j0"
     assert [e[1] for e in LOG if e[0] == "start"] == ["j0"]
+
+
+def native_store() -> NativeQueueStore:
+    store = new_store()
+    if not isinstance(store, NativeQueueStore):
+        pytest.skip("about the queue entries of a store with queue_dispatch")
+    return store
+
+
+async def test_a_store_with_queue_dispatch_keeps_entries_instead_of_a_board() -> None:
+    store = native_store()
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 3, "q", priority=2)
+        waiting = await store.queued("q")
+        assert [(e.workflow_id, e.priority, e.holder) for e in waiting] == [
+            ("j0", 2, None),
+            ("j1", 2, None),
+            ("j2", 2, None),
+        ]
+        async with workers(store, Queue(name="q", concurrency=1)):
+            await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 20)
+            for _ in range(100):  # the last run's entry is released by the round after it
+                if not await store.queued("q"):
+                    break
+                await asyncio.sleep(0.02)
+    assert await store.queued("q") == []
+    assert await store.load("~beluga/queue/q") is None
+
+
+async def test_an_entry_left_by_a_run_that_ended_elsewhere_is_released_by_the_sweep() -> None:
+    from beluga_workflow.queues.entries import QueueEntry
+
+    store = native_store()
+    long_ago = time.time() - 60
+    ghost = QueueEntry(queue="q", workflow_id="gone", run_id="r", enqueued_at=long_ago)
+    await store.enqueue([ghost])
+    queue = Queue(name="q", concurrency=1)
+    (claimed,) = (await store.claim_queued(queue, "dead", 1, long_ago)).entries
+    assert claimed.workflow_id == "gone"
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 2, "q")
+        async with workers(store, queue, count=1):
+            results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 20)
+    assert sorted(results) == ["j0", "j1"]
+    assert all(e.workflow_id != "gone" for e in await store.queued("q"))
+
+
+async def test_a_claim_never_handed_over_is_put_back() -> None:
+    store = native_store()
+    queue = Queue(name="q", concurrency=1)
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 1, "q")
+        (stalled,) = (await store.claim_queued(queue, "stalled", 1, time.time() - 60)).entries
+        assert stalled.workflow_id == "j0"
+        async with workers(store, queue, count=1):
+            assert await asyncio.wait_for(handles[0].result(), 20) == "j0"
+    assert [e[1] for e in LOG if e[0] == "start"] == ["j0"]
+
+
+async def test_a_waiting_run_without_an_entry_gets_one_from_the_sweep() -> None:
+    """Its submitter died between storing the run and enqueuing it."""
+    store = native_store()
+    async with Executor(store, load_plugins=False) as client:
+        handles = await submit_all(client, 1, "q")
+        (entry,) = await store.queued("q")
+        await store.release_queued([entry])
+        stored = await store.load("j0")
+        assert stored is not None
+        stored.updated_at = stored.updated_at.replace(year=2000)
+        await store.save(stored)
+        async with workers(store, Queue(name="q"), count=1):
+            assert await asyncio.wait_for(handles[0].result(), 20) == "j0"
