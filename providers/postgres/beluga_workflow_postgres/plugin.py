@@ -23,6 +23,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.COMPARE_AND_APPEND,
                     Capability.MULTI_PROCESS,
                     Capability.WATCH,
+                    Capability.QUEUE_DISPATCH,
                 }
             ),
             description="PostgreSQL via psycopg 3 with a connection pool.",

@@ -1,5 +1,9 @@
 """Tables of the PostgreSQL store and their migrations, versioned in a meta table.
 
+Version 2 adds the queue entries (``queue_entries``, ``queue_starts``) and the
+two functions that change them in one round trip each (see
+:mod:`beluga_workflow_postgres.queues`).
+
 Two stores opening a new schema at once take a transaction-scoped advisory
 lock, so exactly one creates it and the other sees the result.
 """
@@ -12,10 +16,11 @@ import psycopg
 from psycopg import sql
 
 from beluga_workflow.errors import StoreError
+from beluga_workflow_postgres.queues import QUEUE_MIGRATION
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -40,6 +45,7 @@ _MIGRATIONS: dict[int, list[str]] = {
         )
         """,
     ],
+    2: QUEUE_MIGRATION,
 }
 
 
@@ -64,7 +70,9 @@ async def migrate(conn: psycopg.AsyncConnection[Any], schema: str) -> None:
             )
         for target in range(current + 1, SCHEMA_VERSION + 1):
             for statement in _MIGRATIONS[target]:
-                await conn.execute(sql.SQL(statement).format(schema=name))
+                await conn.execute(
+                    sql.SQL(statement).format(schema=name, space=sql.Literal(schema))
+                )
         if current == 0:
             await conn.execute(
                 sql.SQL("INSERT INTO {}.meta (schema_version) VALUES (%s)").format(name),

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import select
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -42,6 +42,14 @@ from beluga_workflow.bounded import ANSWER, ConnectWatch, set_stage
 from beluga_workflow.errors import ProviderConfigError, StoreUnavailableError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.entries import (
+    QueueClaim,
+    QueueEntry,
+    require_claim,
+    require_entries,
+    require_queue_name,
+)
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.storekit.backend import backend_errors
 from beluga_workflow.storekit.base import ServerStore
@@ -57,11 +65,19 @@ from beluga_workflow.storekit.records import StateRecord, decode_state_parts
 from beluga_workflow.watching import Watchers
 from beluga_workflow_postgres.config import PostgresConfig
 from beluga_workflow_postgres.listen import MAX_PAYLOAD_BYTES, channel_name, listen
+from beluga_workflow_postgres.queues import (
+    QueueStatements,
+    claim_params,
+    entries_params,
+    to_entry,
+)
 from beluga_workflow_postgres.schema import migrate
 
 __all__ = ["PostgresStore", "create_store"]
 
 T = TypeVar("T")
+_Ids = list[str]
+_Entries = list[QueueEntry]
 Connection = psycopg.AsyncConnection[Any]
 _REFUSED_BEFORE_CONNECTING = "connection is bad: "
 """psycopg's prefix when libpq gives up at once, before any server answered."""
@@ -78,8 +94,9 @@ class PostgresStore(AppendFrame, CompareAndSaveFrame, ServerStore[PostgresConfig
     """A durable :class:`~beluga_workflow.WorkflowStore` in PostgreSQL.
 
     Also implements ``append``, ``compare_and_save`` and ``compare_and_append``
-    (the append's statement, conditional on the version too) and ``watch``
-    (LISTEN/NOTIFY: each write notifies in its own statement). ``list`` is
+    (the append's statement, conditional on the version too), ``watch``
+    (LISTEN/NOTIFY: each write notifies in its own statement) and
+    ``queue_dispatch`` (a queue table claimed with ``FOR UPDATE SKIP LOCKED``). ``list`` is
     ordered by ``created_at`` then ``workflow_id`` (byte order). The pool
     opens on the first operation; ``close()`` closes it and ends the watchers.
     """
@@ -94,6 +111,7 @@ class PostgresStore(AppendFrame, CompareAndSaveFrame, ServerStore[PostgresConfig
         self._watch = ConnectWatch()
         self._open_lock: asyncio.Lock | None = None
         self._sql = _Statements(self.config.schema_name)
+        self._queue_sql = QueueStatements(self.config.schema_name)
         self._watchers = Watchers()
 
     # --- the store protocol ---------------------------------------------------
@@ -174,6 +192,65 @@ class PostgresStore(AppendFrame, CompareAndSaveFrame, ServerStore[PostgresConfig
             raise step_conflict(step["id"], expected_version, kept)
 
         return await self._with_connection("compare_and_append", compare)
+
+    # --- queue_dispatch (see beluga_workflow_postgres.queues) -------------------
+
+    async def enqueue(self, entries: Sequence[QueueEntry]) -> _Ids:
+        checked = require_entries(entries)
+        if not checked:
+            self.check_open()
+            return []
+        params = entries_params(checked)
+
+        async def enqueue(conn: Connection) -> list[str]:
+            cursor = await conn.execute(self._queue_sql.enqueue, params)
+            return [row[0] for row in await cursor.fetchall()]
+
+        return await self._with_connection("enqueue", enqueue)
+
+    async def claim_queued(self, queue: Queue, holder: str, count: int, now: float) -> QueueClaim:
+        params = claim_params(*require_claim(queue, holder, count, now))
+        if count == 0:
+            self.check_open()
+            return QueueClaim([])
+
+        async def claim(conn: Connection) -> QueueClaim:
+            cursor = await conn.execute(self._queue_sql.claim, params)
+            entries: list[QueueEntry] = []
+            opens: float | None = None
+            for wid, run, priority, enqueued_at, key, dedup, next_start in await cursor.fetchall():
+                if wid is None:
+                    opens = next_start
+                    continue
+                entries.append(
+                    QueueEntry(queue.name, wid, run, enqueued_at, priority, key, dedup, holder, now)
+                )
+            return QueueClaim(entries, opens)
+
+        return await self._with_connection("claim_queued", claim)
+
+    async def release_queued(self, entries: Sequence[QueueEntry]) -> int:
+        checked = require_entries(entries)
+        if not checked:
+            self.check_open()
+            return 0
+        params = entries_params(checked)
+
+        async def release(conn: Connection) -> int:
+            cursor = await conn.execute(self._queue_sql.release, params)
+            found = await cursor.fetchone()
+            return int(found[0]) if found else 0
+
+        return await self._with_connection("release_queued", release)
+
+    async def queued(self, queue: str) -> _Entries:
+        name = require_queue_name(queue)
+
+        async def fetch(conn: Connection) -> list[QueueEntry]:
+            cursor = await conn.execute(self._queue_sql.queued, {"queue": name})
+            return [to_entry(row) for row in await cursor.fetchall()]
+
+        return await self._with_connection("queued", fetch)
 
     async def watch(self) -> AsyncIterator[str | None]:
         """Yield ``None`` once listening, then the id of each state written in the schema.

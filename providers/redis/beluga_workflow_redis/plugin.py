@@ -23,6 +23,7 @@ def beluga_workflow_store_providers() -> list[StoreProvider]:
                     Capability.COMPARE_AND_APPEND,
                     Capability.MULTI_PROCESS,
                     Capability.WATCH,
+                    Capability.QUEUE_DISPATCH,
                 }
             ),
             description="Redis (or a compatible server); atomic Lua scripts, status indexes.",

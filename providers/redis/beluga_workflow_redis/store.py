@@ -41,6 +41,14 @@ from beluga_workflow.bounded import ANSWER, set_stage
 from beluga_workflow.errors import ProviderConfigError, StoreError
 from beluga_workflow.listing import StateList
 from beluga_workflow.models import WorkflowFilter, WorkflowState
+from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.entries import (
+    QueueClaim,
+    QueueEntry,
+    require_claim,
+    require_entries,
+    require_queue_name,
+)
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.storekit.base import ServerStore
 from beluga_workflow.storekit.checks import (
@@ -52,11 +60,14 @@ from beluga_workflow.storekit.checks import (
 from beluga_workflow.storekit.conflicts import step_conflict
 from beluga_workflow.storekit.frames import AppendFrame, CompareAndSaveFrame
 from beluga_workflow.storekit.records import StateRecord, decode_state_parts, stored_text
+from beluga_workflow_redis import queues
 from beluga_workflow_redis.config import RedisConfig
 
 __all__ = ["RedisStore", "create_store"]
 
 T = TypeVar("T")
+_Ids = list[str]
+_Entries = list[QueueEntry]
 _Pool = TypeVar("_Pool", bound=aioredis.ConnectionPool)
 _States = list[WorkflowState]
 _OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -157,7 +168,9 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on a Redis server.
 
     Also implements ``append`` (RPUSH of the new events), ``compare_and_save``
-    and ``compare_and_append`` (the append's script checking the version too).
+    and ``compare_and_append`` (the append's script checking the version too),
+    and ``queue_dispatch`` (sorted sets and a claim script, see
+    :mod:`beluga_workflow_redis.queues`).
     ``list`` is ordered by ``created_at`` then id. Durability across a server
     crash is whatever the server's persistence (AOF/RDB) settings give.
     """
@@ -241,6 +254,40 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         if written != _WRITTEN:
             raise step_conflict(state.workflow_id, expected, kept)
         return expected + 1
+
+    # --- queue_dispatch ---------------------------------------------------------
+
+    async def enqueue(self, entries: Sequence[QueueEntry]) -> _Ids:
+        checked = require_entries(entries)
+        if not checked:
+            self.check_open()
+            return []
+        return await self._call(
+            "enqueue", lambda client: queues.enqueue(client, self._space, checked)
+        )
+
+    async def claim_queued(self, queue: Queue, holder: str, count: int, now: float) -> QueueClaim:
+        queue, holder, count, now = require_claim(queue, holder, count, now)
+        if count == 0:
+            self.check_open()
+            return QueueClaim([])
+        return await self._call(
+            "claim_queued",
+            lambda client: queues.claim(client, self._space, queue, holder, count, now),
+        )
+
+    async def release_queued(self, entries: Sequence[QueueEntry]) -> int:
+        checked = require_entries(entries)
+        if not checked:
+            self.check_open()
+            return 0
+        return await self._call(
+            "release_queued", lambda client: queues.release(client, self._space, checked)
+        )
+
+    async def queued(self, queue: str) -> _Entries:
+        name = require_queue_name(queue)
+        return await self._call("queued", lambda client: queues.queued(client, self._space, name))
 
     async def watch(self) -> AsyncIterator[str | None]:
         """Yield the id of each state written from now on (see ``SupportsWatch``).
