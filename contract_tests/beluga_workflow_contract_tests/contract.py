@@ -27,6 +27,7 @@ from beluga_workflow_contract_tests.suite.live_listing import LiveListingRules
 from beluga_workflow_contract_tests.suite.namespaces import NamespaceRules
 from beluga_workflow_contract_tests.suite.optimistic import OptimisticConcurrencyRules
 from beluga_workflow_contract_tests.suite.ordering import OrderingRules
+from beluga_workflow_contract_tests.suite.queue_dispatch import QueueDispatchRules
 from beluga_workflow_contract_tests.suite.retention import RetentionRules
 from beluga_workflow_contract_tests.suite.save_load import SaveLoadRules
 from beluga_workflow_contract_tests.suite.state_machine import StateMachineRules
@@ -54,6 +55,7 @@ a NEW store on the SAME backend namespace, fresh for each test:
 # rules come last here to run first: a defect is then reported by the most
 # specific rule that shows it.
 class StoreContract(
+    QueueDispatchRules,
     RetentionRules,
     WatchRecoveryRules,
     WatchRules,

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 __all__ = ["CONTRACT_VERSION"]
 
-CONTRACT_VERSION = "1.5"
+CONTRACT_VERSION = "1.6"
 """Raised in the minor part when rules are added, in the major part when one changes."""

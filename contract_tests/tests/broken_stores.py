@@ -26,6 +26,7 @@ from beluga_workflow import (
 )
 from beluga_workflow.listing import StateList, unreadable_records
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.queues.table import InMemoryQueueTable
 from beluga_workflow.validation import (
     require_append,
     require_filter,
@@ -40,11 +41,12 @@ DEFAULT_CAPABILITIES = frozenset(
         Capability.OPTIMISTIC_CONCURRENCY,
         Capability.COMPARE_AND_APPEND,
         Capability.WATCH,
+        Capability.QUEUE_DISPATCH,
     }
 )
 
 
-class ContractStore(InMemoryStore):
+class ContractStore(InMemoryQueueTable, InMemoryStore):
     """A correct store, and the base of the broken ones."""
 
     breaks: ClassVar[tuple[str, ...]] = ()

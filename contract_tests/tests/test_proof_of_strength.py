@@ -16,6 +16,7 @@ import pytest
 from beluga_workflow_contract_tests.report import ContractReport
 from beluga_workflow_contract_tests.runner import run_suite
 from contract_tests.tests.broken_lease_stores import BROKEN_LEASE_STORES
+from contract_tests.tests.broken_queue_stores import BROKEN_QUEUE_STORES
 from contract_tests.tests.broken_stores import (
     BROKEN_STORES,
     CORRECT_STORES,
@@ -26,7 +27,12 @@ from contract_tests.tests.broken_watch_stores import BROKEN_WATCH_STORES
 
 SUITE = Path(__file__).with_name("broken_suite.py")
 
-EVERY_BROKEN_STORE = [*BROKEN_STORES, *BROKEN_LEASE_STORES, *BROKEN_WATCH_STORES]
+EVERY_BROKEN_STORE = [
+    *BROKEN_STORES,
+    *BROKEN_LEASE_STORES,
+    *BROKEN_WATCH_STORES,
+    *BROKEN_QUEUE_STORES,
+]
 
 SEEDS = (0, 1, 20261201)
 """Random seeds each broken store is run with: no verdict may depend on the seed, so

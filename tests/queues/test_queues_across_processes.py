@@ -1,4 +1,7 @@
-"""Queue limits across three worker processes on PostgreSQL and on SQLite.
+"""Queue limits across three worker processes on PostgreSQL, Redis and SQLite.
+
+SQLite goes through the queue boards; PostgreSQL and Redis through their own
+queue entries (``queue_dispatch``).
 
 The client (this process) puts runs on five queues before the workers start;
 three worker processes (:mod:`tests.queues.queue_app`) serve all five at once.
@@ -29,7 +32,7 @@ QUEUES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
