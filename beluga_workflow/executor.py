@@ -342,6 +342,7 @@ class Executor:
                 workflow_name=name,
                 input=state.input,
             )
+            return self._stored_handle(state)  # what was just stored: no need to read it back
         return await self.get_handle(workflow_id)
 
     # --- repairing ------------------------------------------------------------------
@@ -595,7 +596,11 @@ class Executor:
         run = self._runs.get(workflow_id)
         if run is not None:
             return run.handle()
-        state = await self._load(workflow_id)
+        return self._stored_handle(await self._load(workflow_id))
+
+    def _stored_handle(self, state: WorkflowState) -> WorkflowHandle:
+        """A handle to the stored run ``state`` (as just read or written), not running here."""
+        workflow_id = state.workflow_id
         latest = state
 
         def status() -> WorkflowStatus:
