@@ -196,8 +196,10 @@ ABOUT = {
         "A client submits one-step workflows onto a queue limited to 10 runs at once and"
         " awaits every result; one worker in the same process serves the queue and polls"
         " every 0.1 s. DBOS Transact enqueues the same workflow on a queue with the same"
-        " limit and polling interval, in a process of its own, on the same backend. The"
-        " clock runs from the first submission to the last result."
+        " limit and polling interval, in a process of its own, on the same backend (it"
+        " has no Redis backend). The clock runs from the first submission to the last"
+        " result. PostgreSQL and Redis dispatch through their own queue entries"
+        " (`queue_dispatch`), SQLite through the queue's board record."
     ),
     "13": (
         "One worker ticks a schedule every 0.5 s; for each tick, the time from the tick"

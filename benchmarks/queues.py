@@ -39,8 +39,8 @@ from benchmarks.harness import Figure, Report, Row, failure, measure
 
 __all__ = ["run_queues"]
 
-SECTION_QUEUE = "13. Queue dispatch: runs started per second through a queue with a limit"
-SECTION_TICKS = "14. Schedule tick jitter: from a tick to its run stored"
+SECTION_QUEUE = "12. Queue dispatch: runs started per second through a queue with a limit"
+SECTION_TICKS = "13. Schedule tick jitter: from a tick to its run stored"
 QUEUE_STORES = ("sqlite", "postgres", "redis")
 NO_DBOS = ("redis",)
 """Backends DBOS Transact cannot keep its queues on: ours is measured alone there."""

@@ -79,6 +79,9 @@ class InMemoryQueueTable:
     _queue_starts: dict[str, list[float]]
 
     def _table(self, queue: str) -> dict[str, QueueEntry]:
+        check_open = getattr(self, "check_open", None)
+        if callable(check_open):  # a closed store refuses these calls like any other
+            check_open()
         if not hasattr(self, "_queue_entries"):
             self._queue_entries = {}
             self._queue_starts = {}
