@@ -797,10 +797,14 @@ class Executor:
 
         Returns the stored state and whether it is a new run (leased to this
         executor when ``here``). A start that loses a race with another start
-        of the id reads what won and decides again, so one run results.
+        of the id reads what won and decides again, so one run results. An id
+        made here (a random one) names nothing yet, so its first try does not
+        read the store; the store's create-if-absent still guards it.
         """
-        for _ in range(_STORED_UPDATE_ATTEMPTS):
-            previous = await self._store.load(workflow_id)
+        fresh = not options.id and (options.queue is None or options.queue.dedup_key is None)
+        for attempt in range(_STORED_UPDATE_ATTEMPTS):
+            fresh = fresh and attempt == 0
+            previous = None if fresh else await self._store.load(workflow_id)
             decision = decide_start(options.id_reuse, previous, name, options.input)
             if decision == "existing":
                 assert previous is not None
