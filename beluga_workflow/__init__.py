@@ -60,6 +60,7 @@ from beluga_workflow.store import (
     SupportsAppend,
     SupportsCompareAndAppend,
     SupportsCompareAndSave,
+    SupportsQueueDispatch,
     SupportsWatch,
     WorkflowStore,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "SupportsAppend",
     "SupportsCompareAndAppend",
     "SupportsCompareAndSave",
+    "SupportsQueueDispatch",
     "SupportsWatch",
     "WorkflowAlreadyRunningError",
     "WorkflowCanceledError",
