@@ -156,6 +156,19 @@ class QueueDispatchRules:
             check(len(held) == 4, f"queued() shows {len(held)} claimed entries, expected 4")
             per_key = {k: sum(e.key == k for e in held) for k in ("k0", "k1")}
             check(max(per_key.values()) <= 3, f"claimed per key: {per_key} (limit 3)")
+        async with _queue(run, "race-free") as (table, q):  # no limit: no lock either
+            stores = [table, _table(await run.open())]
+            await table.enqueue([_entry(q, f"y{i}", _T0 + i) for i in range(10)])
+            claims = await asyncio.gather(
+                *(stores[i % 2].claim_queued(Queue(name=q), f"w{i}", 2, _T0) for i in range(8))
+            )
+            taken = [wid for claim in claims for wid in _ids(claim)]
+            check(len(taken) == len(set(taken)), f"an entry was claimed twice: {sorted(taken)}")
+            holding = [e.workflow_id for e in await table.queued(q) if e.holder is not None]
+            check(
+                sorted(holding) == sorted(taken),
+                f"claims returned {sorted(taken)}, queued() shows {holding} claimed",
+            )
 
     @rule(
         "queue_dispatch.entries",
