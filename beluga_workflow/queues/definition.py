@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.validation import require_name
 
-__all__ = ["Queue", "RateLimit"]
+__all__ = ["Queue", "RateLimit", "require_queue_text"]
+
+
+def require_queue_text(value: Any, what: str) -> str:
+    """Return ``value`` if every store can keep it in a queue entry: a name without NUL.
+
+    NUL is refused as in workflow ids (PostgreSQL text cannot hold it), so a
+    queue, key or dedup key valid on one store is valid on all.
+    """
+    text = require_name(value, what)
+    if "\x00" in text:
+        raise InvalidArgumentError(f"{what} must not contain NUL ('\\x00'), got {text!r}")
+    return text
 
 
 class RateLimit(BaseModel):
@@ -40,4 +55,4 @@ class Queue(BaseModel):
     @field_validator("name")
     @classmethod
     def _storable(cls, value: str) -> str:
-        return require_name(value, "queue name")
+        return require_queue_text(value, "queue name")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from beluga_workflow.errors import InvalidArgumentError
-from beluga_workflow.queues.definition import Queue
-from beluga_workflow.validation import require_name, require_workflow_id
+from beluga_workflow.queues.definition import Queue, require_queue_text
+from beluga_workflow.validation import require_workflow_id
 
 __all__ = [
     "QueueClaim",
@@ -25,6 +25,7 @@ __all__ = [
     "require_claim",
     "require_entries",
     "require_queue_name",
+    "require_queue_text",
 ]
 
 _PRIORITY_BOUND = 2**31
@@ -70,7 +71,7 @@ class QueueClaim:
 
 def require_queue_name(queue: Any) -> str:
     """Return ``queue`` if it is a valid queue name (as :class:`Queue` accepts); raise otherwise."""
-    name = require_name(queue, "queue name")
+    name = require_queue_text(queue, "queue name")
     if len(name) > 200:
         raise InvalidArgumentError(f"queue name must be at most 200 characters, got {len(name)}")
     return name
@@ -86,7 +87,7 @@ def require_entries(entries: Any) -> list[QueueEntry]:
             raise InvalidArgumentError(f"entries must be QueueEntry objects, got {entry!r}")
         require_queue_name(entry.queue)
         require_workflow_id(entry.workflow_id)
-        require_name(entry.run_id, "run id")
+        require_queue_text(entry.run_id, "run id")
         _require_time(entry.enqueued_at, "enqueued_at")
         if isinstance(entry.priority, bool) or not isinstance(entry.priority, int):
             raise InvalidArgumentError(f"priority must be an int, got {entry.priority!r}")
@@ -94,9 +95,9 @@ def require_entries(entries: Any) -> list[QueueEntry]:
             raise InvalidArgumentError(f"priority must fit in 32 bits, got {entry.priority}")
         for value, what in ((entry.key, "queue key"), (entry.dedup_key, "dedup key")):
             if value is not None:
-                require_name(value, what)
+                require_queue_text(value, what)
         if entry.holder is not None:
-            require_name(entry.holder, "holder")
+            require_queue_text(entry.holder, "holder")
     return checked
 
 
@@ -104,7 +105,7 @@ def require_claim(queue: Any, holder: Any, count: Any, now: Any) -> tuple[Queue,
     """Check the arguments of ``claim_queued``; return them."""
     if not isinstance(queue, Queue):
         raise InvalidArgumentError(f"queue must be a Queue, got {queue!r}")
-    require_name(holder, "holder")
+    require_queue_text(holder, "holder")
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_CLAIM:
         raise InvalidArgumentError(f"count must be an int from 0 to {_MAX_CLAIM}, got {count!r}")
     return queue, holder, count, _require_time(now, "now")

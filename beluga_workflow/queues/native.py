@@ -94,7 +94,10 @@ class NativeQueues:
         listed = {state.workflow_id: state for state in running or []}
         if running is not None:
             for queue in self._queues.values():
-                await self._sweep(queue, running, listed_at)
+                try:
+                    await self._sweep(queue, running, listed_at)
+                except Exception as exc:  # mending can wait for the next sweep; claims cannot
+                    logger.warning("could not sweep queue %r: %s", queue.name, exc)
         started = 0
         holder = self._executor.worker_id or ""
         for queue in self._queues.values():

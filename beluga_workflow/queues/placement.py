@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from beluga_workflow.models import Lease, WorkflowState
-from beluga_workflow.validation import require_name
+from beluga_workflow.queues.definition import require_queue_text
 
 __all__ = [
     "QUEUE_METADATA",
@@ -52,10 +52,10 @@ class QueueOptions(BaseModel):
 
     @model_validator(mode="after")
     def _storable(self) -> QueueOptions:
-        require_name(self.name, "queue name")
+        require_queue_text(self.name, "queue name")
         for value, what in ((self.key, "queue key"), (self.dedup_key, "dedup key")):
             if value is not None:
-                require_name(value, what)
+                require_queue_text(value, what)
         return self
 
 

@@ -271,6 +271,8 @@ async def test_boards_are_system_records_that_are_never_run() -> None:
         {"name": "q", "priority": 2**40},
         {"name": "q", "key": ""},
         {"name": "q", "dedup_key": "\ud800"},
+        {"name": "q", "key": "a\x00b"},
+        {"name": "q\x00"},
     ],
 )
 def test_bad_queue_options_are_refused(bad: dict[str, Any]) -> None:

@@ -226,6 +226,7 @@ class QueueDispatchRules:
                 [_entry(q, "", _T0)],
                 [_entry(q, "x", -1.0)],
                 [_entry(q, "x", _T0, priority=2**40)],
+                [_entry(q, "x", _T0, key="nul\x00")],
                 ["not an entry"],
                 "x",
             ]
