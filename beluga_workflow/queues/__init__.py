@@ -2,8 +2,9 @@
 
 Start a run with ``submit(name, WorkflowOptions(queue=QueueOptions(name="emails")))``
 and serve the queue with ``Worker(..., queues=[Queue(name="emails", ...)])``.
-Everything is coordinated through the shared store's compare-and-set: see
-:mod:`beluga_workflow.queues.board`.
+Everything is coordinated through the shared store: its own queue entries
+when it has ``queue_dispatch`` (:mod:`beluga_workflow.queues.native`), else a
+board record changed by compare-and-set (:mod:`beluga_workflow.queues.board`).
 """
 
 from beluga_workflow.queues.definition import Queue, RateLimit

@@ -8,6 +8,9 @@ When a run ends here its slot is freed by the worker's next board write (the
 one that takes the next slots); slots of runs that ended elsewhere
 (taken over after a crash, canceled while orphaned) are freed by a sweep of
 the board that any worker makes when the queue is full.
+
+On a store with ``queue_dispatch`` none of this applies: the dispatcher hands
+every round to :class:`~beluga_workflow.queues.native.NativeQueues`.
 """
 
 from __future__ import annotations
