@@ -38,7 +38,6 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     NonDeterminismError,
     PayloadSerializationError,
-    StoreError,
     UnknownQueryError,
     WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
@@ -95,8 +94,8 @@ from beluga_workflow.writes import (
     Basis,
     ConditionalWriter,
     StoreAttempts,
-    landed,
     number_events,
+    write_confirmed,
 )
 
 __all__ = ["Executor", "RecoveryReport", "WorkflowFunction"]
@@ -897,35 +896,19 @@ class Executor:
         added: list[HistoryEvent],
         attempts: StoreAttempts,
     ) -> WorkflowState | None:
-        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile.
-
-        A refusal after a try whose answer was lost is read back too: that try
-        may have landed after the read that found it missing, and its message
-        must not be added a second time.
-        """
-        answer_lost = False
-        while True:
-            refused = False
-            try:
-                await self._writer.write(state, basis)
-                return state
-            except ConcurrencyConflictError:
-                if not answer_lost:
-                    return None
-                refused = True
-            except Exception as exc:
-                await attempts.failed(exc)
-                answer_lost = True
-            stored = await attempts.call(lambda: self._store.load(state.workflow_id))
-            if landed(stored, basis, added, state.updated_at):
-                assert stored is not None
-                return stored
-            if stored is None or Basis.of(stored) != basis:
-                return None  # changed by another writer: change the new state instead
-            if refused:  # refused, yet nothing new is visible (a lagging read)
-                await attempts.failed(
-                    StoreError("the store refused the write but shows no other change")
-                )
+        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile."""
+        outcome = await write_confirmed(
+            self._writer,
+            state,
+            basis,
+            added,
+            attempts,
+            moved_on=lambda stored: stored is None or Basis.of(stored) != basis,
+            read_refusals=False,  # the caller reads the run again anyway
+        )
+        if not outcome.landed:
+            return None
+        return state if outcome.stored is None else outcome.stored
 
     async def _cancel_children_of(self, state: WorkflowState) -> None:
         """Cancel the children a stored run's history says it started with the cancel policy."""
