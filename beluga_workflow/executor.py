@@ -86,7 +86,9 @@ from beluga_workflow.repair import (
 )
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.system_records import is_system_record
 from beluga_workflow.validation import require_name, require_workflow_id
 from beluga_workflow.wakeups import ChangeFeed
 from beluga_workflow.writes import (
@@ -452,6 +454,8 @@ class Executor:
                 return
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
+            if is_system_record(workflow_id):
+                continue  # a queue board or the schedule book changed: not a run
             try:
                 state = await self._store.load(workflow_id)
             except Exception:  # unreadable, or the store failed: the listing says so
@@ -488,7 +492,7 @@ class Executor:
         self._check_open()
         report = RecoveryReport()
         if running is None:
-            running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+            running = await list_runs(self._store, WorkflowFilter(status=WorkflowStatus.RUNNING))
         report.not_resumed.update(unreadable_records(running))
         now = utc_now()
         for state in running:

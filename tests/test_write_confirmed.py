@@ -108,7 +108,8 @@ async def test_a_lost_answer_whose_write_landed_is_not_written_again(read_refusa
     store.script = ["lost"]
     outcome = await write(store, state, basis, read_refusals=read_refusals)
     assert outcome.landed
-    assert outcome.stored is not None and payloads(outcome.stored) == ["once"]
+    assert outcome.stored is not None
+    assert payloads(outcome.stored) == ["once"]
     assert store.writes == 1
     assert payloads(await store.load("w")) == ["once"]
 
@@ -133,7 +134,8 @@ async def test_a_refusal_after_a_lost_answer_finds_the_write_that_landed_late(
     store.script = ["late"]
     outcome = await write(store, state, basis, read_refusals=read_refusals)
     assert outcome.landed  # refused because its own first try got there: not added twice
-    assert outcome.stored is not None and payloads(outcome.stored) == ["once"]
+    assert outcome.stored is not None
+    assert payloads(outcome.stored) == ["once"]
     assert (store.writes, store.loads) == (2, 2)
     assert payloads(await store.load("w")) == ["once"]
 

@@ -25,6 +25,7 @@ from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.queues.board import Board, Candidate, board_id
 from beluga_workflow.queues.definition import Queue
 from beluga_workflow.queues.placement import is_waiting, placeholder_lease, placement_of
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.system_records import update_record
 from beluga_workflow.writes import Basis, ConditionalWriter
 
@@ -82,7 +83,7 @@ class QueueDispatcher:
         now = time.time()
         if self._listing is None or now - self._listed_at > self._listing_age:
             filter = WorkflowFilter(status=WorkflowStatus.RUNNING)
-            self._listing = list(await self._executor.store.list(filter))
+            self._listing = list(await list_runs(self._executor.store, filter))
             self._listed_at = now
         return self._listing
 
