@@ -5,8 +5,9 @@ every store keeps them with the abilities it already has (``load`` and
 ``compare_and_append``) and no store needs a new method. Their ids start with
 :data:`SYSTEM_PREFIX`, their status is ``completed`` (``recover()`` and every
 claim round list only ``running`` states, so they are never run) and they have
-no history. ``store.list()`` without a filter returns them like any record;
-the CLI listing and :func:`without_system_records` leave them out.
+no history. ``store.list()`` returns them like any record, as the store
+contract says; every listing of runs the engine shows or acts on leaves them
+out through :func:`beluga_workflow.run_listing.list_runs`.
 """
 
 from __future__ import annotations
