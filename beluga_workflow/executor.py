@@ -88,7 +88,7 @@ from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
-from beluga_workflow.system_records import is_system_record
+from beluga_workflow.system_records import is_system_record, require_run_id
 from beluga_workflow.validation import require_name, require_workflow_id
 from beluga_workflow.wakeups import ChangeFeed
 from beluga_workflow.writes import (
@@ -382,7 +382,7 @@ class Executor:
         """
         self._check_open()
         require_workflow_id(workflow_id)
-        target = require_workflow_id(new_id) if new_id else uuid.uuid4().hex
+        target = require_run_id(require_workflow_id(new_id)) if new_id else uuid.uuid4().hex
         source = await self._load(workflow_id)
         state = forked_state(source, from_step, target)
         if await self._store.load(target) is not None or target in self._runs:

@@ -24,6 +24,7 @@ __all__ = [
     "SYSTEM_PREFIX",
     "is_system_record",
     "read_record",
+    "require_run_id",
     "require_versioned",
     "update_record",
     "without_system_records",
@@ -45,6 +46,20 @@ def is_system_record(state: WorkflowState | str) -> bool:
 def without_system_records(states: Iterable[WorkflowState]) -> list[WorkflowState]:
     """``states`` without the engine's own records: what a listing of runs shows."""
     return [state for state in states if not is_system_record(state)]
+
+
+def require_run_id(workflow_id: str) -> str:
+    """``workflow_id``, refused when it is one the engine keeps for its own records.
+
+    A run under such an id would be left out of every listing and never
+    recovered, so starting one is refused with ``InvalidArgumentError``.
+    """
+    if is_system_record(workflow_id):
+        raise InvalidArgumentError(
+            f"workflow ids beginning {SYSTEM_PREFIX!r} are kept for the engine's own records "
+            f"(queue boards, the schedule book); got {workflow_id!r}"
+        )
+    return workflow_id
 
 
 def require_versioned(store: WorkflowStore, what: str) -> None:

@@ -18,8 +18,10 @@ import pytest
 from beluga_workflow import (
     Client,
     Executor,
+    InvalidArgumentError,
     WorkflowContext,
     WorkflowFilter,
+    WorkflowOptions,
     WorkflowState,
     WorkflowStatus,
     WorkflowStore,
@@ -138,3 +140,18 @@ async def test_recover_and_claim_rounds_never_run_an_engine_record(store: Workfl
     assert stored is not None
     assert stored.status is WorkflowStatus.RUNNING
     assert stored.history == []
+
+
+async def test_a_run_under_an_engine_id_is_refused_and_nothing_is_stored() -> None:
+    store = InMemoryStore()
+    async with Executor(store, workflows=[report], load_plugins=False) as executor:
+        with pytest.raises(ValueError, match="kept for the engine's own records"):
+            WorkflowOptions(id="~beluga/mine")
+        async with Client(store, load_plugins=False) as client:
+            with pytest.raises(InvalidArgumentError, match="engine's own records"):
+                await client.start(f"{__name__}:report", id="~beluga/mine")
+        done = await executor.execute(report, WorkflowOptions(id="done"))
+        assert await done.result() == "done"
+        with pytest.raises(InvalidArgumentError, match="engine's own records"):
+            await executor.fork("done", from_step=1, new_id="~beluga/fork")
+    assert [state.workflow_id for state in await store.list()] == ["done"]
