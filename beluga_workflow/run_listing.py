@@ -18,6 +18,7 @@ from beluga_workflow.listing import StateList, unreadable_records
 from beluga_workflow.models import MAX_LIMIT, WorkflowFilter, WorkflowState
 from beluga_workflow.store import WorkflowStore
 from beluga_workflow.system_records import is_system_record
+from beluga_workflow.validation import require_filter
 
 __all__ = ["list_runs"]
 
@@ -26,9 +27,10 @@ async def list_runs(store: WorkflowStore, filter: WorkflowFilter | None = None) 
     """The runs ``store.list(filter)`` holds, engine records left out, at most ``filter.limit``.
 
     The result keeps the store's order and, in ``unreadable``, the records
-    the store skipped (engine records left out there too).
+    the store skipped (engine records left out there too). A bad filter
+    raises ``InvalidArgumentError`` before the store is asked anything.
     """
-    wanted = filter if filter is not None else WorkflowFilter()
+    wanted = require_filter(filter)
     limit = wanted.limit
     asked = limit
     while True:

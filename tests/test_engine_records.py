@@ -155,3 +155,11 @@ async def test_a_run_under_an_engine_id_is_refused_and_nothing_is_stored() -> No
         with pytest.raises(InvalidArgumentError, match="engine's own records"):
             await executor.fork("done", from_step=1, new_id="~beluga/fork")
     assert [state.workflow_id for state in await store.list()] == ["done"]
+
+
+async def test_a_bad_filter_is_refused_before_the_store_is_asked() -> None:
+    store = CountingStore()
+    for bad in ({"limit": 3}, WorkflowFilter.model_construct(status=None, limit=-1)):
+        with pytest.raises(InvalidArgumentError, match="filter"):
+            await list_runs(store, bad)  # type: ignore[arg-type]
+    assert store.limits == []
