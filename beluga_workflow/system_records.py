@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError
+from beluga_workflow.history import DEFAULT_STORE_RETRY
 from beluga_workflow.models import WorkflowState, WorkflowStatus, utc_now
 from beluga_workflow.store import SupportsCompareAndAppend, WorkflowStore
-from beluga_workflow.writes import Basis, ConditionalWriter
+from beluga_workflow.writes import Basis, ConditionalWriter, StoreAttempts, write_confirmed
 
 __all__ = [
     "SYSTEM_PREFIX",
@@ -90,9 +91,13 @@ async def update_record(
     ``change`` gets the stored value (``None`` when there is none) and returns
     the value to store, or the same object unchanged to write nothing. When
     another writer changed the record first, it is read again and ``change``
-    runs again: ``change`` must therefore have no effects of its own.
+    runs again: ``change`` must therefore have no effects of its own. A write
+    whose answer was lost is read back before it is made again
+    (:func:`~beluga_workflow.writes.write_confirmed`), so a change is never
+    applied twice.
     """
     writer = ConditionalWriter(store)
+    attempts = StoreAttempts(DEFAULT_STORE_RETRY, f"updating record {record_id!r}")
     for _ in range(_UPDATE_ATTEMPTS):
         current, version = await read_record(store, record_id, key)
         result = change(current)
@@ -107,9 +112,19 @@ async def update_record(
             updated_at=now,
             metadata={key: result},
         )
-        try:
-            await writer.write(state, Basis(record_id, 0, version))
-        except ConcurrencyConflictError:
-            continue
-        return result
+        basis = Basis(record_id, 0, version)
+        outcome = await write_confirmed(
+            writer, state, basis, [], attempts, moved_on=_moved_from(basis), read_refusals=False
+        )
+        if outcome.landed:
+            return result
     raise ConcurrencyConflictError(f"record {record_id!r} kept changing while being updated")
+
+
+def _moved_from(basis: Basis) -> Callable[[WorkflowState | None], bool]:
+    """Whether a record read back is another version than the one ``basis`` changed."""
+
+    def moved(stored: WorkflowState | None) -> bool:
+        return (0 if stored is None else stored.version) != basis.version
+
+    return moved

@@ -3,7 +3,8 @@
 A scripted store injects each fault on the next conditional write: ``lost``
 (the write landed, its answer did not come back), ``missed`` (the store never
 saw it) and ``late`` (it fails at once but lands just before the next write,
-after the writer read back and found it missing).
+after the writer read back and found it missing). The engine's own records
+(queue boards, the schedule book) are changed under the same rule.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from beluga_workflow.errors import StoreUnavailableError
 from beluga_workflow.history import new_event
 from beluga_workflow.models import utc_now
 from beluga_workflow.providers.inmemory import InMemoryStore
+from beluga_workflow.system_records import read_record, update_record
 from beluga_workflow.writes import (
     Basis,
     ConditionalWriter,
@@ -171,3 +173,12 @@ async def test_a_refusal_that_shows_no_change_spends_the_tries_and_raises() -> N
         )
     assert store.writes == PATIENT.max_attempts
     assert payloads(await store.load("w")) == []
+
+
+@pytest.mark.parametrize("fault", ["lost", "missed", "late"])
+async def test_an_engine_record_change_whose_answer_is_lost_is_applied_once(fault: Fault) -> None:
+    store = ScriptedStore()
+    assert await update_record(store, "~beluga/counter", "n", lambda n: (n or 0) + 1) == 1
+    store.script = [fault]
+    assert await update_record(store, "~beluga/counter", "n", lambda n: (n or 0) + 1) == 2
+    assert await read_record(store, "~beluga/counter", "n") == (2, 2)
