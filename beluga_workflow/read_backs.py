@@ -22,21 +22,22 @@ class ReadBacks:
 
     def __init__(self) -> None:
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._again: dict[str, ReadBack] = {}
+        """The read to make once the one under way ends (the latest asked for: a new run's)."""
 
     def request(self, workflow_id: str, read: ReadBack) -> None:
         """Run ``read`` now, or once more after the read of ``workflow_id`` under way."""
         if workflow_id in self._running:
-            self._again.add(workflow_id)
+            self._again[workflow_id] = read
             return
         task = asyncio.get_running_loop().create_task(read())
         self._running[workflow_id] = task
-        task.add_done_callback(lambda _: self._done(workflow_id, read))
+        task.add_done_callback(lambda _: self._done(workflow_id))
 
-    def _done(self, workflow_id: str, read: ReadBack) -> None:
+    def _done(self, workflow_id: str) -> None:
         del self._running[workflow_id]
-        if workflow_id in self._again:
-            self._again.discard(workflow_id)
+        read = self._again.pop(workflow_id, None)
+        if read is not None:
             self.request(workflow_id, read)
 
     def __contains__(self, workflow_id: object) -> bool:

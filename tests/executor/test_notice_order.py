@@ -11,7 +11,7 @@ would meet a missed signal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -220,3 +220,26 @@ async def test_read_backs_asked_for_during_one_make_exactly_one_more() -> None:
         await asyncio.sleep(0)
     assert reads == [0, 1]
     assert "w" not in read_backs
+
+
+async def test_the_read_made_again_is_the_latest_asked_for() -> None:
+    read_backs = ReadBacks()
+    made: list[str] = []
+    go_on, done = asyncio.Event(), asyncio.Event()
+
+    def reader(name: str) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def read() -> None:
+            made.append(name)
+            await go_on.wait()
+            if name == "new run":
+                done.set()
+
+        return read
+
+    read_backs.request("w", reader("old run"))
+    await asyncio.sleep(0)
+    read_backs.request("w", reader("old run again"))
+    read_backs.request("w", reader("new run"))  # the id's run continued as new meanwhile
+    go_on.set()
+    await asyncio.wait_for(done.wait(), HANG)
+    assert made == ["old run", "new run"]
