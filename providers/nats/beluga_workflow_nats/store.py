@@ -18,8 +18,9 @@ A workflow step creates one fragment with the new events under a key named by
 its position (one never committed before), then writes the meta record with
 the new head (compare-and-set on its revision): two round trips, no purge, and
 a cost that does not grow with the history. The last meta record this store
-wrote for a workflow is remembered, so a step need not read it first; the
-compare-and-set catches a stale one. ``compare_and_append`` is the same step
+wrote or read for a workflow is remembered, so a step need not read it first
+(a signal's step right after its load, say); the compare-and-set catches a
+stale one. ``compare_and_append`` is the same step
 on a record found at the expected version and length, and the record it
 writes has the next version: the compare-and-set on the revision makes the
 check and the write one atomic step, so of racing writers at most one lands,
@@ -750,7 +751,7 @@ class NatsStore(ServerStore[NatsConfig]):
             found = await self._get_meta(workflow_id)
             if found is None:
                 return None
-            meta, _, inline = found
+            meta, revision, inline = found
             prefix = f"{key}.{meta.gen}"
             # Fragments read or written before are reused (see fragments.py).
             known = self._fragments.known(workflow_id, meta.gen, meta.frags)
@@ -764,7 +765,9 @@ class NatsStore(ServerStore[NatsConfig]):
             head = chunks[:split_at] if split_at else [inline]
             fragments = known + chunks[split_at:]
             self._fragments.keep(workflow_id, meta.gen, fragments)
-            return meta.assemble(head, fragments)
+            state = meta.assemble(head, fragments)
+            self._remember(workflow_id, meta, revision)  # a step on what was read needs no read
+            return state
         raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
 
     async def _get_meta(self, workflow_id: str) -> tuple[Commit, int, bytes] | None:
