@@ -11,17 +11,26 @@ connection gets the stream's message before the write's acknowledgement; a
 PostgreSQL LISTEN connection may be told before the committing one). Counted
 on its answer, that early notice would be taken for another process's, and
 the next one, a signal's, for the run's own, leaving the signal to the next
-poll. A write that fails takes its count back; a notice of another process
-taken for its own meanwhile is not lost, as a failed write always reads the
-run back.
+poll. A write that is not stored takes its count back. A notice of another
+process taken for the run's own meanwhile is not lost: a write that is not
+stored has read the run back, and for a write that is, the run's own notice
+comes later and is then taken for another's, so the run reads itself back.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-__all__ = ["OwnNotices"]
+__all__ = ["OwnNotices", "Write"]
+
+
+@dataclass
+class Write:
+    """One write of the run, however many tries it takes; the writer says if it was stored."""
+
+    stored: bool = False
 
 
 class OwnNotices:
@@ -31,15 +40,20 @@ class OwnNotices:
         self._expected = 0
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Around one write: its notice is expected from now on, unless the write fails."""
+    def writing(self) -> Iterator[Write]:
+        """Around one write: its notice is expected from now on, unless it is not stored.
+
+        The caller sets ``stored`` on what this yields once it knows; an error
+        leaves it unset. A write whose answer was lost may have landed all
+        the same: its notice, if it comes, only causes a read.
+        """
         self._expected += 1
+        write = Write()
         try:
-            yield
-        except BaseException:
-            # Its notice may come all the same (a lost answer): then it only causes a read.
-            self._expected = max(0, self._expected - 1)
-            raise
+            yield write
+        finally:
+            if not write.stored:
+                self._expected = max(0, self._expected - 1)
 
     def take(self) -> bool:
         """Whether a notice just received for the run is most likely of its own write."""

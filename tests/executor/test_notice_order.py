@@ -167,9 +167,25 @@ async def test_a_notice_before_the_answer_is_the_runs_own_and_the_next_is_not() 
 
 def test_a_write_is_expected_to_be_notified_from_the_moment_it_is_sent() -> None:
     own = OwnNotices()
-    with own.writing():
+    with own.writing() as write:
         assert own.take()  # the notice came before the answer: still the run's own
+        write.stored = True
     assert not own.take()  # the next one is another process's
+
+
+def test_a_write_stored_expects_its_notice_after_its_answer_too() -> None:
+    own = OwnNotices()
+    with own.writing() as write:
+        write.stored = True
+    assert own.take()
+    assert not own.take()
+
+
+def test_a_write_not_stored_takes_its_expected_notice_back() -> None:
+    own = OwnNotices()
+    with own.writing():
+        pass  # refused: another process stored something first
+    assert own.expected == 0
 
 
 def fail_writing(own: OwnNotices, *, notice_meanwhile: bool) -> None:
