@@ -48,10 +48,17 @@ the entry still has the revision that record noted (so an entry another
 writer made since is never removed). An entry thus exists whenever a record
 has its status; an extra one (a write that lost its compare-and-set) is
 skipped, as every listed state's status is checked again. A list by status
-therefore reads only the entries of that status, sorts them by creation time
-and id, and loads states until it has ``limit``. Records of the earlier layout
-are indexed when the index bucket is created. Listing everything reads every
-meta record by a scan of the meta stream.
+with a limit reads the front page of that status (one key: its first entries
+in list order, see :mod:`beluga_workflow_nats.front`) and loads states until
+it has ``limit``; only when the page runs short does it read every entry of
+that status, sort them by creation time and id, and rebuild the page. Records
+of the earlier layout are indexed when the index bucket is created. Listing
+everything reads every meta record by a scan of the meta stream.
+
+``delete`` removes the meta record it read (compare-and-set on its revision),
+then that record's index entry and the data of its generation only: a save
+racing it keeps its own entry and data, so its state, if it lands after the
+delete, is listed and whole.
 
 ``watch`` follows the meta stream from its end with an ordered consumer:
 every commit (and every delete's purge) is a message on it, so a notice
