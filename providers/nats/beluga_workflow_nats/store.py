@@ -327,7 +327,8 @@ class NatsStore(ServerStore[NatsConfig]):
                         raise
                     continue  # written meanwhile: delete what is there now
                 await self._unindex(key, stored, None)
-                await self._purge(f"{key}.{stored.gen}.>")
+                if stored.frags + stored.head_parts:
+                    await self._purge(f"{key}.{stored.gen}.>")
                 return
             await self._delete_unreadable(key)
 
@@ -494,8 +495,15 @@ class NatsStore(ServerStore[NatsConfig]):
         self._remember(workflow_id, meta, revision)
         if found is not None:
             await self._unindex(key, found[0], meta.status)
-        if found is not None and found[0].gen != meta.gen:
-            await self._purge(f"{key}.{found[0].gen}.>")
+        replaced = None if found is None else found[0]
+        # A record pointing at no data (a head kept inline, no history) has no
+        # generation to remove: one purge (a filter over the stream) saved.
+        if (
+            replaced is not None
+            and replaced.gen != meta.gen
+            and replaced.frags + replaced.head_parts
+        ):
+            await self._purge(f"{key}.{replaced.gen}.>")
 
     async def _step(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
         """Commit one step on top of ``stored`` at ``revision``; False if that record moved on.
