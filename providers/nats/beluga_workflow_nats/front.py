@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -57,6 +58,8 @@ _MAX_BYTES = 256 * 1024
 _MARKED_MOST = 16 * CAPACITY
 """Entries a page being rebuilt takes from writers; beyond, it is marked afresh."""
 _ATTEMPTS = 8
+_REBUILD_TIME = 60.0
+"""Seconds after which a rebuild that has not finished is taken for dead, and begun again."""
 """Tries of a change that found the page changed by another writer."""
 
 Entry = tuple[str, str]
@@ -72,6 +75,8 @@ class FrontPage:
     bound: Entry | None = None
     """Every index entry at or before it is on the page; None: every entry is."""
     rebuilding: str | None = None
+    marked: float = 0.0
+    """When the rebuild began (seconds since 1970, the marker's clock); 0: not marked by one."""
 
     def covers(self, entry: Entry) -> bool:
         return self.bound is None or entry <= self.bound
@@ -94,7 +99,8 @@ class FrontPage:
     def encode(self) -> bytes:
         entries = [[c, i, ix] for i, (c, ix) in self.entries.items()]
         bound = None if self.bound is None else list(self.bound)
-        return json.dumps({"e": entries, "b": bound, "r": self.rebuilding}).encode()
+        value = {"e": entries, "b": bound, "r": self.rebuilding, "m": self.marked}
+        return json.dumps(value).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> FrontPage:
@@ -108,6 +114,7 @@ class FrontPage:
                 entries,
                 None if bound is None else (str(bound[0]), str(bound[1])),
                 None if rebuilding is None else str(rebuilding),
+                float(value.get("m", 0.0)),
             )
         except (ValueError, KeyError, TypeError, IndexError):
             return cls(rebuilding="unreadable")
@@ -162,13 +169,20 @@ class FrontPages:
             await _pause(attempt)
 
     async def begin_rebuild(self, status: str) -> str | None:
-        """Mark the page as being rebuilt; the token to finish with, or None if it kept changing."""
+        """Mark the page as being rebuilt; the token to finish with.
+
+        None when another list began a rebuild less than ``_REBUILD_TIME`` ago
+        (it is left to finish: marking afresh would make it fail), or when the
+        page kept changing.
+        """
         token = uuid.uuid4().hex
         for attempt in range(_ATTEMPTS):
             page, revision = await self._get(status)
+            if page is not None and page.marked > time.time() - _REBUILD_TIME:
+                return None
             # What writers added during an earlier rebuild stays: the index read may miss it.
             kept = page.entries if page is not None and page.rebuilding is not None else {}
-            if await self._put(status, FrontPage(kept, None, token), revision):
+            if await self._put(status, FrontPage(kept, None, token, time.time()), revision):
                 return token
             await _pause(attempt)
         return None

@@ -297,7 +297,9 @@ class NatsStore(ServerStore[NatsConfig]):
                 if page.bound is None or len(states) >= wanted.limit:
                     return states
                 states = StateList()  # the page ran short: read the whole index
-            await self._load_listed(await self._indexed(status), wanted, states)
+            # Rebuilt when it ran short or cannot be used, not for a list of everything.
+            rebuild = page is None or bool(wanted.limit)
+            await self._load_listed(await self._indexed(status, rebuild), wanted, states)
             return states
 
         return await self._call("list", fetch)
@@ -663,14 +665,14 @@ class NatsStore(ServerStore[NatsConfig]):
         assert self._front is not None
         return self._front
 
-    async def _indexed(self, status: str) -> _Ids:
-        """The ids the index lists under ``status``, in list order; the front page rebuilt.
+    async def _indexed(self, status: str, rebuild: bool) -> _Ids:
+        """The ids the index lists under ``status``, in list order; the front page rebuilt if asked.
 
         The page is marked before the index is read, so that writers meanwhile
         add themselves to it (see :mod:`beluga_workflow_nats.front`).
         """
         front = self._front_pages()
-        token = await front.begin_rebuild(status)
+        token = await front.begin_rebuild(status) if rebuild else None
         found: _Found = []
         for value, ix in (await self._scan_index(f"{status}.>")).values():
             with contextlib.suppress(ValueError, KeyError, TypeError):

@@ -12,8 +12,10 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from beluga_workflow import WorkflowFilter, WorkflowState, WorkflowStatus
-from beluga_workflow_nats import NatsStore
+from beluga_workflow_nats import NatsStore, front
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 STATUSES = (WorkflowStatus.RUNNING, WorkflowStatus.COMPLETED)
@@ -53,9 +55,12 @@ async def test_a_delete_racing_a_save_never_leaves_a_stored_state_unlisted(
             assert await _listed(deleter, WorkflowStatus.RUNNING, limit=3) == stored[:3]
 
 
+@pytest.mark.parametrize("capacity", [front.CAPACITY, 3])
 async def test_racing_status_changes_keep_the_first_of_each_status_listed_in_order(
-    nats_url: str, bucket: str
+    nats_url: str, bucket: str, capacity: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A small page makes the racing writes cross its bound, and lists rebuild it.
+    monkeypatch.setattr(front, "CAPACITY", capacity)
     ids = [f"flip-{n}" for n in range(12)]
     rng = random.Random(7)
     async with (

@@ -1,0 +1,88 @@
+"""The front page of a status on the real server: lists read it, and rebuild it when short."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from beluga_workflow import WorkflowFilter, WorkflowState, WorkflowStatus
+from beluga_workflow_nats import NatsStore, front
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+RUNNING = WorkflowStatus.RUNNING
+
+
+def _state(n: int, status: WorkflowStatus = RUNNING) -> WorkflowState:
+    return WorkflowState(
+        workflow_id=f"w{n:03d}", status=status, created_at=BASE + timedelta(seconds=n)
+    )
+
+
+class _Scans:
+    """Counts the reads of the whole status index."""
+
+    def __init__(self, store: NatsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = store._scan_index
+
+        async def scan(subjects: str) -> Any:
+            self.count += 1
+            return await original(subjects)
+
+        monkeypatch.setattr(store, "_scan_index", scan)
+
+
+async def _ids(store: NatsStore, limit: int, status: WorkflowStatus = RUNNING) -> list[str]:
+    return [s.workflow_id for s in await store.list(WorkflowFilter(status=status, limit=limit))]
+
+
+async def test_a_list_with_a_limit_reads_the_page_not_the_index(
+    nats_url: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(front, "CAPACITY", 5)
+    async with NatsStore(nats_url, bucket=bucket) as store:
+        for n in reversed(range(12)):  # saved newest first: the order is the page's doing
+            await store.save(_state(n))
+        scans = _Scans(store, monkeypatch)
+        assert await _ids(store, 3) == ["w000", "w001", "w002"]
+        assert scans.count == 1  # no page yet: the index is read once, and the page made
+        await store.save(_state(-1))  # before the bound: put on the page
+        await store.save(_state(20))  # after it: left to the index
+        assert await _ids(store, 3) == ["w-01", "w000", "w001"]
+        assert await _ids(store, 5) == ["w-01", "w000", "w001", "w002", "w003"]
+        assert scans.count == 1
+
+
+async def test_a_page_that_runs_short_is_rebuilt_from_the_index(
+    nats_url: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(front, "CAPACITY", 4)
+    async with NatsStore(nats_url, bucket=bucket) as store:
+        for n in range(10):
+            await store.save(_state(n))
+        assert await _ids(store, 2) == ["w000", "w001"]
+        for n in range(3):  # three of the four on the page move on
+            await store.save(_state(n, WorkflowStatus.COMPLETED))
+        scans = _Scans(store, monkeypatch)
+
+        assert await _ids(store, 2) == ["w003", "w004"]
+        assert scans.count == 1
+        assert await _ids(store, 2) == ["w003", "w004"]
+        assert scans.count == 1  # rebuilt: read from the page again
+        assert await _ids(store, 2, WorkflowStatus.COMPLETED) == ["w000", "w001"]
+
+
+async def test_a_page_that_cannot_be_read_is_rebuilt(nats_url: str, bucket: str) -> None:
+    async with NatsStore(nats_url, bucket=bucket) as store:
+        for n in range(3):
+            await store.save(_state(n))
+        assert await _ids(store, 2) == ["w000", "w001"]
+        assert store._index is not None
+        await store._index.put("_front.running", b"not a page")
+
+        assert await _ids(store, 2) == ["w000", "w001"]
+        page = await store._front_pages().read("running")
+        assert page is not None
+        assert page.ordered() == ["w000", "w001", "w002"]
