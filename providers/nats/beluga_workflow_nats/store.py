@@ -109,6 +109,7 @@ from beluga_workflow.storekit.checks import (
 from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
+from beluga_workflow_nats import front
 from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
 from beluga_workflow_nats.front import FrontPages
@@ -292,13 +293,13 @@ class NatsStore(ServerStore[NatsConfig]):
                 return states
             status = wanted.status.value
             page = await self._front_pages().read(status)
-            if page is not None and (wanted.limit or page.bound is None):
+            if page is not None and (page.bound is None or 0 < wanted.limit <= len(page.entries)):
                 await self._load_listed(page.ordered(), wanted, states)
                 if page.bound is None or len(states) >= wanted.limit:
                     return states
                 states = StateList()  # the page ran short: read the whole index
-            # Rebuilt when it ran short or cannot be used, not for a list of everything.
-            rebuild = page is None or bool(wanted.limit)
+            # Rebuilt when it cannot be used or ran short, not for more than it can hold.
+            rebuild = page is None or 0 < wanted.limit <= front.CAPACITY
             await self._load_listed(await self._indexed(status, rebuild), wanted, states)
             return states
 

@@ -86,3 +86,20 @@ async def test_a_page_that_cannot_be_read_is_rebuilt(nats_url: str, bucket: str)
         page = await store._front_pages().read("running")
         assert page is not None
         assert page.ordered() == ["w000", "w001", "w002"]
+
+
+async def test_a_limit_beyond_the_page_reads_the_index_and_leaves_the_page(
+    nats_url: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(front, "CAPACITY", 3)
+    async with NatsStore(nats_url, bucket=bucket) as store:
+        for n in reversed(range(8)):
+            await store.save(_state(n))
+        assert await _ids(store, 2) == ["w000", "w001"]  # the page is made
+        page = await store._front_pages().read("running")
+        scans = _Scans(store, monkeypatch)
+
+        assert await _ids(store, 5) == ["w000", "w001", "w002", "w003", "w004"]
+        assert await _ids(store, 0) == [f"w{n:03d}" for n in range(8)]
+        assert scans.count == 2
+        assert await store._front_pages().read("running") == page
