@@ -312,7 +312,7 @@ class NatsStore(ServerStore[NatsConfig]):
             self._known.pop(workflow_id, None)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
-            for _ in range(_STEP_ATTEMPTS):
+            for attempt in range(_STEP_ATTEMPTS):
                 try:
                     found = await self._get_meta(workflow_id)
                 except CorruptStateError:
@@ -324,7 +324,10 @@ class NatsStore(ServerStore[NatsConfig]):
                 # Only the record read is deleted, so only its entry and data are
                 # removed: a racing save's are its own, and stay with its commit.
                 try:
-                    await meta_kv.delete(key, last=revision)
+                    if attempt < _STEP_ATTEMPTS - 1:
+                        await meta_kv.delete(key, last=revision)
+                    else:  # racing writers kept winning: delete whatever is there
+                        await meta_kv.purge(key)
                 except APIError as refused:
                     if refused.err_code != _WRONG_LAST_SEQUENCE:
                         raise
@@ -333,7 +336,6 @@ class NatsStore(ServerStore[NatsConfig]):
                 if stored.frags + stored.head_parts:
                     await self._purge(f"{key}.{stored.gen}.>")
                 return
-            await self._delete_unreadable(key)
 
         await self._call("delete", delete)
 
