@@ -10,6 +10,7 @@ import time
 
 from beluga_workflow import (
     Executor,
+    StoreUnavailableError,
     WorkflowFilter,
     WorkflowOptions,
     WorkflowState,
@@ -31,6 +32,8 @@ POPULATE_SECONDS = 300.0
 POPULATE_BATCH = 500
 """Saves in flight at once while storing them; fewer for a store that runs its saves one by one."""
 SERIAL_BATCH = {"kafka": 20}
+POPULATE_CHUNK = 1_000
+"""Workflows stored between checks that the saves still go through."""
 
 
 async def history_growth(store: WorkflowStore, steps: int) -> float:
@@ -70,7 +73,9 @@ async def populate_within(
     """Up to ``count`` workflows, as many as the store saves in about ``seconds``.
 
     The first 2,000 are timed; when the store saves too slowly for the rest,
-    the count is cut to a multiple of 1,000, and the note says so.
+    the count is cut to a multiple of 1,000, and the note says so. When saves
+    start to give up (a store whose saves slow down as it grows), storing
+    stops at the last batch stored whole, and the note says that too.
     """
     started = time.perf_counter()
     ids = await populate(store, min(count, 2_000), batch=batch)
@@ -80,8 +85,14 @@ async def populate_within(
     if fits < count:
         note += f", {fits:,} instead of {count:,} to fit the time budget"
         count = fits
-    rest = await populate(store, count - len(ids), first=len(ids), batch=batch)
-    return ids + rest, note
+    while len(ids) < count:
+        size = min(POPULATE_CHUNK, count - len(ids))
+        try:
+            ids += await populate(store, size, first=len(ids), batch=batch)
+        except StoreUnavailableError as exc:
+            note += f"; stopped at {len(ids):,} stored: a save gave up ({type(exc).__name__})"
+            break
+    return ids, note
 
 
 async def lookup_times(
