@@ -498,16 +498,13 @@ class NatsStore(ServerStore[NatsConfig]):
             await self._purge_keys(k for k, _ in writes)
             raise self._conflict(workflow_id, "another writer saved it first") from exc
         self._remember(workflow_id, meta, revision)
-        if found is not None:
-            await self._unindex(key, found[0], meta.status)
-        replaced = None if found is None else found[0]
+        if found is None:
+            return
+        replaced = found[0]
+        await self._unindex(key, replaced, meta.status)
         # A record pointing at no data (a head kept inline, no history) has no
         # generation to remove: one purge (a filter over the stream) saved.
-        if (
-            replaced is not None
-            and replaced.gen != meta.gen
-            and replaced.frags + replaced.head_parts
-        ):
+        if replaced.gen != meta.gen and replaced.frags + replaced.head_parts:
             await self._purge(f"{key}.{replaced.gen}.>")
 
     async def _step(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
@@ -644,21 +641,25 @@ class NatsStore(ServerStore[NatsConfig]):
         return ix
 
     async def _unindex(self, key: str, replaced: Commit, status: str | None) -> None:
-        """Remove the entry (and front page entry) of the status a write (``status``) or a
-        delete (None) replaced, if it is still the one the replaced record noted.
+        """Remove the index and front page entries of the status ``replaced`` had.
 
-        Best effort: an entry left behind is only an extra one, skipped by listing.
+        Called once a write giving ``status`` (None: a delete) committed; an
+        entry goes only if it is still the one ``replaced`` noted. Best effort:
+        an entry left behind is only an extra one, skipped by listing.
         """
         if replaced.status == status or not replaced.ix or self._index is None:
             return
-        await asyncio.gather(
+        results = await asyncio.gather(
             self._index.delete(f"{replaced.status}.{key}", last=replaced.ix),
             self._front_pages().release(replaced.status, replaced.id, replaced.ix),
             return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, NatsError | OSError):
+                raise result
 
     async def _delete_unreadable(self, key: str) -> None:
-        """Remove everything under ``key``: a record that cannot be read, or kept changing."""
+        """Remove everything under ``key``: a record that cannot be read says nothing narrower."""
         meta_kv, _ = await self._buckets()
         await self._purge(f"*.{key}", bucket=self._index_bucket)
         await meta_kv.purge(key)
@@ -674,8 +675,8 @@ class NatsStore(ServerStore[NatsConfig]):
         The page is marked before the index is read, so that writers meanwhile
         add themselves to it (see :mod:`beluga_workflow_nats.front`).
         """
-        front = self._front_pages()
-        token = await front.begin_rebuild(status) if rebuild else None
+        pages = self._front_pages()
+        token = await pages.begin_rebuild(status) if rebuild else None
         found: _Found = []
         for value, ix in (await self._scan_index(f"{status}.>")).values():
             with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -683,7 +684,7 @@ class NatsStore(ServerStore[NatsConfig]):
                 found.append((str(entry["created"]), str(entry["id"]), ix))
         if token is not None:
             entries = {workflow_id: (created, ix) for created, workflow_id, ix in found}
-            await front.finish_rebuild(status, token, entries)
+            await pages.finish_rebuild(status, token, entries)
         found.sort()
         return [workflow_id for _, workflow_id, _ in found]
 
