@@ -28,9 +28,11 @@ Keeping the bound true under racing writers, without a lock:
   writes the page back, on condition that its mark is still there. A writer
   that read the page before the mark wrote its entry before the rebuild read
   the index, so the rebuild sees it.
-- A write that finds the page changed tries again; one that cannot get
-  through, or that would move an entry across the bound (its creation time
-  changed), replaces the page with a fresh mark, so the next list rebuilds it.
+- A write that finds the page changed tries again, three times at most; one
+  that cannot get through, or that would move an entry within the order (its
+  creation time changed), replaces the page with a fresh mark, so the next
+  list rebuilds it. Writers leave a page so marked alone (no rebuild is under
+  way): many writers at once give a page up rather than queue for it.
 
 An entry on the page whose workflow no longer has that status (its writer
 lost, or died before its release) is only an extra: listing loads every
@@ -58,9 +60,11 @@ _MAX_BYTES = 256 * 1024
 _MARKED_MOST = 16 * CAPACITY
 """Entries a page being rebuilt takes from writers; beyond, it is marked afresh."""
 _ATTEMPTS = 8
+"""Tries of a rebuild's change that found the page changed by another writer."""
+_WRITER_ATTEMPTS = 3
+"""Tries of a writer's change; then the page is given up (marked afresh) rather than fought over."""
 _REBUILD_TIME = 60.0
 """Seconds after which a rebuild that has not finished is taken for dead, and begun again."""
-"""Tries of a change that found the page changed by another writer."""
 
 Entry = tuple[str, str]
 """Creation time and id: the list order."""
@@ -77,6 +81,10 @@ class FrontPage:
     rebuilding: str | None = None
     marked: float = 0.0
     """When the rebuild began (seconds since 1970, the marker's clock); 0: not marked by one."""
+
+    def under_way(self) -> bool:
+        """Whether a rebuild marked the page lately (writers then add themselves to it)."""
+        return self.rebuilding is not None and self.marked > time.time() - _REBUILD_TIME
 
     def covers(self, entry: Entry) -> bool:
         return self.bound is None or entry <= self.bound
@@ -134,10 +142,10 @@ class FrontPages:
     async def admit(self, status: str, workflow_id: str, created: str, ix: int) -> None:
         """Put a workflow about to get ``status`` on its page when the bound says it must be."""
         entry = (created, workflow_id)
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(_WRITER_ATTEMPTS):
             page, revision = await self._get(status)
-            if page is None:
-                return  # no page: the rebuild that makes one reads the entry in the index
+            if page is None or not (page.rebuilding is None or page.under_way()):
+                return  # no usable page: the rebuild that makes one reads the entry in the index
             held = page.entries.get(workflow_id)
             if page.rebuilding is None:
                 if held is not None and held[0] != created:
@@ -159,7 +167,7 @@ class FrontPages:
 
         Best effort: an entry left on the page is an extra, skipped by listing.
         """
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(_WRITER_ATTEMPTS):
             page, revision = await self._get(status)
             if page is None or page.entries.get(workflow_id, ("", 0))[1] != ix:
                 return
@@ -178,7 +186,7 @@ class FrontPages:
         token = uuid.uuid4().hex
         for attempt in range(_ATTEMPTS):
             page, revision = await self._get(status)
-            if page is not None and page.marked > time.time() - _REBUILD_TIME:
+            if page is not None and page.under_way():
                 return None
             # What writers added during an earlier rebuild stays: the index read may miss it.
             kept = page.entries if page is not None and page.rebuilding is not None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,3 +104,18 @@ async def test_a_limit_beyond_the_page_reads_the_index_and_leaves_the_page(
         assert await _ids(store, 0) == [f"w{n:03d}" for n in range(8)]
         assert scans.count == 2
         assert await store._front_pages().read("running") == page
+
+
+async def test_many_writers_at_once_leave_the_lists_right(nats_url: str, bucket: str) -> None:
+    async with (
+        NatsStore(nats_url, bucket=bucket) as one,
+        NatsStore(nats_url, bucket=bucket) as two,
+    ):
+        await one.save(_state(100))
+        assert await _ids(one, 1) == ["w100"]  # a page that takes every entry
+        # Sixty writers at once fight over that page; one may give it up.
+        await asyncio.gather(*(store.save(_state(n)) for n in range(60) for store in (one, two)))
+        expected = [f"w{n:03d}" for n in range(5)]
+        assert await _ids(two, 5) == expected
+        assert await _ids(one, 5) == expected
+        assert len(await two.list(WorkflowFilter(status=RUNNING))) == 61
