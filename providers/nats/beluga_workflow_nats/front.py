@@ -72,7 +72,7 @@ Entry = tuple[str, str]
 
 @dataclass
 class FrontPage:
-    """The first entries of one status; ``rebuilding`` set: a rebuild is under way, not usable."""
+    """The first entries of one status; ``rebuilding`` set: unusable (being rebuilt, given up)."""
 
     entries: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Id to creation time and the revision of its index entry."""
@@ -99,7 +99,7 @@ class FrontPage:
             return
         order = sorted((created, i) for i, (created, _) in self.entries.items())
         keep = order[:CAPACITY]
-        while len(keep) > 1 and sum(len(c) + len(i) + 32 for c, i in keep) > _MAX_BYTES:
+        while len(keep) > 1 and sum(len(c) + len(i.encode()) + 32 for c, i in keep) > _MAX_BYTES:
             keep.pop()
         self.entries = {i: self.entries[i] for _, i in keep}
         self.bound = keep[-1]
@@ -108,7 +108,7 @@ class FrontPage:
         entries = [[c, i, ix] for i, (c, ix) in self.entries.items()]
         bound = None if self.bound is None else list(self.bound)
         value = {"e": entries, "b": bound, "r": self.rebuilding, "m": self.marked}
-        return json.dumps(value).encode()
+        return json.dumps(value, ensure_ascii=False).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> FrontPage:

@@ -119,3 +119,18 @@ async def test_many_writers_at_once_leave_the_lists_right(nats_url: str, bucket:
         assert await _ids(two, 5) == expected
         assert await _ids(one, 5) == expected
         assert len(await two.list(WorkflowFilter(status=RUNNING))) == 61
+
+
+async def test_long_ids_make_a_shorter_page_in_the_same_order(nats_url: str, bucket: str) -> None:
+    def long(n: int) -> WorkflowState:
+        return _state(n).model_copy(update={"workflow_id": f"{n:03d}" + "🦫" * 2000})
+
+    async with NatsStore(nats_url, bucket=bucket) as store:
+        for start in range(0, 80, 20):
+            await asyncio.gather(*(store.save(long(n)) for n in range(start, start + 20)))
+        listed = await store.list(WorkflowFilter(status=RUNNING, limit=3))
+        assert [s.workflow_id[:3] for s in listed] == ["000", "001", "002"]
+        page = await store._front_pages().read("running")
+        assert page is not None
+        assert 1 < len(page.entries) < front.CAPACITY  # cut by size, not by count
+        assert page.ordered() == [long(n).workflow_id for n in range(len(page.entries))]
