@@ -70,29 +70,27 @@ async def populate(
 async def populate_within(
     store: WorkflowStore, count: int, seconds: float, batch: int = POPULATE_BATCH
 ) -> tuple[list[str], str]:
-    """Up to ``count`` workflows, as many as the store saves in about ``seconds``.
+    """Up to ``count`` workflows, 1,000 at a time while ``seconds`` have not passed.
 
-    The first 2,000 are timed; when the store saves too slowly for the rest,
-    the count is cut to a multiple of 1,000, and the note says so. When saves
-    start to give up (a store whose saves slow down as it grows), storing
-    stops at the last batch stored whole, and the note says that too.
+    A store too slow for the whole count in that time keeps what it stored
+    (a multiple of 1,000), and the note says so; so does one whose saves start
+    to give up as it grows (storing stops at the last thousand stored whole).
     """
     started = time.perf_counter()
-    ids = await populate(store, min(count, 2_000), batch=batch)
-    rate = len(ids) / (time.perf_counter() - started)
-    fits = max(len(ids), int(rate * seconds) // 1_000 * 1_000)
-    note = f"; stored at {rate:,.0f} saves/s"
-    if fits < count:
-        note += f", {fits:,} instead of {count:,} to fit the time budget"
-        count = fits
+    ids: list[str] = []
+    cut = ""
     while len(ids) < count:
+        if ids and time.perf_counter() - started > seconds:
+            cut = f", {len(ids):,} instead of {count:,} to fit the time budget"
+            break
         size = min(POPULATE_CHUNK, count - len(ids))
         try:
             ids += await populate(store, size, first=len(ids), batch=batch)
         except StoreUnavailableError as exc:
-            note += f"; stopped at {len(ids):,} stored: a save gave up ({type(exc).__name__})"
+            cut = f"; stopped at {len(ids):,} stored: a save gave up ({type(exc).__name__})"
             break
-    return ids, note
+    rate = len(ids) / (time.perf_counter() - started)
+    return ids, f"; stored at {rate:,.0f} saves/s{cut}"
 
 
 async def lookup_times(
