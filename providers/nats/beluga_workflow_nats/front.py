@@ -12,6 +12,8 @@ at most ``CAPACITY``, and a bound: every index entry of that status at or
 before the bound is on the page (no bound: every entry is). A list reads the
 page and loads its first states; only when the page runs short (its states
 moved on) or is not there is the whole index read, and the page rebuilt from it.
+Only a status with more entries than a page holds gets one: for fewer, the
+index is cheap to read, and writers are spared a key they would all share.
 
 Keeping the bound true under racing writers, without a lock:
 
@@ -208,6 +210,12 @@ class FrontPages:
             if await self._put(status, rebuilt, revision):
                 return
             await _pause(attempt)
+
+    async def drop(self, status: str) -> None:
+        """Remove the page: lists of that status read the index, writers find nothing to share."""
+        page, _ = await self._get(status)
+        if page is not None:
+            await self._index.delete(_key(status))
 
     async def invalidate(self, status: str) -> None:
         """Replace the page by a fresh mark that no rebuild holds: the next list rebuilds it."""

@@ -672,21 +672,33 @@ class NatsStore(ServerStore[NatsConfig]):
     async def _indexed(self, status: str, rebuild: bool) -> _Ids:
         """The ids the index lists under ``status``, in list order; the front page rebuilt if asked.
 
-        The page is marked before the index is read, so that writers meanwhile
-        add themselves to it (see :mod:`beluga_workflow_nats.front`).
+        Only a status with more entries than a page holds gets a page: for
+        fewer, reading the index is cheap, and writers then have no page to
+        share. A rebuild marks the page before it reads the index again, so
+        that writers meanwhile add themselves to it (see
+        :mod:`beluga_workflow_nats.front`).
         """
-        pages = self._front_pages()
-        token = await pages.begin_rebuild(status) if rebuild else None
+        found = await self._index_entries(status)
+        if rebuild and len(found) <= front.CAPACITY:
+            await self._front_pages().drop(status)  # a page that ran short on a small status
+        elif rebuild:
+            pages = self._front_pages()
+            token = await pages.begin_rebuild(status)
+            if token is not None:
+                found = await self._index_entries(status)
+                entries = {workflow_id: (created, ix) for created, workflow_id, ix in found}
+                await pages.finish_rebuild(status, token, entries)
+        found.sort()
+        return [workflow_id for _, workflow_id, _ in found]
+
+    async def _index_entries(self, status: str) -> _Found:
+        """Creation time, id and revision of every entry the index holds under ``status``."""
         found: _Found = []
         for value, ix in (await self._scan_index(f"{status}.>")).values():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 entry = json.loads(value)
                 found.append((str(entry["created"]), str(entry["id"]), ix))
-        if token is not None:
-            entries = {workflow_id: (created, ix) for created, workflow_id, ix in found}
-            await pages.finish_rebuild(status, token, entries)
-        found.sort()
-        return [workflow_id for _, workflow_id, _ in found]
+        return found
 
     async def _scan(self, bucket: str, subjects: str) -> dict[str, bytes]:
         """The live value of every key of ``bucket`` matching ``subjects`` (a subject filter).
