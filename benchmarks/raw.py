@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import sqlite3
 import time
 import uuid
@@ -338,8 +339,13 @@ async def _nats_ops(backend: Backend, size: int) -> RawOps:
     client = await nats.connect(backend.url)
     js = client.jetstream()
     kv = await js.create_key_value(bucket=f"{bucket}-data", history=1)
+    rows = _rows(size)
     value = ("x" * size).encode()
-    await kv.put("k00000", value)
+    for start in range(0, len(rows), 50):
+        await asyncio.gather(*(kv.put(k, v.encode()) for k, _, _, v in rows[start : start + 50]))
+    # The first ten running keys in order, under one key: the least a list must read.
+    running = sorted((c, k) for k, s, c, _ in rows if s == "running")[:10]
+    await kv.put("running", json.dumps([k for _, k in running]).encode())
 
     async def save() -> None:
         await kv.put("k00000", value)
@@ -347,7 +353,11 @@ async def _nats_ops(backend: Backend, size: int) -> RawOps:
     async def load() -> None:
         await kv.get("k00000")
 
-    return RawOps(save, load, None, client.close)
+    async def list_running() -> None:
+        first = json.loads((await kv.get("running")).value or b"[]")
+        await asyncio.gather(*(kv.get(k) for k in first))
+
+    return RawOps(save, load, list_running, client.close)
 
 
 async def _kafka_ops(backend: Backend, size: int) -> RawOps:
