@@ -21,10 +21,19 @@ running after 0.2 s checks whether any bootstrap broker takes a TCP
 connection, and gives up at once when none does (the client itself would
 keep retrying until the bound).
 
+Writes: a write is done when the broker acknowledges its records
+(``acks=all``, idempotent where the broker allows); the store then applies
+them to its own view at once, without waiting to read them back. Calls do
+not wait for each other: writes of different workflows are in flight
+together and share the producer's batches; writes of one workflow in one
+store take turns (see :mod:`~beluga_workflow_kafka.per_workflow`).
+
 Reads: the store consumes the whole topic from the beginning into a view
-(meta records, data records, an index by status). Before every operation it
-catches the view up to the partitions' end offsets, so whatever any instance
-wrote before the call is seen (read-your-writes across instances).
+(see :mod:`~beluga_workflow_kafka.view`). ``load``, ``list`` and ``delete``
+first catch it up to the partitions' end offsets, so whatever any instance
+wrote before the call is seen; records this store wrote itself need no
+waiting for. ``save`` and ``append`` use the view as the consumer has
+delivered it so far (their own earlier writes always included).
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
+from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
+from beluga_workflow_kafka.view import MaterializedView
 
 __all__ = ["KafkaStore", "create_store"]
 
@@ -80,48 +91,13 @@ def _data_key(workflow_id: str, gen: str, part: str) -> bytes:
     return b"d\0" + workflow_id.encode() + b"\0" + gen.encode() + b"\0" + part.encode()
 
 
-class _View:
-    """The latest value of every key, as far as the topic has been read."""
-
-    def __init__(self) -> None:
-        self.metas: dict[str, CommitRecord] = {}
-        self.unreadable: dict[str, CorruptStateError] = {}
-        """Workflows whose latest meta record cannot be read: load raises, list reports."""
-        self.data: dict[tuple[str, str], dict[str, bytes]] = {}
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        if key.startswith(b"m\0"):
-            workflow_id = key[2:].decode()
-            self.metas.pop(workflow_id, None)
-            self.unreadable.pop(workflow_id, None)
-            if value is not None:
-                try:
-                    self.metas[workflow_id] = CommitRecord.decode(value, workflow_id)
-                except CorruptStateError as exc:
-                    self.unreadable[workflow_id] = exc
-        elif key.startswith(b"d\0"):
-            head, _, part = key[2:].rpartition(b"\0")
-            workflow, _, gen = head.rpartition(b"\0")
-            slot = (workflow.decode(), gen.decode())
-            if value is None:
-                parts = self.data.get(slot)
-                if parts is not None:
-                    parts.pop(part.decode(), None)
-                    if not parts:
-                        del self.data[slot]
-            else:
-                self.data.setdefault(slot, {})[part.decode()] = value
-
-
 class KafkaStore(ServerStore[KafkaConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on a compacted Kafka topic.
 
     Also implements ``append``. ``list`` is ordered by ``created_at`` then
     id. There is no compare-and-set in Kafka, so optimistic concurrency is not
-    offered; ``append`` refuses a history another writer moved on as far as
-    the caught-up view shows.
+    offered; ``append`` refuses a history that this store's view shows moved
+    on: its own writes at once, another instance's once consumed.
     """
 
     provider = "kafka"
@@ -134,15 +110,17 @@ class KafkaStore(ServerStore[KafkaConfig]):
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
-        self._view = _View()
-        self._written: dict[TopicPartition, int] = {}
-        self._lock: asyncio.Lock | None = None
+        self._view = MaterializedView()
+        self._writing = PerWorkflowLocks()
+        self._opening: asyncio.Lock | None = None
+        self._ready = False
+        """Whether the clients run and the view holds the whole topic."""
 
     # --- the store protocol ---------------------------------------------------
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._call("save", lambda: self._write_whole(state))
+        await self._call("save", lambda: self._write_whole(state), writes=state.workflow_id)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -150,7 +128,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         async def build() -> WorkflowState | None:
             return self._build(workflow_id)
 
-        return await self._call("load", build)
+        return await self._call("load", build, fresh=True)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -171,7 +149,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                 states.add(self._build, meta.id)
             return states
 
-        return await self._call("list", fetch)
+        return await self._call("list", fetch, fresh=True)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -190,7 +168,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                 records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
-        await self._call("delete", delete)
+        await self._call("delete", delete, fresh=True, writes=workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -212,9 +190,10 @@ class KafkaStore(ServerStore[KafkaConfig]):
             ]
             await self._produce(state.workflow_id, records)
 
-        await self._call("append", append)
+        await self._call("append", append, writes=state.workflow_id)
 
     async def release(self) -> None:
+        self._ready = False
         producer, self._producer = self._producer, None
         consumer, self._consumer = self._consumer, None
         stops = [asyncio.ensure_future(c.stop()) for c in (producer, consumer) if c is not None]
@@ -261,7 +240,11 @@ class KafkaStore(ServerStore[KafkaConfig]):
         return [(_data_key(workflow_id, gen, part), None) for part in parts]
 
     async def _produce(self, workflow_id: str, records: _Records) -> None:
-        """Send ``records`` in order to the workflow's partition; return once all are acked."""
+        """Send ``records`` in order to the workflow's partition; once all are acked, apply them.
+
+        The records are queued at once and go in the producer's next batch,
+        with those of every other call in flight.
+        """
         assert self._producer is not None
         partition = zlib.crc32(workflow_id.encode()) % len(self._partitions)
         futures = [
@@ -269,8 +252,8 @@ class KafkaStore(ServerStore[KafkaConfig]):
             for key, value in records
         ]
         acked = await asyncio.gather(*futures)
-        tp = TopicPartition(self.config.topic, partition)
-        self._written[tp] = max(self._written.get(tp, 0), acked[-1].offset + 1)
+        for (key, value), sent in zip(records, acked, strict=True):
+            self._view.acknowledged(partition, sent.offset, key, value)
 
     # --- reading --------------------------------------------------------------
 
@@ -290,34 +273,40 @@ class KafkaStore(ServerStore[KafkaConfig]):
         return meta.assemble(head, events)
 
     async def _catch_up(self) -> None:
-        """Read the topic up to where it ended when this call began (and our own writes).
+        """Read the topic up to where it ended when this call began.
 
-        Some Kafka-compatible brokers report a partition's end as one past the
-        first offset of its last batch rather than past its last record. That
-        is still enough: a fetch hands over whole batches, so reaching the
-        reported end reads the whole last batch. Records the consumer already
-        holds are applied too, without waiting for more.
+        Records this store wrote are in the view already: a partition whose
+        unread records are all its own needs no waiting. Some Kafka-compatible
+        brokers report a partition's end as one past the first offset of its
+        last batch rather than past its last record. That is still enough: a
+        fetch hands over whole batches, so reaching the reported end reads
+        the whole last batch.
         """
         assert self._consumer is not None
         consumer = self._consumer
         reported = await consumer.end_offsets(self._partitions)
-        target = {tp: max(reported[tp], self._written.get(tp, 0)) for tp in self._partitions}
         while True:
-            behind = [tp for tp in self._partitions if await consumer.position(tp) < target[tp]]
+            self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
+            behind = []
+            for tp in self._partitions:
+                start, end = await consumer.position(tp), reported[tp]
+                if start < end and not self._view.only_own_between(tp.partition, start, end):
+                    behind.append(tp)
             if not behind:
-                break
-            self._apply(await consumer.getmany(*behind, timeout_ms=50))
-        self._apply(await consumer.getmany(*self._partitions, timeout_ms=0))
+                return
+            self._drain(await consumer.getmany(*behind, timeout_ms=50))
 
-    def _apply(self, batches: dict[Any, Any]) -> None:
-        for messages in batches.values():
+    def _drain(self, batches: dict[TopicPartition, Any]) -> None:
+        """Apply records the consumer delivered."""
+        view = self._view
+        for tp, messages in batches.items():
             for message in messages:
-                self._view.apply(message.key, message.value)
+                view.consumed(tp.partition, message.offset, message.key, message.value)
 
     # --- connection -----------------------------------------------------------
 
     async def _open(self) -> None:
-        if self._producer is not None:
+        if self._ready:
             return
         config = self.config
         common: dict[str, Any] = {
@@ -353,6 +342,13 @@ class KafkaStore(ServerStore[KafkaConfig]):
         consumer.assign(self._partitions)
         await consumer.seek_to_beginning(*self._partitions)
         self._producer, self._consumer = producer, consumer
+        try:
+            await self._catch_up()  # writes check what is stored: read it all first
+            self._ready = True
+        except BaseException:
+            self._producer = self._consumer = None
+            await asyncio.gather(producer.stop(), consumer.stop(), return_exceptions=True)
+            raise
 
     async def _start_producer(self, common: dict[str, Any]) -> AIOKafkaProducer:
         limit = max(2 * self.config.chunk_size, 1024 * 1024)
@@ -418,19 +414,41 @@ class KafkaStore(ServerStore[KafkaConfig]):
             return None
         return ConnectionError(f"no broker takes a connection: {describe(error or 'refused')}")
 
-    async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self,
+        operation: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        fresh: bool = False,
+        writes: str | None = None,
+    ) -> T:
+        """Run ``work`` on an open store under the call's bound.
+
+        ``fresh``: catch the view up to the topic's end first (otherwise it
+        takes in only what the consumer has delivered). ``writes``: the
+        workflow this call writes, whose other writes in this store wait.
+        """
         self.check_open()
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        lock = self._lock
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        opening = self._opening
 
         async def attempt() -> T:
-            set_stage("waiting for this store's previous call to finish")
-            async with lock:
-                set_stage("connecting to the brokers")
-                await self._open()
+            if not self._ready:
+                set_stage("connecting to the brokers and reading the topic")
+                async with opening:
+                    await self._open()
+            assert self._consumer is not None
+            if fresh:
                 set_stage("reading the topic up to its end")
                 await self._catch_up()
+            else:
+                self._drain(await self._consumer.getmany(*self._partitions, timeout_ms=0))
+            if writes is None:
+                set_stage(ANSWER)
+                return await work()
+            set_stage("waiting for this store's previous write of the workflow")
+            async with self._writing.hold(writes):
                 set_stage(ANSWER)
                 return await work()
 
