@@ -32,8 +32,11 @@ Reads: the store consumes the whole topic from the beginning into a view
 (see :mod:`~beluga_workflow_kafka.view`). ``load``, ``list`` and ``delete``
 first catch it up to the partitions' end offsets, so whatever any instance
 wrote before the call is seen; records this store wrote itself need no
-waiting for. ``save`` and ``append`` use the view as the consumer has
-delivered it so far (their own earlier writes always included).
+waiting for. ``save`` and ``append`` use the view as it is: this store's own
+writes always included, other instances' as the consumer delivered them,
+taken in at least every 50 ms. Kafka has no compare-and-set: ``append``'s
+check of the stored history is no guard against a writer in another process
+(the store declares no ``optimistic_concurrency``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
@@ -73,6 +77,12 @@ logger = logging.getLogger(__name__)
 
 _PROBE_EVERY = 0.2
 """Seconds a call runs before it checks whether any broker still takes connections."""
+_TAKE_IN_EVERY = 0.05
+"""Seconds between a write's look at what the consumer fetched, when no read looked.
+
+Each look lets the consumer fetch again; looking on every write would have
+the broker answer a fetch for every produce, halving what it can take.
+"""
 T = TypeVar("T")
 _States = list[WorkflowState]
 _Records = list[tuple[bytes, bytes | None]]
@@ -109,10 +119,14 @@ class KafkaStore(ServerStore[KafkaConfig]):
         self.idempotent = self.config.idempotent
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._offsets: AIOKafkaConsumer | None = None
+        """Asks for end offsets on a connection of its own: the broker may hold the
+        consumer's connection for a whole fetch wait before it answers there."""
         self._partitions: list[TopicPartition] = []
         self._view = MaterializedView()
         self._writing = PerWorkflowLocks()
         self._opening: asyncio.Lock | None = None
+        self._next_take_in = 0.0
         self._ready = False
         """Whether the clients run and the view holds the whole topic."""
 
@@ -196,7 +210,9 @@ class KafkaStore(ServerStore[KafkaConfig]):
         self._ready = False
         producer, self._producer = self._producer, None
         consumer, self._consumer = self._consumer, None
-        stops = [asyncio.ensure_future(c.stop()) for c in (producer, consumer) if c is not None]
+        offsets, self._offsets = self._offsets, None
+        clients = (producer, consumer, offsets)
+        stops = [asyncio.ensure_future(c.stop()) for c in clients if c is not None]
         if stops:
             # A dead broker must neither hang close() nor make it fail.
             done, pending = await asyncio.wait(stops, timeout=self.config.operation_timeout)
@@ -283,8 +299,9 @@ class KafkaStore(ServerStore[KafkaConfig]):
         the whole last batch.
         """
         assert self._consumer is not None
+        assert self._offsets is not None
         consumer = self._consumer
-        reported = await consumer.end_offsets(self._partitions)
+        reported = await self._offsets.end_offsets(self._partitions)
         while True:
             self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
             behind = []
@@ -298,6 +315,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
 
     def _drain(self, batches: dict[TopicPartition, Any]) -> None:
         """Apply records the consumer delivered."""
+        self._next_take_in = time.monotonic() + _TAKE_IN_EVERY
         view = self._view
         for tp, messages in batches.items():
             for message in messages:
@@ -332,22 +350,21 @@ class KafkaStore(ServerStore[KafkaConfig]):
             max_partition_fetch_bytes=max(4 * config.chunk_size, 1024 * 1024),
             **common,
         )
+        offsets = AIOKafkaConsumer(enable_auto_commit=False, **common)
         try:
             await consumer.start()
-        except BaseException:
-            await producer.stop()
-            raise
-        found = await producer.partitions_for(config.topic)
-        self._partitions = [TopicPartition(config.topic, p) for p in sorted(found)]
-        consumer.assign(self._partitions)
-        await consumer.seek_to_beginning(*self._partitions)
-        self._producer, self._consumer = producer, consumer
-        try:
+            await offsets.start()
+            found = await producer.partitions_for(config.topic)
+            self._partitions = [TopicPartition(config.topic, p) for p in sorted(found)]
+            consumer.assign(self._partitions)
+            await consumer.seek_to_beginning(*self._partitions)
+            self._producer, self._consumer, self._offsets = producer, consumer, offsets
             await self._catch_up()  # writes check what is stored: read it all first
             self._ready = True
         except BaseException:
-            self._producer = self._consumer = None
-            await asyncio.gather(producer.stop(), consumer.stop(), return_exceptions=True)
+            self._producer = self._consumer = self._offsets = None
+            stops = (client.stop() for client in (producer, consumer, offsets))
+            await asyncio.gather(*stops, return_exceptions=True)
             raise
 
     async def _start_producer(self, common: dict[str, Any]) -> AIOKafkaProducer:
@@ -442,7 +459,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
             if fresh:
                 set_stage("reading the topic up to its end")
                 await self._catch_up()
-            else:
+            elif time.monotonic() >= self._next_take_in:
                 self._drain(await self._consumer.getmany(*self._partitions, timeout_ms=0))
             if writes is None:
                 set_stage(ANSWER)
