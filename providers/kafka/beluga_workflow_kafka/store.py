@@ -151,16 +151,9 @@ class KafkaStore(ServerStore[KafkaConfig]):
             states = StateList()
             for error in self._view.unreadable.values():  # of unknown status: always reported
                 states.skip(error)
-            metas = [
-                m
-                for m in self._view.metas.values()
-                if wanted.status is None or m.status == wanted.status.value
-            ]
-            metas.sort(key=lambda m: (m.created, m.id))
-            if wanted.limit:
-                metas = metas[: wanted.limit]
-            for meta in metas:
-                states.add(self._build, meta.id)
+            status = None if wanted.status is None else wanted.status.value
+            for workflow_id in self._view.order.first(status, wanted.limit):
+                states.add(self._build, workflow_id)
             return states
 
         return await self._call("list", fetch, fresh=True)

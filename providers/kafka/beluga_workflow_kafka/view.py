@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from beluga_workflow.errors import CorruptStateError
 from beluga_workflow.storekit.chunking import CommitRecord
+from beluga_workflow_kafka.list_order import ListOrder
 
 __all__ = ["MaterializedView"]
 
@@ -30,6 +31,8 @@ class MaterializedView:
         self.unreadable: dict[str, CorruptStateError] = {}
         """Workflows whose latest meta record cannot be read: load raises, list reports."""
         self.data: dict[tuple[str, str], dict[str, bytes]] = {}
+        self.order = ListOrder()
+        """The ids of ``metas`` in list order."""
         self._read: dict[int, int] = {}
         """Per partition, the offset after the last record the consumer delivered."""
         self._ahead: dict[bytes, int] = {}
@@ -80,11 +83,17 @@ class MaterializedView:
             workflow_id = key[2:].decode()
             self.metas.pop(workflow_id, None)
             self.unreadable.pop(workflow_id, None)
-            if value is not None:
-                try:
-                    self.metas[workflow_id] = CommitRecord.decode(value, workflow_id)
-                except CorruptStateError as exc:
-                    self.unreadable[workflow_id] = exc
+            if value is None:
+                self.order.remove(workflow_id)
+                return
+            try:
+                meta = CommitRecord.decode(value, workflow_id)
+            except CorruptStateError as exc:
+                self.order.remove(workflow_id)
+                self.unreadable[workflow_id] = exc
+                return
+            self.metas[workflow_id] = meta
+            self.order.put(workflow_id, meta.status, meta.created)
         elif key.startswith(b"d\0"):
             head, _, part = key[2:].rpartition(b"\0")
             workflow, _, gen = head.rpartition(b"\0")

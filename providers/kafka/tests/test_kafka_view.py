@@ -60,3 +60,28 @@ def test_unread_records_count_as_own_only_when_this_store_wrote_every_one() -> N
     view.consumed(0, 5, META, _meta(1))
     assert not view.only_own_between(0, 5, 7)  # 5 is read now; only 6 is unread and own
     assert view.only_own_between(0, 6, 7)
+
+
+def test_list_order_follows_status_changes_and_deletes() -> None:
+    view = MaterializedView()
+    for offset, (workflow_id, status, created) in enumerate(
+        [
+            ("b", "running", "2026-01-02"),
+            ("a", "running", "2026-01-02"),
+            ("c", "completed", "2026-01-01"),
+        ]
+    ):
+        record = CommitRecord.first(WorkflowState(workflow_id=workflow_id))
+        record.status, record.created = status, created
+        view.consumed(0, offset, b"m\0" + workflow_id.encode(), record.encode())
+    assert view.order.first(None, 0) == ["c", "a", "b"]
+    assert view.order.first("running", 1) == ["a"]
+    moved = CommitRecord.first(WorkflowState(workflow_id="a"))
+    moved.status, moved.created = "completed", "2026-01-02"
+    view.consumed(0, 3, b"m\0a", moved.encode())
+    assert view.order.first("running", 0) == ["b"]
+    assert view.order.first("completed", 0) == ["c", "a"]
+    view.consumed(0, 4, b"m\0c", None)
+    view.consumed(0, 5, b"m\0b", b"{not json")
+    assert view.order.first(None, 0) == ["a"]
+    assert view.order.first("running", 0) == []
