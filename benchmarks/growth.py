@@ -193,7 +193,7 @@ async def run_growth(report: Report, backends: dict[str, Backend], quick: bool) 
                 await _history(report, backend, steps, repeats, quick)
             except Exception as exc:
                 report.add(failure(f"4. Growth with history: {steps:,} steps", backend.label, exc))
-    for name in ("sqlite", "postgres", "redis", "nats"):
+    for name in ("sqlite", "postgres", "redis", "nats", "kafka"):
         if name in backends:
             try:
                 await _stored(report, backends[name], small, big, rounds, calls)

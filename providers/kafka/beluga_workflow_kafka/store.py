@@ -127,6 +127,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         self._writing = PerWorkflowLocks()
         self._opening: asyncio.Lock | None = None
         self._next_take_in = 0.0
+        self._probe: asyncio.Future[ConnectionError | None] | None = None
         self._ready = False
         """Whether the clients run and the view holds the whole topic."""
 
@@ -402,6 +403,18 @@ class KafkaStore(ServerStore[KafkaConfig]):
         finally:
             await admin.close()
 
+    async def _shared_probe(self) -> ConnectionError | None:
+        """:meth:`_brokers_refuse`, asked once for all the calls that are slow at the same time.
+
+        Many calls are in flight at once; each asking on its own would open
+        a connection per call every 0.2 s, on a broker that is only busy.
+        """
+        probe = self._probe
+        if probe is None:
+            probe = self._probe = asyncio.ensure_future(self._brokers_refuse())
+            probe.add_done_callback(lambda _: setattr(self, "_probe", None))
+        return await asyncio.shield(probe)
+
     async def _brokers_refuse(self) -> ConnectionError | None:
         """Why no bootstrap broker takes a connection, or None when one does.
 
@@ -471,7 +484,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                     done, _ = await asyncio.wait({task}, timeout=_PROBE_EVERY)
                     if done:
                         return task.result()
-                    refused = await self._brokers_refuse()
+                    refused = await self._shared_probe()
                     if refused is not None:
                         task.cancel()
                         raise refused
