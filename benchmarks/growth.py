@@ -18,7 +18,7 @@ from beluga_workflow import (
 )
 from benchmarks.backends import Backend
 from benchmarks.harness import Report, Row, failure, figure, one_core
-from benchmarks.raw import kafka_step_growth
+from benchmarks.raw import kafka_end_offset_times, kafka_step_growth
 from benchmarks.workflows import STEP_TIMES, timed_steps
 
 __all__ = ["run_growth"]
@@ -152,8 +152,10 @@ async def _stored(
         report.add(Row(section, backend.label, None, None, "", None, note="skipped: no server"))
         return
     seconds: dict[int, list[tuple[float, float]]] = {small: [], big: []}
+    broker: list[list[float]] = []
     with one_core():
         stores = {count: backend.open() for count in (small, big)}
+        topics = list(backend.created[-2:])
         try:
             ids = {count: await populate(store, count) for count, store in stores.items()}
             for _ in range(rounds):
@@ -161,6 +163,8 @@ async def _stored(
                 little, large = await lookup_times(pairs, calls)
                 seconds[small].append(little)
                 seconds[big].append(large)
+                if backend.name == "kafka":
+                    broker.append(await kafka_end_offset_times(backend, topics, calls))
         finally:
             for store in stores.values():
                 await store.close()
@@ -180,6 +184,23 @@ async def _stored(
                 "≤ 2x",
                 ratio.median <= 2,
                 "time per call; lower is better",
+            )
+        )
+    if broker:
+        few = [pair[0] * 1e6 for pair in broker]
+        many = [pair[1] * 1e6 for pair in broker]
+        ratio = figure([b / a for a, b in zip(few, many, strict=True)], "x")
+        case = "Kafka raw client: one end-offsets request, the broker's share of a fresh read"
+        note = "time per call; lower is better"
+        report.add(
+            Row(
+                section,
+                case,
+                figure(many, "µs"),
+                figure(few, "µs"),
+                f"{small:,} stored",
+                ratio,
+                note=note,
             )
         )
 
