@@ -15,24 +15,32 @@ from collections.abc import AsyncIterator
 __all__ = ["PerWorkflowLocks"]
 
 
+class _Turns:
+    """The lock of one workflow and how many calls hold or await it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class PerWorkflowLocks:
     """A lock per workflow id, kept only while someone holds or awaits it."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._turns: dict[str, _Turns] = {}
 
     @contextlib.asynccontextmanager
     async def hold(self, workflow_id: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(workflow_id, (asyncio.Lock(), [0]))
-        users[0] += 1
+        turns = self._turns.setdefault(workflow_id, _Turns())
+        turns.users += 1
         try:
-            async with lock:
+            async with turns.lock:
                 yield
         finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[workflow_id]
+            turns.users -= 1
+            if not turns.users:
+                del self._turns[workflow_id]
 
     def __len__(self) -> int:
         """How many workflows are being written or waited for."""
-        return len(self._locks)
+        return len(self._turns)

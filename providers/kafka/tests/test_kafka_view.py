@@ -1,9 +1,12 @@
-"""The view keeps the newest record of every key, whichever way a record reached it."""
+"""The view keeps the newest record of every key; writes of one workflow take turns."""
 
 from __future__ import annotations
 
+import asyncio
+
 from beluga_workflow import WorkflowState
 from beluga_workflow.storekit.chunking import CommitRecord
+from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
 from beluga_workflow_kafka.view import MaterializedView
 
 META = b"m\0w"
@@ -85,3 +88,18 @@ def test_list_order_follows_status_changes_and_deletes() -> None:
     view.consumed(0, 5, b"m\0b", b"{not json")
     assert view.order.first(None, 0) == ["a"]
     assert view.order.first("running", 0) == []
+
+
+async def test_a_workflow_lock_is_dropped_once_nobody_holds_or_awaits_it() -> None:
+    locks = PerWorkflowLocks()
+    order: list[str] = []
+
+    async def write(name: str) -> None:
+        async with locks.hold("w"):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    await asyncio.gather(write("a"), write("b"))
+    assert order == ["a in", "a out", "b in", "b out"]
+    assert len(locks) == 0
