@@ -202,6 +202,8 @@ class KafkaStore(ServerStore[KafkaConfig]):
 
     async def release(self) -> None:
         self._ready = False
+        if self._probe is not None:
+            self._probe.cancel()
         producer, self._producer = self._producer, None
         consumer, self._consumer = self._consumer, None
         offsets, self._offsets = self._offsets, None
