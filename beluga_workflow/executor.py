@@ -79,6 +79,7 @@ from beluga_workflow.ownership import (
 )
 from beluga_workflow.payloads import check_json_value
 from beluga_workflow.queues import placement as queue_placement
+from beluga_workflow.read_backs import ReadBacks
 from beluga_workflow.repair import (
     forked_state,
     inherited_children,
@@ -214,7 +215,7 @@ class Executor:
         self._closed = False
         self._refresher: asyncio.Task[None] | None = None
         self._feed = ChangeFeed(self._store, self._changed)
-        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._read_backs = ReadBacks()
         self._held_elsewhere: dict[str, datetime] = {}
         self._blocked: set[tuple[str, str]] = set()
         """Runs (id, run id) replay found diverged here: claim rounds leave them alone."""
@@ -1016,12 +1017,8 @@ class Executor:
             self.claimable_hint.set()  # a new run, or one whose lease may have run out
 
     def _refresh_soon(self, run: _Run) -> None:
-        workflow_id = run.state.workflow_id
-        if workflow_id in self._refreshing or run.journal.closed:
-            return
-        task = asyncio.get_running_loop().create_task(self._touch(run, renew=False))
-        self._refreshing[workflow_id] = task
-        task.add_done_callback(lambda _: self._refreshing.pop(workflow_id, None))
+        if not run.journal.closed:
+            self._read_backs.request(run.state.workflow_id, lambda: self._touch(run, renew=False))
 
     async def wait_for_claimable(self, seconds: float) -> None:
         """Return when the store says a claim round may find a run, or after ``seconds``.

@@ -36,6 +36,7 @@ from beluga_workflow.models import (
     WorkflowStatus,
     utc_now,
 )
+from beluga_workflow.own_notices import OwnNotices
 from beluga_workflow.ownership import LeaseTerms, same_holder
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import WorkflowStore
@@ -115,7 +116,7 @@ class Journal:
         self._on_messages = on_messages
         self._unsettled: tuple[Basis, list[HistoryEvent], datetime] | None = None
         self._terms = lease_terms
-        self._own_notices = 0
+        self.own_notices = OwnNotices()
         self._holding = state.lease if lease_terms is not None else None
         """The lease this journal writes under (owner and epoch; renewals keep both)."""
         self.last_stored = self.last_read = time.monotonic()
@@ -219,19 +220,20 @@ class Journal:
         attempts = StoreAttempts(self._retry, f"storing workflow {state.workflow_id!r}")
         while True:
             basis = self._basis
-            outcome = await write_confirmed(
-                self._writer,
-                state,
-                basis,
-                pending,
-                attempts,
-                moved_on=lambda stored: bool(self._messages_in(stored, self._basis.events)),
-            )
+            with self.own_notices.writing() as write:
+                outcome = await write_confirmed(
+                    self._writer,
+                    state,
+                    basis,
+                    pending,
+                    attempts,
+                    moved_on=lambda stored: bool(self._messages_in(stored, self._basis.events)),
+                )
+                write.stored = outcome.landed
             stored = outcome.stored
             if outcome.landed and stored is None:
                 self._basis = Basis.of(state)
                 self.last_stored = time.monotonic()
-                self._own_notices += 1
                 return _Written()
             assert stored is not None
             if outcome.landed:
@@ -274,17 +276,15 @@ class Journal:
     def expects_own_notice(self) -> bool:
         """Whether a change notice for this run is most likely of its own last write.
 
-        Each write stored here is counted, and each notice takes one off: the
+        Each write made here is counted from the moment it is sent (see
+        :mod:`beluga_workflow.own_notices`), and each notice takes one off: the
         rest come from other processes, and make the run read itself back.
         """
-        if self._own_notices > 0:
-            self._own_notices -= 1
-            return True
-        return False
+        return self.own_notices.take()
 
     def forget_own_notices(self) -> None:
         """Count no notice as this run's own: the feed (re)started and may have missed some."""
-        self._own_notices = 0
+        self.own_notices.forget()
 
     async def renew(self) -> None:
         """Renew the run's lease with a write of its own (a run that writes renews it anyway).

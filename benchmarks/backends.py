@@ -165,7 +165,7 @@ class NatsBackend(Backend):
         try:
             js = client.jetstream()
             for bucket in self.created:
-                for suffix in ("meta", "data"):
+                for suffix in ("meta", "data", "status"):
                     with contextlib.suppress(Exception):
                         await js.delete_key_value(f"{bucket}-{suffix}")
         finally:

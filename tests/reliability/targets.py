@@ -130,7 +130,7 @@ async def _drop_namespace(kind: str, port: int, name: str) -> None:
 
             connection = await nats.connect(f"nats://127.0.0.1:{port}")
             js = connection.jetstream()
-            for suffix in ("meta", "data"):
+            for suffix in ("meta", "data", "status"):
                 with contextlib.suppress(Exception):
                     await js.delete_key_value(f"{name}-{suffix}")
             await connection.close()

@@ -18,12 +18,18 @@ A workflow step creates one fragment with the new events under a key named by
 its position (one never committed before), then writes the meta record with
 the new head (compare-and-set on its revision): two round trips, no purge, and
 a cost that does not grow with the history. The last meta record this store
-wrote for a workflow is remembered, so a step need not read it first; the
-compare-and-set catches a stale one. ``compare_and_append`` is the same step
+wrote or read for a workflow is remembered, so a step need not read it first
+(a signal's step right after its load, say); the compare-and-set catches a
+stale one. ``compare_and_append`` is the same step
 on a record found at the expected version and length, and the record it
 writes has the next version: the compare-and-set on the revision makes the
 check and the write one atomic step, so of racing writers at most one lands,
 head-only writes included.
+
+A load reads the meta record, then only the fragments this store has not
+read or written before in that generation (:mod:`beluga_workflow_nats.fragments`):
+reading a run back after a signal costs two round trips, however long its
+history.
 
 Data keys are created, never blindly overwritten: a chunk a meta record
 points at is never changed while it does. A key already taken at a position
@@ -103,6 +109,7 @@ from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
+from beluga_workflow_nats.fragments import Fragments
 
 __all__ = ["NatsStore", "create_store"]
 
@@ -251,6 +258,7 @@ class NatsStore(ServerStore[NatsConfig]):
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
         self._known: dict[str, _Known] = {}
+        self._fragments = Fragments()
         self._watch = ConnectWatch()
         self._connected: asyncio.Event | None = None
         self._watchers: set[Inbox] = set()
@@ -300,6 +308,7 @@ class NatsStore(ServerStore[NatsConfig]):
 
         async def delete() -> None:
             self._known.pop(workflow_id, None)
+            self._fragments.forget(workflow_id)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
             await self._purge(f"*.{key}", bucket=self._index_bucket)
@@ -414,6 +423,7 @@ class NatsStore(ServerStore[NatsConfig]):
         for inbox in self._watchers:
             inbox.end()
         self._known.clear()
+        self._fragments.clear()
         client, self._client = self._client, None
         self._js = self._meta = self._data = self._index = None
         if client is not None and not client.is_closed:
@@ -437,6 +447,7 @@ class NatsStore(ServerStore[NatsConfig]):
         meta_kv, data_kv = await self._buckets()
         workflow_id = parts.record.id
         self._known.pop(workflow_id, None)
+        self._fragments.forget(workflow_id)
         key = key_of(workflow_id)
         # The index entry is made anew, while the record is read: one an
         # unconditional save reused could be removed by a writer that replaced a
@@ -465,6 +476,7 @@ class NatsStore(ServerStore[NatsConfig]):
             await self._purge_keys(k for k, _ in writes)
             raise self._conflict(workflow_id, "another writer saved it first") from exc
         self._remember(workflow_id, meta, revision)
+        self._fragments.keep(workflow_id, meta.gen, [chunk for _, chunk in writes[: meta.frags]])
         if found is not None:
             await self._unindex(key, found[0], meta)
         if found is not None and found[0].gen != meta.gen:
@@ -499,6 +511,8 @@ class NatsStore(ServerStore[NatsConfig]):
         except KeyWrongLastSequenceError:
             return False
         self._remember(meta.id, meta, new_revision)
+        added = [chunk for _, chunk in writes[: meta.frags - stored.frags]]
+        self._fragments.extend(meta.id, meta.gen, stored.frags, added)
         await self._unindex(key, stored, meta)
         if stored.head_parts:  # the old head was kept apart: no record points at it now
             prefix = f"{key}.{stored.gen}"
@@ -737,17 +751,23 @@ class NatsStore(ServerStore[NatsConfig]):
             found = await self._get_meta(workflow_id)
             if found is None:
                 return None
-            meta, _, inline = found
+            meta, revision, inline = found
             prefix = f"{key}.{meta.gen}"
+            # Fragments read or written before are reused (see fragments.py).
+            known = self._fragments.known(workflow_id, meta.gen, meta.frags)
             names = [meta.head_part(i) for i in range(meta.head_parts)]
-            names += [meta.fragment(j) for j in range(meta.frags)]
+            names += [meta.fragment(j) for j in range(len(known), meta.frags)]
             try:
                 chunks = await self._get_data([f"{prefix}.{name}" for name in names], meta.seq)
             except KeyNotFoundError:
                 continue  # a writer replaced what we were reading: read again
             split_at = meta.head_parts
             head = chunks[:split_at] if split_at else [inline]
-            return meta.assemble(head, chunks[split_at:])
+            fragments = known + chunks[split_at:]
+            self._fragments.keep(workflow_id, meta.gen, fragments)
+            state = meta.assemble(head, fragments)
+            self._remember(workflow_id, meta, revision)  # a step on what was read needs no read
+            return state
         raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
 
     async def _get_meta(self, workflow_id: str) -> tuple[Commit, int, bytes] | None:
