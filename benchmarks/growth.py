@@ -19,7 +19,7 @@ from beluga_workflow import (
 )
 from benchmarks.backends import Backend
 from benchmarks.harness import Report, Row, failure, figure, one_core
-from benchmarks.raw import kafka_step_growth
+from benchmarks.raw import kafka_end_offset_times, kafka_step_growth
 from benchmarks.workflows import STEP_TIMES, timed_steps
 
 __all__ = ["run_growth"]
@@ -193,8 +193,10 @@ async def _stored(
         return
     little_times: list[tuple[float, float]] = []
     large_times: list[tuple[float, float]] = []
+    broker: list[list[float]] = []
     with one_core():
         few_store, many_store = backend.open(), backend.open()
+        topics = list(backend.created[-2:])
         try:
             batch = SERIAL_BATCH.get(backend.name, POPULATE_BATCH)
             few_ids = await populate(few_store, small, batch=batch)
@@ -205,6 +207,8 @@ async def _stored(
                 little, large = await lookup_times(pairs, calls)
                 little_times.append(little)
                 large_times.append(large)
+                if backend.name == "kafka":
+                    broker.append(await kafka_end_offset_times(backend, topics, calls))
         finally:
             for store in (few_store, many_store):
                 await store.close()
@@ -224,6 +228,23 @@ async def _stored(
                 "≤ 2x",
                 ratio.median <= 2,
                 f"time per call; lower is better{stored}",
+            )
+        )
+    if broker:
+        few = [pair[0] * 1e6 for pair in broker]
+        many = [pair[1] * 1e6 for pair in broker]
+        ratio = figure([b / a for a, b in zip(few, many, strict=True)], "x")
+        case = "Kafka raw client: one end-offsets request, the broker's share of a fresh read"
+        note = "time per call; lower is better"
+        report.add(
+            Row(
+                section,
+                case,
+                figure(many, "µs"),
+                figure(few, "µs"),
+                f"{small:,} stored",
+                ratio,
+                note=note,
             )
         )
 

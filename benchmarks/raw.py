@@ -21,7 +21,15 @@ from typing import Any, cast
 
 from benchmarks.backends import Backend, KafkaBackend, SQLiteBackend
 
-__all__ = ["LIST_ROWS", "PAYLOAD", "RawOps", "kafka_step_growth", "open_ops", "step_rate"]
+__all__ = [
+    "LIST_ROWS",
+    "PAYLOAD",
+    "RawOps",
+    "kafka_end_offset_times",
+    "kafka_step_growth",
+    "open_ops",
+    "step_rate",
+]
 
 PAYLOAD = '{"step": 1, "ok": true}'
 LIST_ROWS = 300
@@ -218,6 +226,32 @@ async def kafka_step_growth(backend: Backend, steps: int, window: int) -> float:
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+async def kafka_end_offset_times(backend: Backend, topics: list[str], calls: int) -> list[float]:
+    """Median seconds of one end-offsets request per topic, the topics taking turns.
+
+    A fresh ``load`` or ``list`` of the Kafka store asks this once; the
+    broker's own cost of it shows how much of the store's growth is the
+    broker's.
+    """
+    import statistics
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    assert isinstance(backend, KafkaBackend)
+    consumer = AIOKafkaConsumer(bootstrap_servers=backend.servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        times: list[list[float]] = [[] for _ in topics]
+        for _ in range(calls):
+            for index, topic in enumerate(topics):
+                started = time.perf_counter()
+                await consumer.end_offsets([TopicPartition(topic, 0)])
+                times[index].append(time.perf_counter() - started)
+        return [statistics.median(each) for each in times]
+    finally:
+        await consumer.stop()
 
 
 async def open_ops(backend: Backend, size: int) -> RawOps | None:
