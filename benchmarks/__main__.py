@@ -27,7 +27,8 @@ from benchmarks.store_ops import run_store_ops
 from benchmarks.workers import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("steps", "growth", "ops", "overhead", "workers", "latency", "queues")
+SUITES = ("steps", "growth", "stored", "ops", "overhead", "workers", "latency", "queues")
+"""``stored``: only the growth with stored workflows (section 5), which ``growth`` includes."""
 
 
 async def server_versions(backends: dict[str, Backend]) -> dict[str, str]:
@@ -76,6 +77,8 @@ async def run(args: argparse.Namespace, report: Report, backends: dict[str, Back
         await run_steps(report, backends, args.quick)
     if "growth" in args.only:
         await run_growth(report, backends, args.quick)
+    elif "stored" in args.only:
+        await run_growth(report, backends, args.quick, history=False)
     if "ops" in args.only:
         await run_store_ops(report, backends, args.quick)
     if "overhead" in args.only and "inmemory" in backends:

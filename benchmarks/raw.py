@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import sqlite3
 import time
 import uuid
@@ -20,7 +21,15 @@ from typing import Any, cast
 
 from benchmarks.backends import Backend, KafkaBackend, SQLiteBackend
 
-__all__ = ["LIST_ROWS", "PAYLOAD", "RawOps", "kafka_step_growth", "open_ops", "step_rate"]
+__all__ = [
+    "LIST_ROWS",
+    "PAYLOAD",
+    "RawOps",
+    "kafka_end_offset_times",
+    "kafka_step_growth",
+    "open_ops",
+    "step_rate",
+]
 
 PAYLOAD = '{"step": 1, "ok": true}'
 LIST_ROWS = 300
@@ -219,6 +228,32 @@ async def kafka_step_growth(backend: Backend, steps: int, window: int) -> float:
         await producer.stop()
 
 
+async def kafka_end_offset_times(backend: Backend, topics: list[str], calls: int) -> list[float]:
+    """Median seconds of one end-offsets request per topic, the topics taking turns.
+
+    A fresh ``load`` or ``list`` of the Kafka store asks this once; the
+    broker's own cost of it shows how much of the store's growth is the
+    broker's.
+    """
+    import statistics
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    assert isinstance(backend, KafkaBackend)
+    consumer = AIOKafkaConsumer(bootstrap_servers=backend.servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        times: list[list[float]] = [[] for _ in topics]
+        for _ in range(calls):
+            for index, topic in enumerate(topics):
+                started = time.perf_counter()
+                await consumer.end_offsets([TopicPartition(topic, 0)])
+                times[index].append(time.perf_counter() - started)
+        return [statistics.median(each) for each in times]
+    finally:
+        await consumer.stop()
+
+
 async def open_ops(backend: Backend, size: int) -> RawOps | None:
     """Raw save/load/list of a ``size``-character value; None for the in-memory store."""
     if isinstance(backend, SQLiteBackend):
@@ -338,8 +373,13 @@ async def _nats_ops(backend: Backend, size: int) -> RawOps:
     client = await nats.connect(backend.url)
     js = client.jetstream()
     kv = await js.create_key_value(bucket=f"{bucket}-data", history=1)
+    rows = _rows(size)
     value = ("x" * size).encode()
-    await kv.put("k00000", value)
+    for start in range(0, len(rows), 50):
+        await asyncio.gather(*(kv.put(k, v.encode()) for k, _, _, v in rows[start : start + 50]))
+    # The first ten running keys in order, under one key: the least a list must read.
+    running = sorted((c, k) for k, s, c, _ in rows if s == "running")[:10]
+    await kv.put("running", json.dumps([k for _, k in running]).encode())
 
     async def save() -> None:
         await kv.put("k00000", value)
@@ -347,7 +387,11 @@ async def _nats_ops(backend: Backend, size: int) -> RawOps:
     async def load() -> None:
         await kv.get("k00000")
 
-    return RawOps(save, load, None, client.close)
+    async def list_running() -> None:
+        first = json.loads((await kv.get("running")).value or b"[]")
+        await asyncio.gather(*(kv.get(k) for k in first))
+
+    return RawOps(save, load, list_running, client.close)
 
 
 async def _kafka_ops(backend: Backend, size: int) -> RawOps:

@@ -90,6 +90,17 @@ def test_queue_benchmarks_run_on_sqlite(tmp_path: Path) -> None:
     assert [row for row in data["rows"] if row["note"].startswith("failed")] == []
 
 
+def test_stored_runs_only_the_growth_with_stored_workflows(tmp_path: Path) -> None:
+    data = run_benchmarks(tmp_path, "--only", "stored", "--backends", "sqlite")
+    rows = data["rows"]
+    assert {row["section"].split(".")[0] for row in rows} == {"5"}
+    assert [row["case"] for row in rows] == [
+        "SQLite: list(status=running, limit=10)",
+        "SQLite: load(id)",
+    ]
+    assert all("stored at" in row["note"] and row["ratio"]["median"] > 0 for row in rows)
+
+
 async def test_leases_off_store_makes_the_engine_keep_no_leases() -> None:
     """The baseline of the lease-cost benchmark must really run without leases."""
     for store, leased in ((InMemoryStore(), True), (WithoutLeases(InMemoryStore()), False)):

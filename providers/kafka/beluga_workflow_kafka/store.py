@@ -18,13 +18,25 @@ Compaction keeps the latest value of every key and drops tombstoned keys.
 
 Every call runs under one bound, ``operation_timeout``. A call still
 running after 0.2 s checks whether any bootstrap broker takes a TCP
-connection, and gives up at once when none does (the client itself would
-keep retrying until the bound).
+connection, and gives up at once when every one refuses it (the client
+itself would keep retrying until the bound).
+
+Writes: a write is done when the broker acknowledges its records
+(``acks=all``, idempotent where the broker allows); the store then applies
+them to its own view at once, without waiting to read them back. Calls do
+not wait for each other: writes of different workflows are in flight
+together and share the producer's batches; writes of one workflow in one
+store take turns (see :mod:`~beluga_workflow_kafka.per_workflow`).
 
 Reads: the store consumes the whole topic from the beginning into a view
-(meta records, data records, an index by status). Before every operation it
-catches the view up to the partitions' end offsets, so whatever any instance
-wrote before the call is seen (read-your-writes across instances).
+(see :mod:`~beluga_workflow_kafka.view`). ``load``, ``list`` and ``delete``
+first catch it up to the partitions' end offsets, so whatever any instance
+wrote before the call is seen; records this store wrote itself need no
+waiting for. ``save`` and ``append`` use the view as it is: this store's own
+writes always included, other instances' as the consumer delivered them,
+taken in at least every 50 ms. Kafka has no compare-and-set: ``append``'s
+check of the stored history is no guard against a writer in another process
+(the store declares no ``optimistic_concurrency``).
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
@@ -55,6 +68,8 @@ from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
+from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
+from beluga_workflow_kafka.view import MaterializedView
 
 __all__ = ["KafkaStore", "create_store"]
 
@@ -62,6 +77,12 @@ logger = logging.getLogger(__name__)
 
 _PROBE_EVERY = 0.2
 """Seconds a call runs before it checks whether any broker still takes connections."""
+_TAKE_IN_EVERY = 0.05
+"""Seconds between a write's look at what the consumer fetched, when no read looked.
+
+Each look lets the consumer fetch again; looking on every write would have
+the broker answer a fetch for every produce, halving what it can take.
+"""
 T = TypeVar("T")
 _States = list[WorkflowState]
 _Records = list[tuple[bytes, bytes | None]]
@@ -80,48 +101,13 @@ def _data_key(workflow_id: str, gen: str, part: str) -> bytes:
     return b"d\0" + workflow_id.encode() + b"\0" + gen.encode() + b"\0" + part.encode()
 
 
-class _View:
-    """The latest value of every key, as far as the topic has been read."""
-
-    def __init__(self) -> None:
-        self.metas: dict[str, CommitRecord] = {}
-        self.unreadable: dict[str, CorruptStateError] = {}
-        """Workflows whose latest meta record cannot be read: load raises, list reports."""
-        self.data: dict[tuple[str, str], dict[str, bytes]] = {}
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        if key.startswith(b"m\0"):
-            workflow_id = key[2:].decode()
-            self.metas.pop(workflow_id, None)
-            self.unreadable.pop(workflow_id, None)
-            if value is not None:
-                try:
-                    self.metas[workflow_id] = CommitRecord.decode(value, workflow_id)
-                except CorruptStateError as exc:
-                    self.unreadable[workflow_id] = exc
-        elif key.startswith(b"d\0"):
-            head, _, part = key[2:].rpartition(b"\0")
-            workflow, _, gen = head.rpartition(b"\0")
-            slot = (workflow.decode(), gen.decode())
-            if value is None:
-                parts = self.data.get(slot)
-                if parts is not None:
-                    parts.pop(part.decode(), None)
-                    if not parts:
-                        del self.data[slot]
-            else:
-                self.data.setdefault(slot, {})[part.decode()] = value
-
-
 class KafkaStore(ServerStore[KafkaConfig]):
     """A :class:`~beluga_workflow.WorkflowStore` on a compacted Kafka topic.
 
     Also implements ``append``. ``list`` is ordered by ``created_at`` then
     id. There is no compare-and-set in Kafka, so optimistic concurrency is not
-    offered; ``append`` refuses a history another writer moved on as far as
-    the caught-up view shows.
+    offered; ``append`` refuses a history that this store's view shows moved
+    on: its own writes at once, another instance's once consumed.
     """
 
     provider = "kafka"
@@ -133,16 +119,23 @@ class KafkaStore(ServerStore[KafkaConfig]):
         self.idempotent = self.config.idempotent
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._offsets: AIOKafkaConsumer | None = None
+        """Asks for end offsets on a connection of its own: the broker may hold the
+        consumer's connection for a whole fetch wait before it answers there."""
         self._partitions: list[TopicPartition] = []
-        self._view = _View()
-        self._written: dict[TopicPartition, int] = {}
-        self._lock: asyncio.Lock | None = None
+        self._view = MaterializedView()
+        self._writing = PerWorkflowLocks()
+        self._opening: asyncio.Lock | None = None
+        self._next_take_in = 0.0
+        self._probe: asyncio.Future[ConnectionError | None] | None = None
+        self._ready = False
+        """Whether the clients run and the view holds the whole topic."""
 
     # --- the store protocol ---------------------------------------------------
 
     async def save(self, state: WorkflowState) -> None:
         require_state(state)
-        await self._call("save", lambda: self._write_whole(state))
+        await self._call("save", lambda: self._write_whole(state), writes=state.workflow_id)
 
     async def load(self, workflow_id: str) -> WorkflowState | None:
         require_workflow_id(workflow_id)
@@ -150,7 +143,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         async def build() -> WorkflowState | None:
             return self._build(workflow_id)
 
-        return await self._call("load", build)
+        return await self._call("load", build, fresh=True)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -159,19 +152,12 @@ class KafkaStore(ServerStore[KafkaConfig]):
             states = StateList()
             for error in self._view.unreadable.values():  # of unknown status: always reported
                 states.skip(error)
-            metas = [
-                m
-                for m in self._view.metas.values()
-                if wanted.status is None or m.status == wanted.status.value
-            ]
-            metas.sort(key=lambda m: (m.created, m.id))
-            if wanted.limit:
-                metas = metas[: wanted.limit]
-            for meta in metas:
-                states.add(self._build, meta.id)
+            status = None if wanted.status is None else wanted.status.value
+            for workflow_id in self._view.order.first(status, wanted.limit):
+                states.add(self._build, workflow_id)
             return states
 
-        return await self._call("list", fetch)
+        return await self._call("list", fetch, fresh=True)
 
     async def delete(self, workflow_id: str) -> None:
         require_workflow_id(workflow_id)
@@ -190,7 +176,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                 records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
-        await self._call("delete", delete)
+        await self._call("delete", delete, fresh=True, writes=workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -212,12 +198,17 @@ class KafkaStore(ServerStore[KafkaConfig]):
             ]
             await self._produce(state.workflow_id, records)
 
-        await self._call("append", append)
+        await self._call("append", append, writes=state.workflow_id)
 
     async def release(self) -> None:
+        self._ready = False
+        if self._probe is not None:
+            self._probe.cancel()
         producer, self._producer = self._producer, None
         consumer, self._consumer = self._consumer, None
-        stops = [asyncio.ensure_future(c.stop()) for c in (producer, consumer) if c is not None]
+        offsets, self._offsets = self._offsets, None
+        clients = (producer, consumer, offsets)
+        stops = [asyncio.ensure_future(c.stop()) for c in clients if c is not None]
         if stops:
             # A dead broker must neither hang close() nor make it fail.
             done, pending = await asyncio.wait(stops, timeout=self.config.operation_timeout)
@@ -261,7 +252,11 @@ class KafkaStore(ServerStore[KafkaConfig]):
         return [(_data_key(workflow_id, gen, part), None) for part in parts]
 
     async def _produce(self, workflow_id: str, records: _Records) -> None:
-        """Send ``records`` in order to the workflow's partition; return once all are acked."""
+        """Send ``records`` in order to the workflow's partition; once all are acked, apply them.
+
+        The records are queued at once and go in the producer's next batch,
+        with those of every other call in flight.
+        """
         assert self._producer is not None
         partition = zlib.crc32(workflow_id.encode()) % len(self._partitions)
         futures = [
@@ -269,8 +264,8 @@ class KafkaStore(ServerStore[KafkaConfig]):
             for key, value in records
         ]
         acked = await asyncio.gather(*futures)
-        tp = TopicPartition(self.config.topic, partition)
-        self._written[tp] = max(self._written.get(tp, 0), acked[-1].offset + 1)
+        for (key, value), sent in zip(records, acked, strict=True):
+            self._view.acknowledged(partition, sent.offset, key, value)
 
     # --- reading --------------------------------------------------------------
 
@@ -290,34 +285,42 @@ class KafkaStore(ServerStore[KafkaConfig]):
         return meta.assemble(head, events)
 
     async def _catch_up(self) -> None:
-        """Read the topic up to where it ended when this call began (and our own writes).
+        """Read the topic up to where it ended when this call began.
 
-        Some Kafka-compatible brokers report a partition's end as one past the
-        first offset of its last batch rather than past its last record. That
-        is still enough: a fetch hands over whole batches, so reaching the
-        reported end reads the whole last batch. Records the consumer already
-        holds are applied too, without waiting for more.
+        Records this store wrote are in the view already: a partition whose
+        unread records are all its own needs no waiting. Some Kafka-compatible
+        brokers report a partition's end as one past the first offset of its
+        last batch rather than past its last record. That is still enough: a
+        fetch hands over whole batches, so reaching the reported end reads
+        the whole last batch.
         """
         assert self._consumer is not None
+        assert self._offsets is not None
         consumer = self._consumer
-        reported = await consumer.end_offsets(self._partitions)
-        target = {tp: max(reported[tp], self._written.get(tp, 0)) for tp in self._partitions}
+        reported = await self._offsets.end_offsets(self._partitions)
         while True:
-            behind = [tp for tp in self._partitions if await consumer.position(tp) < target[tp]]
+            self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
+            behind = []
+            for tp in self._partitions:
+                start, end = await consumer.position(tp), reported[tp]
+                if start < end and not self._view.only_own_between(tp.partition, start, end):
+                    behind.append(tp)
             if not behind:
-                break
-            self._apply(await consumer.getmany(*behind, timeout_ms=50))
-        self._apply(await consumer.getmany(*self._partitions, timeout_ms=0))
+                return
+            self._drain(await consumer.getmany(*behind, timeout_ms=50))
 
-    def _apply(self, batches: dict[Any, Any]) -> None:
-        for messages in batches.values():
+    def _drain(self, batches: dict[TopicPartition, Any]) -> None:
+        """Apply records the consumer delivered."""
+        self._next_take_in = time.monotonic() + _TAKE_IN_EVERY
+        view = self._view
+        for tp, messages in batches.items():
             for message in messages:
-                self._view.apply(message.key, message.value)
+                view.consumed(tp.partition, message.offset, message.key, message.value)
 
     # --- connection -----------------------------------------------------------
 
     async def _open(self) -> None:
-        if self._producer is not None:
+        if self._ready:
             return
         config = self.config
         common: dict[str, Any] = {
@@ -343,16 +346,22 @@ class KafkaStore(ServerStore[KafkaConfig]):
             max_partition_fetch_bytes=max(4 * config.chunk_size, 1024 * 1024),
             **common,
         )
+        offsets = AIOKafkaConsumer(enable_auto_commit=False, **common)
         try:
             await consumer.start()
+            await offsets.start()
+            found = await producer.partitions_for(config.topic)
+            self._partitions = [TopicPartition(config.topic, p) for p in sorted(found)]
+            consumer.assign(self._partitions)
+            await consumer.seek_to_beginning(*self._partitions)
+            self._producer, self._consumer, self._offsets = producer, consumer, offsets
+            await self._catch_up()  # writes check what is stored: read it all first
+            self._ready = True
         except BaseException:
-            await producer.stop()
+            self._producer = self._consumer = self._offsets = None
+            stops = (client.stop() for client in (producer, consumer, offsets))
+            await asyncio.gather(*stops, return_exceptions=True)
             raise
-        found = await producer.partitions_for(config.topic)
-        self._partitions = [TopicPartition(config.topic, p) for p in sorted(found)]
-        consumer.assign(self._partitions)
-        await consumer.seek_to_beginning(*self._partitions)
-        self._producer, self._consumer = producer, consumer
 
     async def _start_producer(self, common: dict[str, Any]) -> AIOKafkaProducer:
         limit = max(2 * self.config.chunk_size, 1024 * 1024)
@@ -396,12 +405,26 @@ class KafkaStore(ServerStore[KafkaConfig]):
         finally:
             await admin.close()
 
+    async def _shared_probe(self) -> ConnectionError | None:
+        """:meth:`_brokers_refuse`, asked once for all the calls that are slow at the same time.
+
+        Many calls are in flight at once; each asking on its own would open
+        a connection per call every 0.2 s, on a broker that is only busy.
+        """
+        probe = self._probe
+        if probe is None:
+            probe = self._probe = asyncio.ensure_future(self._brokers_refuse())
+            probe.add_done_callback(lambda _: setattr(self, "_probe", None))
+        return await asyncio.shield(probe)
+
     async def _brokers_refuse(self) -> ConnectionError | None:
         """Why no bootstrap broker takes a connection, or None when one does.
 
         The client keeps retrying a broker that is gone until its request
         times out; a slow call asks the brokers directly, so it can give up
-        at once when none of them is there.
+        at once when all of them refuse. A connection not answered within
+        0.2 s is no verdict: under many calls at once a broker that is only
+        busy answers that late (the call's bound still holds).
         """
         error: OSError | None = None
         for server in self.config.bootstrap_servers.split(","):
@@ -411,26 +434,50 @@ class KafkaStore(ServerStore[KafkaConfig]):
             try:
                 opening = asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port))
                 _, writer = await asyncio.wait_for(opening, timeout=_PROBE_EVERY)
-            except OSError as exc:  # refused, unreachable, or no answer in time
+            except TimeoutError:
+                return None  # a busy broker (or process) answers late: no verdict
+            except OSError as exc:  # refused or unreachable
                 error = exc
                 continue
             writer.close()
             return None
         return ConnectionError(f"no broker takes a connection: {describe(error or 'refused')}")
 
-    async def _call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self,
+        operation: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        fresh: bool = False,
+        writes: str | None = None,
+    ) -> T:
+        """Run ``work`` on an open store under the call's bound.
+
+        ``fresh``: catch the view up to the topic's end first (otherwise it
+        takes in only what the consumer has delivered). ``writes``: the
+        workflow this call writes, whose other writes in this store wait.
+        """
         self.check_open()
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        lock = self._lock
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        opening = self._opening
 
         async def attempt() -> T:
-            set_stage("waiting for this store's previous call to finish")
-            async with lock:
-                set_stage("connecting to the brokers")
-                await self._open()
+            if not self._ready:
+                set_stage("connecting to the brokers and reading the topic")
+                async with opening:
+                    await self._open()
+            assert self._consumer is not None
+            if fresh:
                 set_stage("reading the topic up to its end")
                 await self._catch_up()
+            elif time.monotonic() >= self._next_take_in:
+                self._drain(await self._consumer.getmany(*self._partitions, timeout_ms=0))
+            if writes is None:
+                set_stage(ANSWER)
+                return await work()
+            set_stage("waiting for this store's previous write of the workflow")
+            async with self._writing.hold(writes):
                 set_stage(ANSWER)
                 return await work()
 
@@ -443,7 +490,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                     done, _ = await asyncio.wait({task}, timeout=_PROBE_EVERY)
                     if done:
                         return task.result()
-                    refused = await self._brokers_refuse()
+                    refused = await self._shared_probe()
                     if refused is not None:
                         task.cancel()
                         raise refused

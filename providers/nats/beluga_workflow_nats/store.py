@@ -54,10 +54,17 @@ the entry still has the revision that record noted (so an entry another
 writer made since is never removed). An entry thus exists whenever a record
 has its status; an extra one (a write that lost its compare-and-set) is
 skipped, as every listed state's status is checked again. A list by status
-therefore reads only the entries of that status, sorts them by creation time
-and id, and loads states until it has ``limit``. Records of the earlier layout
-are indexed when the index bucket is created. Listing everything reads every
-meta record by a scan of the meta stream.
+with a limit reads the front page of that status (one key: its first entries
+in list order, see :mod:`beluga_workflow_nats.front`) and loads states until
+it has ``limit``; only when the page runs short does it read every entry of
+that status, sort them by creation time and id, and rebuild the page. Records
+of the earlier layout are indexed when the index bucket is created. Listing
+everything reads every meta record by a scan of the meta stream.
+
+``delete`` removes the meta record it read (compare-and-set on its revision),
+then that record's index entry and the data of its generation only: a save
+racing it keeps its own entry and data, so its state, if it lands after the
+delete, is listed and whole.
 
 ``watch`` follows the meta stream from its end with an ordered consumer:
 every commit (and every delete's purge) is a message on it, so a notice
@@ -84,6 +91,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import (
+    APIError,
     BucketNotFoundError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -107,13 +115,16 @@ from beluga_workflow.storekit.checks import (
 from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
+from beluga_workflow_nats import front
 from beluga_workflow_nats.changes import Inbox
 from beluga_workflow_nats.config import NatsConfig
 from beluga_workflow_nats.fragments import Fragments
+from beluga_workflow_nats.front import FrontPages
 
 __all__ = ["NatsStore", "create_store"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 _States = list[WorkflowState]
 _MAX_PLAIN_KEY = 200
 _READ_ATTEMPTS = 50
@@ -128,6 +139,8 @@ _SCAN_BATCH = 1024
 """Index entries asked for at once when listing by status."""
 _IDLE_CONSUMER = 30.0
 """Seconds after which the server removes a listing's consumer that its store left behind."""
+_WRONG_LAST_SEQUENCE = 10071
+"""The server's error code for a conditional write that found another revision."""
 _SEQ_ROOM = 32
 """Bytes kept free in an inline meta record for the data sequence and index revision."""
 
@@ -230,10 +243,11 @@ _Known = tuple[Commit, int]
 _Writes = list[tuple[str, bytes]]
 """Data keys and the chunks to write under them."""
 _Commits = list[Commit]
-_Found = list[tuple[str, str]]
-"""Creation time and id of workflows to list, sortable."""
+_Found = list[tuple[str, str, int]]
+"""Creation time, id and index entry revision of workflows to list, sortable."""
 _Chunks = list[bytes]
 _Seqs = list[int]
+_Ids = list[str]
 
 
 class NatsStore(ServerStore[NatsConfig]):
@@ -255,6 +269,7 @@ class NatsStore(ServerStore[NatsConfig]):
         self._meta: KeyValue | None = None
         self._data: KeyValue | None = None
         self._index: KeyValue | None = None
+        self._front: FrontPages | None = None
         self._chunk = 256 * 1024
         self._open_lock: asyncio.Lock | None = None
         self._known: dict[str, _Known] = {}
@@ -278,27 +293,22 @@ class NatsStore(ServerStore[NatsConfig]):
         wanted = require_filter(filter)
 
         async def fetch() -> _States:
+            await self._buckets()
             states = StateList()
             if wanted.status is None:
-                found = [(m.created, m.id) for m in await self._all_meta(states)]
-            else:
-                found = await self._indexed(wanted.status.value)
-            found.sort()
-            ids = [workflow_id for _, workflow_id in found]
-            # Loaded a batch at a time, as many as are still wanted (an entry may be extra).
-            while ids and not (wanted.limit and len(states) >= wanted.limit):
-                size = wanted.limit - len(states) if wanted.limit else _READ_BATCH
-                batch, ids = ids[:size], ids[size:]
-                loaded = await asyncio.gather(
-                    *(self._load(workflow_id) for workflow_id in batch), return_exceptions=True
-                )
-                for state in loaded:
-                    if isinstance(state, CorruptStateError):
-                        states.skip(state)
-                    elif isinstance(state, BaseException):
-                        raise state
-                    elif state is not None and wanted.status in (None, state.status):
-                        states.append(state)
+                ordered = sorted((m.created, m.id) for m in await self._all_meta(states))
+                await self._load_listed([i for _, i in ordered], wanted, states)
+                return states
+            status = wanted.status.value
+            page = await self._front_pages().read(status)
+            if page is not None and (page.bound is None or 0 < wanted.limit <= len(page.entries)):
+                await self._load_listed(page.ordered(), wanted, states)
+                if page.bound is None or len(states) >= wanted.limit:
+                    return states
+                states = StateList()  # the page ran short: read the whole index
+            # Rebuilt when it cannot be used or ran short, not for more than it can hold.
+            rebuild = page is None or 0 < wanted.limit <= front.CAPACITY
+            await self._load_listed(await self._indexed(status, rebuild), wanted, states)
             return states
 
         return await self._call("list", fetch)
@@ -311,9 +321,30 @@ class NatsStore(ServerStore[NatsConfig]):
             self._fragments.forget(workflow_id)
             meta_kv, _ = await self._buckets()
             key = key_of(workflow_id)
-            await self._purge(f"*.{key}", bucket=self._index_bucket)
-            await meta_kv.purge(key)
-            await self._purge(f"{key}.>")
+            for attempt in range(_STEP_ATTEMPTS):
+                try:
+                    found = await self._get_meta(workflow_id)
+                except CorruptStateError:
+                    await self._delete_unreadable(key)
+                    return
+                if found is None:
+                    return
+                stored, revision, _ = found
+                # Only the record read is deleted, so only its entry and data are
+                # removed: a racing save's are its own, and stay with its commit.
+                try:
+                    if attempt < _STEP_ATTEMPTS - 1:
+                        await meta_kv.delete(key, last=revision)
+                    else:  # racing writers kept winning: delete whatever is there
+                        await meta_kv.purge(key)
+                except APIError as refused:
+                    if refused.err_code != _WRONG_LAST_SEQUENCE:
+                        raise
+                    continue  # written meanwhile: delete what is there now
+                await self._unindex(key, stored, None)
+                if stored.frags + stored.head_parts:
+                    await self._purge(f"{key}.{stored.gen}.>")
+                return
 
         await self._call("delete", delete)
 
@@ -426,6 +457,7 @@ class NatsStore(ServerStore[NatsConfig]):
         self._fragments.clear()
         client, self._client = self._client, None
         self._js = self._meta = self._data = self._index = None
+        self._front = None
         if client is not None and not client.is_closed:
             await client.close()
 
@@ -462,7 +494,8 @@ class NatsStore(ServerStore[NatsConfig]):
         meta = replace(parts.record, ix=ix)
         head, writes = self._plan(key, meta, parts.head, parts.all_events())
         # A new generation's keys are fresh (its name is random): plain puts.
-        seqs = await _gather([data_kv.put(k, chunk) for k, chunk in writes])
+        puts = _gather([data_kv.put(k, chunk) for k, chunk in writes])
+        seqs, _ = await _gather_two(puts, self._admit(meta, ix))
         meta.seq = max(seqs, default=0)
         value = meta.value(head)
         try:
@@ -477,10 +510,14 @@ class NatsStore(ServerStore[NatsConfig]):
             raise self._conflict(workflow_id, "another writer saved it first") from exc
         self._remember(workflow_id, meta, revision)
         self._fragments.keep(workflow_id, meta.gen, [chunk for _, chunk in writes[: meta.frags]])
-        if found is not None:
-            await self._unindex(key, found[0], meta)
-        if found is not None and found[0].gen != meta.gen:
-            await self._purge(f"{key}.{found[0].gen}.>")
+        if found is None:
+            return
+        replaced = found[0]
+        await self._unindex(key, replaced, meta.status)
+        # A record pointing at no data (a head kept inline, no history) has no
+        # generation to remove: one purge (a filter over the stream) saved.
+        if replaced.gen != meta.gen and replaced.frags + replaced.head_parts:
+            await self._purge(f"{key}.{replaced.gen}.>")
 
     async def _step(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
         """Commit one step on top of ``stored`` at ``revision``; False if that record moved on.
@@ -494,7 +531,9 @@ class NatsStore(ServerStore[NatsConfig]):
         meta = stored.after(parts.record)
         head, writes = self._plan(key, meta, parts.head, parts.tail)
         if meta.status != stored.status or not stored.ix:
-            results, meta.ix = await _gather_two(_create_all(data_kv, writes), self._entry(meta))
+            results, meta.ix = await _gather_two(
+                _create_all(data_kv, writes), self._entry_admitted(meta)
+            )
         else:
             results = await _create_all(data_kv, writes)
         seqs = [seq for seq in results if isinstance(seq, int)]
@@ -513,7 +552,7 @@ class NatsStore(ServerStore[NatsConfig]):
         self._remember(meta.id, meta, new_revision)
         added = [chunk for _, chunk in writes[: meta.frags - stored.frags]]
         self._fragments.extend(meta.id, meta.gen, stored.frags, added)
-        await self._unindex(key, stored, meta)
+        await self._unindex(key, stored, meta.status)
         if stored.head_parts:  # the old head was kept apart: no record points at it now
             prefix = f"{key}.{stored.gen}"
             await self._purge_keys(
@@ -605,24 +644,74 @@ class NatsStore(ServerStore[NatsConfig]):
         value = json.dumps({"id": meta.id, "created": meta.created}).encode()
         return await self._index.put(f"{meta.status}.{key_of(meta.id)}", value)
 
-    async def _unindex(self, key: str, replaced: Commit, meta: Commit) -> None:
-        """Remove the entry of the status ``meta`` replaced, if it is still the one noted.
+    async def _admit(self, meta: Commit, ix: int) -> None:
+        """Put the workflow on its status's front page, if it falls before the page's bound."""
+        await self._front_pages().admit(meta.status, meta.id, meta.created, ix)
 
-        Best effort: an entry left behind is only an extra one, skipped by listing.
+    async def _entry_admitted(self, meta: Commit) -> int:
+        """:meth:`_entry`, then :meth:`_admit` with the entry's revision; that revision."""
+        ix = await self._entry(meta)
+        await self._admit(meta, ix)
+        return ix
+
+    async def _unindex(self, key: str, replaced: Commit, status: str | None) -> None:
+        """Remove the index and front page entries of the status ``replaced`` had.
+
+        Called once a write giving ``status`` (None: a delete) committed; an
+        entry goes only if it is still the one ``replaced`` noted. Best effort:
+        an entry left behind is only an extra one, skipped by listing.
         """
-        if replaced.status == meta.status or not replaced.ix or self._index is None:
+        if replaced.status == status or not replaced.ix or self._index is None:
             return
-        with contextlib.suppress(NatsError):
-            await self._index.delete(f"{replaced.status}.{key}", last=replaced.ix)
+        results = await asyncio.gather(
+            self._index.delete(f"{replaced.status}.{key}", last=replaced.ix),
+            self._front_pages().release(replaced.status, replaced.id, replaced.ix),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, NatsError | OSError):
+                raise result
 
-    async def _indexed(self, status: str) -> _Found:
-        """Creation time and id of every workflow the index lists under ``status``."""
-        await self._buckets()
+    async def _delete_unreadable(self, key: str) -> None:
+        """Remove everything under ``key``: a record that cannot be read says nothing narrower."""
+        meta_kv, _ = await self._buckets()
+        await self._purge(f"*.{key}", bucket=self._index_bucket)
+        await meta_kv.purge(key)
+        await self._purge(f"{key}.>")
+
+    def _front_pages(self) -> FrontPages:
+        assert self._front is not None
+        return self._front
+
+    async def _indexed(self, status: str, rebuild: bool) -> _Ids:
+        """The ids the index lists under ``status``, in list order; the front page rebuilt if asked.
+
+        Only a status with more entries than a page holds gets a page: for
+        fewer, reading the index is cheap, and writers then have no page to
+        share. A rebuild marks the page before it reads the index again, so
+        that writers meanwhile add themselves to it (see
+        :mod:`beluga_workflow_nats.front`).
+        """
+        found = await self._index_entries(status)
+        if rebuild and len(found) <= front.CAPACITY:
+            await self._front_pages().drop(status)  # a page that ran short on a small status
+        elif rebuild:
+            pages = self._front_pages()
+            token = await pages.begin_rebuild(status)
+            if token is not None:
+                found = await self._index_entries(status)
+                entries = {workflow_id: (created, ix) for created, workflow_id, ix in found}
+                await pages.finish_rebuild(status, token, entries)
+        found.sort()
+        return [workflow_id for _, workflow_id, _ in found]
+
+    async def _index_entries(self, status: str) -> _Found:
+        """Creation time, id and revision of every entry the index holds under ``status``."""
         found: _Found = []
-        for value in (await self._scan_index(f"{status}.>")).values():
+        for value, ix in (await self._scan_index(f"{status}.>")).values():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 entry = json.loads(value)
-                found.append((str(entry["created"]), str(entry["id"])))
+                found.append((str(entry["created"]), str(entry["id"]), ix))
         return found
 
     async def _scan(self, bucket: str, subjects: str) -> dict[str, bytes]:
@@ -652,8 +741,8 @@ class NatsStore(ServerStore[NatsConfig]):
             if msg.data and operation not in ("DEL", "PURGE"):
                 values[key] = msg.data
 
-    async def _scan_index(self, subjects: str) -> dict[str, bytes]:
-        """The live entries of the index matching ``subjects``, streamed in batches.
+    async def _scan_index(self, subjects: str) -> dict[str, tuple[bytes, int]]:
+        """The live entries of the index matching ``subjects`` and their revisions, in batches.
 
         An ephemeral consumer delivers the last message of each key; the count
         pending when it is made says how many to wait for, so a slow batch is
@@ -671,7 +760,7 @@ class NatsStore(ServerStore[NatsConfig]):
             inactive_threshold=_IDLE_CONSUMER,
         )
         subscription = await js.pull_subscribe(f"{prefix}{subjects}", stream=stream, config=config)
-        values: dict[str, bytes] = {}
+        values: dict[str, tuple[bytes, int]] = {}
         name: str | None = None
         try:
             info = await subscription.consumer_info()
@@ -686,7 +775,7 @@ class NatsStore(ServerStore[NatsConfig]):
                     values.pop(key, None)
                     operation = (msg.headers or {}).get("KV-Operation")
                     if msg.data and operation not in ("DEL", "PURGE"):
-                        values[key] = msg.data
+                        values[key] = (msg.data, msg.metadata.sequence.stream)
         finally:
             with contextlib.suppress(NatsError, OSError):
                 await subscription.unsubscribe()
@@ -770,6 +859,25 @@ class NatsStore(ServerStore[NatsConfig]):
             return state
         raise StoreError(f"nats store: {workflow_id!r} kept changing while it was read")
 
+    async def _load_listed(self, ids: _Ids, wanted: WorkflowFilter, states: StateList) -> None:
+        """Load ``ids`` in order into ``states``, those still matching ``wanted``, up to its limit.
+
+        Loaded a batch at a time, as many as are still wanted (an entry may be extra).
+        """
+        while ids and not (wanted.limit and len(states) >= wanted.limit):
+            size = wanted.limit - len(states) if wanted.limit else _READ_BATCH
+            batch, ids = ids[:size], ids[size:]
+            loaded = await asyncio.gather(
+                *(self._load(workflow_id) for workflow_id in batch), return_exceptions=True
+            )
+            for state in loaded:
+                if isinstance(state, CorruptStateError):
+                    states.skip(state)
+                elif isinstance(state, BaseException):
+                    raise state
+                elif state is not None and wanted.status in (None, state.status):
+                    states.append(state)
+
     async def _get_meta(self, workflow_id: str) -> tuple[Commit, int, bytes] | None:
         meta_kv, _ = await self._buckets()
         try:
@@ -840,12 +948,16 @@ class NatsStore(ServerStore[NatsConfig]):
                 self._chunk = max(4096, min(256 * 1024, client.max_payload - 16 * 1024))
                 js = client.jetstream(timeout=self.config.operation_timeout)
                 self._js = js
-                self._meta = await self._bucket(js, f"{self.config.bucket}-meta")
-                self._data = await self._bucket(js, f"{self.config.bucket}-data")
+                meta = await self._bucket(js, f"{self.config.bucket}-meta")
+                data = await self._bucket(js, f"{self.config.bucket}-data")
                 try:
-                    self._index = await js.key_value(self._index_bucket)
+                    index, fresh = await js.key_value(self._index_bucket), False
                 except BucketNotFoundError:
-                    self._index = await self._bucket(js, self._index_bucket)
+                    index, fresh = await self._bucket(js, self._index_bucket), True
+                # Set last: a caller that finds them set finds the index set too.
+                self._index, self._front = index, FrontPages(index)
+                self._meta, self._data = meta, data
+                if fresh:
                     await self._index_all()
         return self._meta, self._data
 
@@ -928,10 +1040,10 @@ async def _gather(calls: list[Awaitable[T]]) -> list[T]:
     return cast(list[T], results)
 
 
-async def _gather_two(first: Awaitable[T], second: Awaitable[int]) -> tuple[T, int]:
+async def _gather_two(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
     """Await both together; once both are done, raise the first error."""
     one, two = await _gather([first, second])
-    return cast(T, one), cast(int, two)
+    return cast(T, one), cast(U, two)
 
 
 async def _create_all(data_kv: KeyValue, writes: _Writes) -> list[int | None]:
