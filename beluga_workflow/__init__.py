@@ -34,6 +34,7 @@ from beluga_workflow.errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
+    WorkflowPinnedError,
     WorkflowTimeoutError,
 )
 from beluga_workflow.executor import Executor, RecoveryReport
@@ -50,6 +51,7 @@ from beluga_workflow.models import (
     WorkflowStatus,
 )
 from beluga_workflow.options import WorkflowOptions
+from beluga_workflow.pinning import Versioning
 from beluga_workflow.plugins.provider import StoreProvider
 from beluga_workflow.plugins.registry import StoreInfo, available_stores
 from beluga_workflow.queues import Queue, QueueOptions, RateLimit
@@ -135,4 +137,6 @@ __all__ = [
     "Schedule",
     "ScheduleBook",
     "ScheduleEntry",
+    "Versioning",
+    "WorkflowPinnedError",
 ]

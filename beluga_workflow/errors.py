@@ -8,6 +8,7 @@ codes) can tell "you passed something wrong" from "the backend is down".
 from __future__ import annotations
 
 __all__ = [
+    "WorkflowPinnedError",
     "BelugaWorkflowError",
     "InvalidArgumentError",
     "PayloadSerializationError",
@@ -140,6 +141,11 @@ class WorkflowError(BelugaWorkflowError):
 
 class WorkflowAlreadyRunningError(WorkflowError):
     """A workflow with this id is already running."""
+
+
+class WorkflowPinnedError(WorkflowError):
+    """A run is pinned to another build than this executor's (see :mod:`beluga_workflow.pinning`);
+    a worker of that build resumes it."""
 
 
 class WorkflowNotFoundError(WorkflowError, LookupError):

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from beluga_workflow import pinning
 from beluga_workflow.blocked import block_run
 from beluga_workflow.children import Children, cancel_children, children_to_cancel
 from beluga_workflow.config import open_store
@@ -181,7 +182,11 @@ class Executor:
         poll_interval: float = 0.5,
         worker_id: str | None = None,
         lease_duration: float = DEFAULT_LEASE_SECONDS,
+        build_id: str | None = None,
     ) -> None:
+        self.build_id = pinning.default_build_id(build_id)
+        """Names this executor's code (default ``$BELUGA_WORKFLOW_BUILD_ID``); pinned runs
+        are resumed only by executors of the build that first ran them."""
         if store is None or isinstance(store, (str, os.PathLike, Mapping)):
             self._store: WorkflowStore = open_store(store)
             self._owns_store = True
@@ -398,12 +403,16 @@ class Executor:
         return run.handle()
 
     def _lease_here(self, state: WorkflowState) -> WorkflowFunction | None:
-        """The function to run ``state`` here (leased to this executor), if it is registered.
+        """The function to run ``state`` here (leased to this executor), if it may run here.
 
-        ``None``: the state is stored unleased, for a worker that registered it.
+        ``None``: the state is stored unleased, for a worker that registered it
+        (and is of the build the run is pinned to, if it is pinned).
         """
         fn = self._functions.get(state.workflow_name or "")
-        if fn is not None and self._terms is not None:
+        if fn is None or pinning.pin_refusal(state, self.build_id) is not None:
+            return None  # stored for a worker that runs it (of the build it is pinned to)
+        pinning.stamp(state, self.build_id)
+        if self._terms is not None:
             state.lease = self._terms.claim(None, state.updated_at)
         return fn
 
@@ -548,8 +557,13 @@ class Executor:
 
     async def _take_lease(
         self, state: WorkflowState, now: datetime, *, over: Lease | None = None
-    ) -> WorkflowAlreadyRunningError | None:
-        """Claim ``state`` for this worker; say why not when another worker holds it."""
+    ) -> BelugaWorkflowError | None:
+        """Claim ``state`` for this worker; say why not when another worker holds it
+        or the run is pinned to another build."""
+        pinned_elsewhere = pinning.pin_refusal(state, self.build_id)
+        if pinned_elsewhere is not None:
+            return pinned_elsewhere
+        pinning.stamp(state, self.build_id)  # written with the claim: one build pins it
         terms = self._terms
         if terms is None:
             return None  # a store without leases: one worker per store
@@ -809,6 +823,8 @@ class Executor:
                 await self._store.save(archived_copy(previous))
                 state.metadata[PREVIOUS_RUN_ID] = previous.run_id
                 state.metadata[PREVIOUS_RUN] = archive_id(workflow_id, previous.run_id)
+            if here:
+                pinning.stamp(state, self.build_id)
             if here and self._terms is not None:
                 state.lease = self._terms.claim(None, state.created_at)
             try:
@@ -1340,6 +1356,8 @@ async def _call_workflow(fn: WorkflowFunction, context: WorkflowContext, input: 
 def _new_state(workflow_id: str, name: str, options: WorkflowOptions) -> WorkflowState:
     now = utc_now()
     metadata: dict[str, Any] = {}
+    if options.versioning is pinning.Versioning.PINNED:
+        metadata[pinning.PINNED_KEY] = True
     if options.timeout is not None:
         metadata["timeout"] = options.timeout
         metadata[_DEADLINE] = (now + timedelta(seconds=options.timeout)).isoformat()

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from beluga_workflow.idpolicy import IdReusePolicy
+from beluga_workflow.pinning import Versioning
 from beluga_workflow.queues.placement import QueueOptions
 
 __all__ = ["WorkflowOptions"]
@@ -24,6 +25,9 @@ class WorkflowOptions(BaseModel):
     bounds the whole workflow, across restarts: the deadline is stored with it.
     ``queue`` starts the run on a queue (``submit`` only): it waits there until
     a worker serving the queue has room within the queue's limits.
+    ``versioning="pinned"`` keeps the run on the build of the code that first
+    runs it (see :mod:`beluga_workflow.pinning`); the default lets any worker
+    that registers the workflow resume it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,6 +37,7 @@ class WorkflowOptions(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     id_reuse: IdReusePolicy = IdReusePolicy.USE_EXISTING
     queue: QueueOptions | None = None
+    versioning: Versioning = Versioning.AUTO_UPGRADE
 
     @field_validator("timeout", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from beluga_workflow.errors import (
     WorkflowError,
 )
 from beluga_workflow.models import EventType, HistoryEvent, WorkflowState, WorkflowStatus, utc_now
+from beluga_workflow.pinning import BUILD_ID_KEY, PINNED_KEY, build_id_of, is_pinned
 from beluga_workflow.retry import RetryPolicy
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
 from beluga_workflow.writes import StoreAttempts
@@ -145,6 +146,11 @@ def forked_state(stored: WorkflowState, from_step: int, new_id: str) -> Workflow
         FORKED_FROM: source,
         RANDOM_SEED: stored.metadata.get(RANDOM_SEED, stored.run_id),
     }
+    if is_pinned(stored):  # the kept steps were recorded by that build: it runs the rest
+        metadata[PINNED_KEY] = True
+        stamp_build = build_id_of(stored)
+        if stamp_build is not None:
+            metadata[BUILD_ID_KEY] = stamp_build
     return WorkflowState(
         workflow_id=new_id,
         run_id=uuid.uuid4().hex,

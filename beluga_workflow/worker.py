@@ -57,6 +57,11 @@ class Worker:
     With ``schedules`` it also starts the due ticks of the store's schedules
     (:mod:`beluga_workflow.schedules`): any number of workers may, each tick
     starts one run.
+
+    ``build_id`` names the code this worker runs (default
+    ``$BELUGA_WORKFLOW_BUILD_ID``): a run started with
+    ``versioning="pinned"`` is resumed only by workers of the build that first
+    ran it (see :mod:`beluga_workflow.pinning`).
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class Worker:
         store_retry: RetryPolicy = DEFAULT_STORE_RETRY,
         queues: Iterable[Queue] = (),
         schedules: bool = False,
+        build_id: str | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -85,6 +91,7 @@ class Worker:
             poll_interval=poll_interval,
             worker_id=worker_id,
             lease_duration=lease_duration,
+            build_id=build_id,
         )
         self._refused: InvalidArgumentError | None = None
         if self.executor.worker_id is None:  # raised by run(), which closes what was opened

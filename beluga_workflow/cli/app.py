@@ -31,6 +31,7 @@ from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.models import WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.ownership import DEFAULT_LEASE_SECONDS
+from beluga_workflow.pinning import Versioning
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.store import WorkflowStore
@@ -286,6 +287,13 @@ def run(
 @click.option(
     "--schedules", is_flag=True, help="Also start the store's scheduled runs (--forever)."
 )
+@click.option(
+    "--build-id",
+    type=TEXT,
+    default=None,
+    help="Names the code this worker runs (default $BELUGA_WORKFLOW_BUILD_ID); runs started "
+    "--pinned are resumed only by workers of the build that first ran them.",
+)
 @store_option
 @config_option
 def worker(
@@ -296,6 +304,7 @@ def worker(
     worker_id: str | None,
     lease: float,
     schedules: bool,
+    build_id: str | None,
     store: str | None,
     config: str | None,
 ) -> None:
@@ -318,7 +327,13 @@ def worker(
         fail(exc)
 
     async def once() -> int:
-        runner = Executor(spec, workflows=functions, worker_id=worker_id, lease_duration=lease)
+        runner = Executor(
+            spec,
+            workflows=functions,
+            worker_id=worker_id,
+            lease_duration=lease,
+            build_id=build_id,
+        )
         async with runner as executor:
             report = await executor.recover()
             for workflow_id, problem in report.not_resumed.items():
@@ -346,6 +361,7 @@ def worker(
             poll_interval=poll,
             queues=queues,
             schedules=schedules,
+            build_id=build_id,
         )
         stderr.print(f"worker {serving.worker_id} serving; stop with Ctrl-C or SIGTERM")
         await serving.run()
@@ -461,6 +477,11 @@ def signal(workflow_id: str, name: str, value: Any, store: str | None, config: s
 )
 @click.option("--timeout", type=SECONDS, default=None, help="Workflow timeout in seconds.")
 @click.option("--wait", is_flag=True, help="Wait for the result a worker makes, and print it.")
+@click.option(
+    "--pinned",
+    is_flag=True,
+    help="Only workers of the build (--build-id) that first runs it may resume the run.",
+)
 @store_option
 @config_option
 @json_option
@@ -470,6 +491,7 @@ def start(
     workflow_id: str,
     timeout: float | None,
     wait: bool,
+    pinned: bool,
     store: str | None,
     config: str | None,
     as_json: bool,
@@ -481,7 +503,16 @@ def start(
     """
 
     async def act(client: Client) -> tuple[str, str, Any, str | None, str]:
-        handle = await client.start(name, payload, id=workflow_id or None, timeout=timeout)
+        try:
+            options = WorkflowOptions(
+                id=workflow_id,
+                input=payload,
+                timeout=timeout,
+                versioning=Versioning.PINNED if pinned else Versioning.AUTO_UPGRADE,
+            )
+        except ValueError as exc:
+            raise InvalidArgumentError(f"invalid workflow options: {exc}") from None
+        handle = await client.start(name, options=options)
         if not wait:
             return handle.id, handle.run_id, None, None, str(handle.status)
         if not as_json:

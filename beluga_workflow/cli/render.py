@@ -28,6 +28,7 @@ from rich.text import Text
 from beluga_workflow.cli import fitting
 from beluga_workflow.divergence import blocked_mark
 from beluga_workflow.models import WorkflowState
+from beluga_workflow.pinning import build_id_of, is_pinned
 from beluga_workflow.plugins.registry import StoreInfo
 
 __all__ = [
@@ -148,6 +149,8 @@ def summary(state: WorkflowState) -> dict[str, Any]:
         "events": len(state.history),
         "error": state.error,
         "blocked": blocked_mark(state),
+        "build_id": build_id_of(state),
+        "pinned": is_pinned(state),
     }
 
 
@@ -182,6 +185,10 @@ def print_state(console: Console, state: WorkflowState) -> None:
     console.print(Text.assemble("status:   ", (state.status.value, style)))
     console.print(Text(f"created:  {state.created_at.isoformat()}"))
     console.print(Text(f"updated:  {state.updated_at.isoformat()}"))
+    build = build_id_of(state)
+    if build is not None or is_pinned(state):
+        pin = " (pinned)" if is_pinned(state) else ""
+        console.print(Text(f"build:    {build or 'not run yet'}{pin}"))
     lines = [Text(f"input:    {json.dumps(state.input, ensure_ascii=False)}")]
     if state.result is not None:
         lines.append(Text(f"result:   {json.dumps(state.result, ensure_ascii=False)}"))
