@@ -39,13 +39,18 @@ def _broken_args(seed: int) -> tuple[str, ...]:
 @pytest.fixture(scope="module")
 def broken_runs(request: pytest.FixtureRequest) -> Iterator[SuiteRuns]:
     """Every selected broken-store run, started in worker processes before the first is needed."""
-    selected = [
-        (item.callspec.params["store_class"], _broken_args(item.callspec.params["seed"]))
-        for item in request.session.items
-        if isinstance(item, pytest.Function)
-        and item.originalname == "test_broken_store_fails_the_suite_on_its_rule"
-        and item.path == request.path
-    ]
+    selected: list[tuple[type[ContractStore], tuple[str, ...]]] = []
+    for item in request.session.items:
+        if (
+            isinstance(item, pytest.Function)
+            and item.originalname == "test_broken_store_fails_the_suite_on_its_rule"
+            and item.path == request.path
+        ):
+            store_class, seed = item.callspec.params["store_class"], item.callspec.params["seed"]
+            assert isinstance(store_class, type)
+            assert issubclass(store_class, ContractStore)
+            assert isinstance(seed, int)
+            selected.append((store_class, _broken_args(seed)))
     runs = SuiteRuns(selected)
     yield runs
     runs.close()
