@@ -29,6 +29,7 @@ from beluga_workflow.history import DEFAULT_STORE_RETRY
 from beluga_workflow.models import Signal, WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.options import WorkflowOptions
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import WorkflowStore
 from beluga_workflow.validation import require_name, require_workflow_id
 
@@ -146,12 +147,16 @@ class Client:
     async def list_workflows(
         self, status: WorkflowStatus | None = None, *, limit: int = 0
     ) -> list[WorkflowState]:
-        """Stored runs, with ``status`` if given, at most ``limit`` (0: all)."""
+        """Stored runs, with ``status`` if given, at most ``limit`` (0: all).
+
+        The engine's own records (queue boards, the schedule book) are not runs
+        and are left out; ``limit`` counts runs only.
+        """
         try:
             wanted = WorkflowFilter(status=status, limit=limit)
         except ValueError as exc:
             raise InvalidArgumentError(f"invalid filter: {exc}") from None
-        return await self.store.list(wanted)
+        return await list_runs(self.store, wanted)
 
     async def get_event(self, workflow_id: str, key: str, default: Any = None) -> Any:
         """The latest value the run published under ``key``, or ``default`` if none yet."""

@@ -39,7 +39,6 @@ from beluga_workflow.errors import (
     InvalidArgumentError,
     NonDeterminismError,
     PayloadSerializationError,
-    StoreError,
     UnknownQueryError,
     WorkflowAlreadyExistsError,
     WorkflowAlreadyRunningError,
@@ -88,7 +87,9 @@ from beluga_workflow.repair import (
 )
 from beluga_workflow.replay import Replayer
 from beluga_workflow.retry import RetryPolicy
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import SupportsCompareAndSave, WorkflowStore
+from beluga_workflow.system_records import is_system_record, require_run_id
 from beluga_workflow.validation import require_name, require_workflow_id
 from beluga_workflow.wakeups import ChangeFeed
 from beluga_workflow.writes import (
@@ -96,8 +97,8 @@ from beluga_workflow.writes import (
     Basis,
     ConditionalWriter,
     StoreAttempts,
-    landed,
     number_events,
+    write_confirmed,
 )
 
 __all__ = ["Executor", "RecoveryReport", "WorkflowFunction"]
@@ -386,7 +387,7 @@ class Executor:
         """
         self._check_open()
         require_workflow_id(workflow_id)
-        target = require_workflow_id(new_id) if new_id else uuid.uuid4().hex
+        target = require_run_id(require_workflow_id(new_id)) if new_id else uuid.uuid4().hex
         source = await self._load(workflow_id)
         state = forked_state(source, from_step, target)
         if await self._store.load(target) is not None or target in self._runs:
@@ -462,6 +463,8 @@ class Executor:
                 return
             if workflow_id in self._runs or workflow_id in self._starting:
                 continue
+            if is_system_record(workflow_id):
+                continue  # a queue board or the schedule book changed: not a run
             try:
                 state = await self._store.load(workflow_id)
             except Exception:  # unreadable, or the store failed: the listing says so
@@ -498,7 +501,7 @@ class Executor:
         self._check_open()
         report = RecoveryReport()
         if running is None:
-            running = await self._store.list(WorkflowFilter(status=WorkflowStatus.RUNNING))
+            running = await list_runs(self._store, WorkflowFilter(status=WorkflowStatus.RUNNING))
         report.not_resumed.update(unreadable_records(running))
         now = utc_now()
         for state in running:
@@ -913,35 +916,19 @@ class Executor:
         added: list[HistoryEvent],
         attempts: StoreAttempts,
     ) -> WorkflowState | None:
-        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile.
-
-        A refusal after a try whose answer was lost is read back too: that try
-        may have landed after the read that found it missing, and its message
-        must not be added a second time.
-        """
-        answer_lost = False
-        while True:
-            refused = False
-            try:
-                await self._writer.write(state, basis)
-                return state
-            except ConcurrencyConflictError:
-                if not answer_lost:
-                    return None
-                refused = True
-            except Exception as exc:
-                await attempts.failed(exc)
-                answer_lost = True
-            stored = await attempts.call(lambda: self._store.load(state.workflow_id))
-            if landed(stored, basis, added, state.updated_at):
-                assert stored is not None
-                return stored
-            if stored is None or Basis.of(stored) != basis:
-                return None  # changed by another writer: change the new state instead
-            if refused:  # refused, yet nothing new is visible (a lagging read)
-                await attempts.failed(
-                    StoreError("the store refused the write but shows no other change")
-                )
+        """Write ``state`` on ``basis``; ``None`` when the stored run moved on meanwhile."""
+        outcome = await write_confirmed(
+            self._writer,
+            state,
+            basis,
+            added,
+            attempts,
+            moved_on=lambda stored: stored is None or Basis.of(stored) != basis,
+            read_refusals=False,  # the caller reads the run again anyway
+        )
+        if not outcome.landed:
+            return None
+        return state if outcome.stored is None else outcome.stored
 
     async def _cancel_children_of(self, state: WorkflowState) -> None:
         """Cancel the children a stored run's history says it started with the cancel policy."""

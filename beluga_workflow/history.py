@@ -47,6 +47,7 @@ from beluga_workflow.writes import (
     format_error,
     landed,
     number_events,
+    write_confirmed,
 )
 
 __all__ = [
@@ -218,21 +219,22 @@ class Journal:
         attempts = StoreAttempts(self._retry, f"storing workflow {state.workflow_id!r}")
         while True:
             basis = self._basis
-            try:
-                await self._writer.write(state, basis)
-            except ConcurrencyConflictError:
-                refused = True  # another process stored something first: read it back
-            except Exception as exc:
-                await attempts.failed(exc)  # its answer is lost: read back before writing again
-                refused = False
-            else:
+            outcome = await write_confirmed(
+                self._writer,
+                state,
+                basis,
+                pending,
+                attempts,
+                moved_on=lambda stored: bool(self._messages_in(stored, self._basis.events)),
+            )
+            stored = outcome.stored
+            if outcome.landed and stored is None:
                 self._basis = Basis.of(state)
                 self.last_stored = time.monotonic()
                 self._own_notices += 1
                 return _Written()
-            stored = await attempts.call(lambda: self._writer.store.load(state.workflow_id))
-            if landed(stored, basis, pending, state.updated_at):
-                assert stored is not None
+            assert stored is not None
+            if outcome.landed:
                 later = self._messages_in(stored, basis.events + len(pending))
                 if later and stored.status.is_terminal:
                     self._adopt(stored)  # canceled after this record landed
@@ -242,13 +244,6 @@ class Journal:
                     self._basis = Basis.of(stored)
                 return _Written(later_messages=later)
             messages = self._messages_in(stored, basis.events)
-            if not messages:
-                if refused:  # refused, yet nothing new is visible (a lagging read)
-                    await attempts.failed(
-                        StoreError("the store refused the write but shows no other change")
-                    )
-                continue  # the write did not land: make it again
-            assert stored is not None
             self._take_in(stored, basis, pending, messages)
             if found is not None:
                 arrived = found()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from beluga_workflow.idpolicy import IdReusePolicy
 from beluga_workflow.pinning import Versioning
 from beluga_workflow.queues.placement import QueueOptions
+from beluga_workflow.system_records import require_run_id
 
 __all__ = ["WorkflowOptions"]
 
@@ -20,7 +21,8 @@ class WorkflowOptions(BaseModel):
     ``id`` names the workflow (a random one is generated when empty) and is an
     idempotency key: ``id_reuse`` says what a start of an id that already names
     a run does (by default it returns that run; see
-    :class:`~beluga_workflow.idpolicy.IdReusePolicy`).
+    :class:`~beluga_workflow.idpolicy.IdReusePolicy`). Ids beginning
+    ``~beluga/`` are the engine's own and refused.
     ``input`` must be a JSON value. ``timeout`` (seconds or a ``timedelta``)
     bounds the whole workflow, across restarts: the deadline is stored with it.
     ``queue`` starts the run on a queue (``submit`` only): it waits there until
@@ -38,6 +40,11 @@ class WorkflowOptions(BaseModel):
     id_reuse: IdReusePolicy = IdReusePolicy.USE_EXISTING
     queue: QueueOptions | None = None
     versioning: Versioning = Versioning.AUTO_UPGRADE
+
+    @field_validator("id")
+    @classmethod
+    def _not_an_engine_id(cls, value: str) -> str:
+        return require_run_id(value)
 
     @field_validator("timeout", mode="before")
     @classmethod

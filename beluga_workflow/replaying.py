@@ -30,6 +30,7 @@ from typing import Any
 from beluga_workflow.errors import InvalidArgumentError, NonDeterminismError
 from beluga_workflow.executor import Executor, WorkflowFunction
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["HistoryReplayer", "ReplayResult", "load_history", "save_history"]
@@ -151,7 +152,7 @@ class HistoryReplayer:
                     raise InvalidArgumentError(f"no workflow {workflow_id!r} in the store")
                 states.append(state)
         else:
-            listed = await store.list(WorkflowFilter())
+            listed = await list_runs(store, WorkflowFilter())
             states = [s for s in listed if (s.workflow_name or "") in self._named]
         return await self.replay_all(states)
 

@@ -2,7 +2,8 @@
 
 A run is *prunable* when its status is one of the policy's (finished ones
 only: a running run is live work and never pruned) and it was last updated
-before ``now - older_than``. Filtering happens here, in the core, on what
+before ``now - older_than``; the engine's own records (queue boards, the
+schedule book) are not runs and are never pruned. Filtering happens here, in the core, on what
 ``list()`` returns for each status, so every store honours it the same way.
 
 Each candidate is loaded again just before it is deleted and deleted only if
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus, utc_now
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["FINISHED", "PruneReport", "Pruner", "RetentionPolicy", "parse_age", "prune"]
@@ -131,7 +133,7 @@ async def _candidates(
 ) -> Iterable[WorkflowState]:
     found: dict[str, WorkflowState] = {}
     for status in sorted(policy.statuses):
-        for state in await store.list(WorkflowFilter(status=status)):
+        for state in await list_runs(store, WorkflowFilter(status=status)):
             if policy.matches(state, now):
                 found[state.workflow_id] = state
     return found.values()

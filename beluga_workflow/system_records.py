@@ -5,8 +5,9 @@ every store keeps them with the abilities it already has (``load`` and
 ``compare_and_append``) and no store needs a new method. Their ids start with
 :data:`SYSTEM_PREFIX`, their status is ``completed`` (``recover()`` and every
 claim round list only ``running`` states, so they are never run) and they have
-no history. ``store.list()`` without a filter returns them like any record;
-the CLI listing and :func:`without_system_records` leave them out.
+no history. ``store.list()`` returns them like any record, as the store
+contract says; every listing of runs the engine shows or acts on leaves them
+out through :func:`beluga_workflow.run_listing.list_runs`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from beluga_workflow.errors import ConcurrencyConflictError, InvalidArgumentError
+from beluga_workflow.history import DEFAULT_STORE_RETRY
 from beluga_workflow.models import WorkflowState, WorkflowStatus, utc_now
 from beluga_workflow.store import SupportsCompareAndAppend, WorkflowStore
-from beluga_workflow.writes import Basis, ConditionalWriter
+from beluga_workflow.writes import Basis, ConditionalWriter, StoreAttempts, write_confirmed
 
 __all__ = [
     "SYSTEM_PREFIX",
     "is_system_record",
     "read_record",
+    "require_run_id",
     "require_versioned",
     "update_record",
     "without_system_records",
@@ -44,6 +47,20 @@ def is_system_record(state: WorkflowState | str) -> bool:
 def without_system_records(states: Iterable[WorkflowState]) -> list[WorkflowState]:
     """``states`` without the engine's own records: what a listing of runs shows."""
     return [state for state in states if not is_system_record(state)]
+
+
+def require_run_id(workflow_id: str) -> str:
+    """``workflow_id``, refused when it is one the engine keeps for its own records.
+
+    A run under such an id would be left out of every listing and never
+    recovered, so starting one is refused with ``InvalidArgumentError``.
+    """
+    if is_system_record(workflow_id):
+        raise InvalidArgumentError(
+            f"workflow ids beginning {SYSTEM_PREFIX!r} are kept for the engine's own records "
+            f"(queue boards, the schedule book); got {workflow_id!r}"
+        )
+    return workflow_id
 
 
 def require_versioned(store: WorkflowStore, what: str) -> None:
@@ -74,9 +91,13 @@ async def update_record(
     ``change`` gets the stored value (``None`` when there is none) and returns
     the value to store, or the same object unchanged to write nothing. When
     another writer changed the record first, it is read again and ``change``
-    runs again: ``change`` must therefore have no effects of its own.
+    runs again: ``change`` must therefore have no effects of its own. A write
+    whose answer was lost is read back before it is made again
+    (:func:`~beluga_workflow.writes.write_confirmed`), so a change is never
+    applied twice.
     """
     writer = ConditionalWriter(store)
+    attempts = StoreAttempts(DEFAULT_STORE_RETRY, f"updating record {record_id!r}")
     for _ in range(_UPDATE_ATTEMPTS):
         current, version = await read_record(store, record_id, key)
         result = change(current)
@@ -91,9 +112,19 @@ async def update_record(
             updated_at=now,
             metadata={key: result},
         )
-        try:
-            await writer.write(state, Basis(record_id, 0, version))
-        except ConcurrencyConflictError:
-            continue
-        return result
+        basis = Basis(record_id, 0, version)
+        outcome = await write_confirmed(
+            writer, state, basis, [], attempts, moved_on=_moved_from(basis), read_refusals=False
+        )
+        if outcome.landed:
+            return result
     raise ConcurrencyConflictError(f"record {record_id!r} kept changing while being updated")
+
+
+def _moved_from(basis: Basis) -> Callable[[WorkflowState | None], bool]:
+    """Whether a record read back is another version than the one ``basis`` changed."""
+
+    def moved(stored: WorkflowState | None) -> bool:
+        return (0 if stored is None else stored.version) != basis.version
+
+    return moved

@@ -53,11 +53,13 @@ __all__ = [
     "MESSAGE_EVENTS",
     "Basis",
     "StoreAttempts",
+    "WriteOutcome",
     "format_error",
     "is_final_failure",
     "ConditionalWriter",
     "landed",
     "number_events",
+    "write_confirmed",
 ]
 
 logger = logging.getLogger("beluga_workflow.history")
@@ -225,3 +227,63 @@ class StoreAttempts:
                 return await operation()
             except Exception as exc:
                 await self.failed(exc)
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """How :func:`write_confirmed` ended.
+
+    ``landed``: the write is stored. ``stored``: the state read back, or
+    ``None`` when the store answered and nothing was read. Not landed means
+    the stored run moved on from the basis (``stored`` is what it holds, or
+    ``None`` when a plain refusal was not read back): the caller changes its
+    new state to match and writes again.
+    """
+
+    landed: bool
+    stored: WorkflowState | None = None
+
+
+async def write_confirmed(
+    writer: ConditionalWriter,
+    state: WorkflowState,
+    basis: Basis,
+    events: Sequence[HistoryEvent],
+    attempts: StoreAttempts,
+    *,
+    moved_on: Callable[[WorkflowState | None], bool],
+    read_refusals: bool = True,
+) -> WriteOutcome:
+    """Write ``state`` (``events`` added on ``basis``) until it is stored or the run moved on.
+
+    The one rule for a write whose answer may be lost: after a failure that
+    may be transient, the run is read back and asked :func:`landed` before
+    the write is made again, so it is never stored twice. A refusal is read
+    back too when ``read_refusals`` is set, and always after an answer was
+    lost: that try may have landed after the read that found it missing.
+    ``moved_on(stored)`` says whether what was read back is a change the
+    caller must take in; a refusal after which nothing moved on is a lagging
+    read and spends a try. Failures past the budget of ``attempts`` raise.
+    """
+    answer_lost = False
+    while True:
+        refused = False
+        try:
+            await writer.write(state, basis)
+        except ConcurrencyConflictError:
+            if not (read_refusals or answer_lost):
+                return WriteOutcome(landed=False)
+            refused = True
+        except Exception as exc:
+            await attempts.failed(exc)
+            answer_lost = True
+        else:
+            return WriteOutcome(landed=True)
+        stored = await attempts.call(lambda: writer.store.load(state.workflow_id))
+        if landed(stored, basis, events, state.updated_at):
+            return WriteOutcome(landed=True, stored=stored)
+        if moved_on(stored):
+            return WriteOutcome(landed=False, stored=stored)
+        if refused:  # refused, yet nothing new is visible (a lagging read)
+            lagging = StoreError("the store refused the write but shows no other change")
+            await attempts.failed(lagging)

@@ -35,7 +35,6 @@ from beluga_workflow.pinning import Versioning
 from beluga_workflow.plugins.registry import available_stores
 from beluga_workflow.redaction import redact_text
 from beluga_workflow.store import WorkflowStore
-from beluga_workflow.system_records import without_system_records
 from beluga_workflow.worker import Worker
 
 __all__ = ["cli", "main"]
@@ -417,7 +416,6 @@ def list_(
     """List stored workflows."""
     wanted = WorkflowStatus(status) if status else None
     states = with_client(store, config, lambda c: c.list_workflows(wanted, limit=limit))
-    states = without_system_records(states)
     if as_json:
         stdout.print_json(json.dumps([render.summary(state) for state in states]))
     else:

@@ -8,6 +8,16 @@ that worker reads the board again. So the limits hold across any number of
 workers. A slot names its run, so it outlives the worker that took it: a run
 taken over after its worker died keeps its slot, and the slot is freed when
 the run ends (or, for a run never handed to a worker, when ``until`` passes).
+
+Times on a board are epoch seconds of the clock of the worker that wrote
+them, and each worker compares them with its own: the limits assume the
+workers' clocks agree. With clocks apart by up to ``d`` seconds, a worker
+whose clock is ahead sees another's starts leave the rate window ``d``
+early, so the rate limit holds over any ``period - d`` seconds rather than
+``period`` (a worker whose clock is behind is only stricter); the sweep that
+frees the slots of ended runs allows one second of difference. A worker that
+finds a time on the board later than its own clock by more than that says
+so (:meth:`Board.latest`).
 """
 
 from __future__ import annotations
@@ -117,6 +127,11 @@ class Board(BaseModel):
             )
         starts = self._recent(queue, now) + [now] * len(chosen) if queue.rate else []
         return Board(slots=slots, starts=starts), chosen
+
+    def latest(self) -> float | None:
+        """The latest time a worker wrote on this board (a start, a slot taken), if any."""
+        times = [*self.starts, *(slot.since for slot in self.slots.values())]
+        return max(times) if times else None
 
     def without(self, workflow_ids: Sequence[str]) -> Board:
         """This board with the slots of ``workflow_ids`` freed (the same board if none is held)."""

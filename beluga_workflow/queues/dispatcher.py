@@ -25,6 +25,7 @@ from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.queues.board import Board, Candidate, board_id
 from beluga_workflow.queues.definition import Queue
 from beluga_workflow.queues.placement import is_waiting, placeholder_lease, placement_of
+from beluga_workflow.run_listing import list_runs
 from beluga_workflow.system_records import update_record
 from beluga_workflow.writes import Basis, ConditionalWriter
 
@@ -64,6 +65,8 @@ class QueueDispatcher:
         self._watchers: set[asyncio.Task[None]] = set()
         self._ended: dict[str, set[str]] = {}
         """Runs that ended here, by queue, whose slots the next board write frees."""
+        self._skew_told: set[str] = set()
+        """Queues whose board showed a clock ahead of this worker's (said once each)."""
         self.next_start_at: float | None = None
         """The earliest epoch time a rate limit lets a waiting run start, if one holds runs back."""
 
@@ -82,7 +85,7 @@ class QueueDispatcher:
         now = time.time()
         if self._listing is None or now - self._listed_at > self._listing_age:
             filter = WorkflowFilter(status=WorkflowStatus.RUNNING)
-            self._listing = list(await self._executor.store.list(filter))
+            self._listing = list(await list_runs(self._executor.store, filter))
             self._listed_at = now
         return self._listing
 
@@ -150,6 +153,7 @@ class QueueDispatcher:
             stored = Board.model_validate(raw) if raw is not None else Board()
             board = stored.without(freeing)
             now = time.time()
+            self._tell_skew(queue, board, now)
             new, chosen = board.take(
                 queue, candidates, worker=worker, room=room, now=now, hold_for=self._hold_for
             )
@@ -161,6 +165,19 @@ class QueueDispatcher:
         await update_record(self._executor.store, board_id(queue.name), BOARD_KEY, take)
         ended.difference_update(freeing)
         return chosen
+
+    def _tell_skew(self, queue: Queue, board: Board, now: float) -> None:
+        """Warn (once per queue) when another worker wrote a time ahead of this clock."""
+        latest = board.latest()
+        if latest is None or latest - now <= _CLOCK_MARGIN or queue.name in self._skew_told:
+            return
+        self._skew_told.add(queue.name)
+        logger.warning(
+            "queue %r: its board holds a time %.1fs ahead of this worker's clock; the queue's "
+            "limits assume the workers' clocks agree (keep them in sync)",
+            queue.name,
+            latest - now,
+        )
 
     async def _hand_over(self, queue: Queue, state: WorkflowState) -> bool:
         """Claim the run that got a slot; give the slot back if it cannot be claimed."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
+from beluga_workflow.run_listing import list_runs as list_workflow_runs
 from beluga_workflow.store import WorkflowStore
 
 __all__ = ["PAGE_SIZE", "RunPage", "RunQuery", "list_runs"]
@@ -56,7 +57,7 @@ class RunPage:
 
 async def list_runs(store: WorkflowStore, query: RunQuery) -> RunPage:
     """The runs ``query`` asks for, most recently updated first (ties by id)."""
-    states = await store.list(WorkflowFilter(status=query.status))
+    states = await list_workflow_runs(store, WorkflowFilter(status=query.status))
     names = sorted({state.workflow_name for state in states if state.workflow_name})
     matching = [state for state in states if query.matches(state)]
     matching.sort(key=lambda state: (-state.updated_at.timestamp(), state.workflow_id))
