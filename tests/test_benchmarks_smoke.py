@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from beluga_workflow import Executor, WorkflowOptions
 from beluga_workflow.providers.inmemory import InMemoryStore
+from benchmarks.__main__ import SUITES, parse
 from benchmarks.workers import WithoutLeases
 from benchmarks.workflows import waits
 
@@ -42,16 +44,56 @@ def has_figure(row: dict[str, Any]) -> bool:
     return bool(row["ours"] or row["ratio"])
 
 
-def test_quick_run_produces_figures_for_every_benchmark(tmp_path: Path) -> None:
-    data = run_benchmarks(tmp_path)
-    measured = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
+HALVES = (("steps", "growth", "ops", "overhead"), ("workers", "latency", "queues"))
+"""Every benchmark, in two groups of about equal length that run at the same time."""
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict[str, Any], Path]]:
+    """Every benchmark once at ``--quick`` size on every backend, read by several tests.
+
+    It is the slowest step of the suite, and mostly waits (on servers, worker
+    processes and DBOS), so its two halves run at once, each in a process and
+    report folder of its own. The tests of one benchmark on SQLite read their
+    rows from it instead of running that benchmark again.
+    """
+    outputs = [tmp_path_factory.mktemp("quick-run") for _ in HALVES]
+    with ThreadPoolExecutor(len(HALVES)) as pool:
+        runs = [
+            pool.submit(run_benchmarks, output, "--only", *half)
+            for output, half in zip(outputs, HALVES, strict=True)
+        ]
+        return [(run.result(), output) for run, output in zip(runs, outputs, strict=True)]
+
+
+def all_rows(runs: list[tuple[dict[str, Any], Path]]) -> list[dict[str, Any]]:
+    return [row for data, _ in runs for row in data["rows"]]
+
+
+def sqlite_rows(rows: list[dict[str, Any]], *sections: str) -> list[dict[str, Any]]:
+    """The rows of ``sections`` measured on SQLite, in the report's order."""
+    return [
+        row
+        for row in rows
+        if row["section"].split(".")[0] in sections and row["case"].startswith("SQLite,")
+    ]
+
+
+def test_quick_run_produces_figures_for_every_benchmark(
+    quick_run: list[tuple[dict[str, Any], Path]],
+) -> None:
+    assert parse([]).only == list(SUITES)  # a run without --only runs every benchmark
+    assert sorted(name for half in HALVES for name in half) == sorted(SUITES)
+    rows = all_rows(quick_run)
+    measured = {row["section"].split(".")[0] for row in rows if has_figure(row)}
     assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
-    failed = [row for row in data["rows"] if row["note"].startswith("failed")]
+    failed = [row for row in rows if row["note"].startswith("failed")]
     assert failed == []
-    assert "beluga-workflow" in data["machine"]
-    markdown = (tmp_path / "benchmarks.md").read_text()
-    assert "| case |" in markdown
-    assert "## Targets" in markdown
+    for data, output in quick_run:
+        assert "beluga-workflow" in data["machine"]
+        markdown = (output / "benchmarks.md").read_text()
+        assert "| case |" in markdown
+        assert "## Targets" in markdown
 
 
 def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
@@ -63,10 +105,10 @@ def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
     )
 
 
-def test_latency_rows_give_p50_and_p99_against_the_raw_notification(tmp_path: Path) -> None:
-    data = run_benchmarks(tmp_path, "--only", "latency", "--backends", "sqlite")
-    rows = data["rows"]
-    assert {row["section"].split(".")[0] for row in rows} == {"11"}
+def test_latency_rows_give_p50_and_p99_against_the_raw_notification(
+    quick_run: list[tuple[dict[str, Any], Path]],
+) -> None:
+    rows = sqlite_rows(all_rows(quick_run), "11")
     assert [row["case"] for row in rows] == [
         f"SQLite, {what}, {share}"
         for what in (
@@ -83,11 +125,11 @@ def test_latency_rows_give_p50_and_p99_against_the_raw_notification(tmp_path: Pa
     assert rows[0]["target"] == "p50 ≤ 50 ms"
 
 
-def test_queue_benchmarks_run_on_sqlite(tmp_path: Path) -> None:
-    data = run_benchmarks(tmp_path, "--only", "queues", "--backends", "sqlite")
-    sections = {row["section"].split(".")[0] for row in data["rows"] if has_figure(row)}
+def test_queue_benchmarks_run_on_sqlite(quick_run: list[tuple[dict[str, Any], Path]]) -> None:
+    rows = sqlite_rows(all_rows(quick_run), "12", "13")
+    sections = {row["section"].split(".")[0] for row in rows if has_figure(row)}
     assert sections == {"12", "13"}
-    assert [row for row in data["rows"] if row["note"].startswith("failed")] == []
+    assert [row for row in rows if row["note"].startswith("failed")] == []
 
 
 def test_stored_runs_only_the_growth_with_stored_workflows(tmp_path: Path) -> None:

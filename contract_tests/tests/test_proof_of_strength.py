@@ -1,20 +1,18 @@
 """Proof that the suite is strong: every store with one defect fails it, on the right rule.
 
-Each broken store (see ``broken_stores.py``) runs the whole suite in its own
-in-process pytest session, stopping at the first failure, once per seed of
-:data:`SEEDS`; the test asserts that a rule failed, which one, and that its
+Each broken store (see ``broken_stores.py``) runs the whole suite in a pytest
+session of its own, stopping at the first failure, once per seed of
+:data:`SEEDS` (the sessions run in worker processes, see ``suite_runs.py``);
+the test asserts that a rule failed, which one, and that its
 message names the rule.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from beluga_workflow_contract_tests.report import ContractReport
-from beluga_workflow_contract_tests.runner import run_suite
 from contract_tests.tests.broken_lease_stores import BROKEN_LEASE_STORES
 from contract_tests.tests.broken_queue_stores import BROKEN_QUEUE_STORES
 from contract_tests.tests.broken_stores import (
@@ -24,8 +22,9 @@ from contract_tests.tests.broken_stores import (
     SortedListStore,
 )
 from contract_tests.tests.broken_watch_stores import BROKEN_WATCH_STORES
+from contract_tests.tests.suite_runs import SUITE, Choose, SuiteRuns, run_against
 
-SUITE = Path(__file__).with_name("broken_suite.py")
+__all__ = ["SUITE", "Choose", "run_against"]
 
 EVERY_BROKEN_STORE = [
     *BROKEN_STORES,
@@ -39,19 +38,28 @@ SEEDS = (0, 1, 20261201)
 every one must fail the same rule (about 20 s per seed on one core)."""
 
 
-class Choose:
-    """A pytest plugin that hands ``store_class`` to the suite as the ``chosen_store`` fixture."""
-
-    def __init__(self, store_class: type[ContractStore]) -> None:
-        self.store_class = store_class
-
-    @pytest.fixture
-    def chosen_store(self) -> Any:
-        return self.store_class
+def _broken_args(seed: int) -> tuple[str, ...]:
+    return ("-x", f"--hypothesis-seed={seed}")
 
 
-def run_against(store_class: type[ContractStore], *args: str) -> ContractReport:
-    return run_suite([str(SUITE), *args], plugins=[Choose(store_class)])
+@pytest.fixture(scope="module")
+def broken_runs(request: pytest.FixtureRequest) -> Iterator[SuiteRuns]:
+    """Every selected broken-store run, started in worker processes before the first is needed."""
+    selected: list[tuple[type[ContractStore], tuple[str, ...]]] = []
+    for item in request.session.items:
+        if (
+            isinstance(item, pytest.Function)
+            and item.originalname == "test_broken_store_fails_the_suite_on_its_rule"
+            and item.path == request.path
+        ):
+            store_class, seed = item.callspec.params["store_class"], item.callspec.params["seed"]
+            assert isinstance(store_class, type)
+            assert issubclass(store_class, ContractStore)
+            assert isinstance(seed, int)
+            selected.append((store_class, _broken_args(seed)))
+    runs = SuiteRuns(selected)
+    yield runs
+    runs.close()
 
 
 def test_there_are_many_broken_stores() -> None:
@@ -62,9 +70,9 @@ def test_there_are_many_broken_stores() -> None:
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda seed: f"seed{seed}")
 @pytest.mark.parametrize("store_class", EVERY_BROKEN_STORE, ids=lambda cls: cls.__name__)
 def test_broken_store_fails_the_suite_on_its_rule(
-    store_class: type[ContractStore], seed: int
+    store_class: type[ContractStore], seed: int, broken_runs: SuiteRuns
 ) -> None:
-    report = run_against(store_class, "-x", f"--hypothesis-seed={seed}")
+    report = broken_runs.report(store_class, *_broken_args(seed))
 
     assert not report.ok
     assert [r.outcome for r in report.results].count("failed") == 1, report.results
