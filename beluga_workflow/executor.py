@@ -1173,6 +1173,14 @@ class _Run:
             self.inbox.deliver(event)
 
     def _halted(self, error: BaseException) -> None:
+        # Operators need to see it: the run stays stored as it was, for a worker
+        # that can write it (the one that took it over, or any once the store is back).
+        logger.warning(
+            "workflow %s stopped in worker %s: %s",
+            self.state.workflow_id,
+            self._executor.worker_id,
+            error,
+        )
         self.stop("halt", error)
 
     def _take_messages(self, events: Sequence[HistoryEvent], stored: WorkflowState) -> None:

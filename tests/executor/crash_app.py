@@ -26,7 +26,7 @@ from tests.executor.file_store import FileStore
 
 WORKFLOW_ID = "crash-test"
 ACTIVITY_COUNT = 12
-SLEEP_SECONDS = 2.0
+SLEEP_SECONDS = 3.0
 
 
 def open_durable_store(kind: str, directory: str) -> WorkflowStore:

@@ -93,7 +93,9 @@ async def test_recover_on_another_worker_never_takes_a_live_run() -> None:
     assert checkpoint.calls == ["held"]  # it ran once, in worker-a only
 
 
-async def test_an_expired_lease_is_taken_over_and_the_old_owner_is_fenced() -> None:
+async def test_an_expired_lease_is_taken_over_and_the_old_owner_is_fenced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = InMemoryStore()
     checkpoint = Checkpoint()
     workflow = held_workflow(checkpoint)
@@ -115,6 +117,9 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_is_fenced() -> N
         assert await taken.result() == "done"
         with pytest.raises(StoreError, match="lost its lease"):
             await stale.result()
+    (warning,) = [r for r in caplog.records if r.getMessage().startswith("workflow w stopped")]
+    assert "in worker worker-a" in warning.getMessage()  # the fenced owner says so in its log
+    assert "lost its lease" in warning.getMessage()
     final = await store.load("w")
     assert final is not None
     assert final.status is WorkflowStatus.COMPLETED
