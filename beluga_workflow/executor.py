@@ -306,13 +306,7 @@ class Executor:
             del self._start_locks[workflow_id]  # the store's condition still guards a late start
         if not created:
             return await self.get_handle(workflow_id)
-        self._lifecycle.emit(
-            "beluga_workflow_on_workflow_start",
-            workflow_id=workflow_id,
-            run_id=state.run_id,
-            workflow_name=name,
-            input=state.input,
-        )
+        self._lifecycle.started(state, name)
         return run.handle()
 
     async def submit(self, workflow: str, options: WorkflowOptions | None = None) -> WorkflowHandle:
@@ -342,13 +336,7 @@ class Executor:
         if queued is not None:  # a store with queue_dispatch keeps an entry too (idempotent)
             await enqueue_run(self._store, state)
         if created:
-            self._lifecycle.emit(
-                "beluga_workflow_on_workflow_start",
-                workflow_id=workflow_id,
-                run_id=state.run_id,
-                workflow_name=name,
-                input=state.input,
-            )
+            self._lifecycle.started(state, name)
             return self._stored_handle(state)  # what was just stored: no need to read it back
         return await self.get_handle(workflow_id)
 
@@ -1313,13 +1301,7 @@ class _Run:
         self.successor = successor.run_id
         if not executor._closed:
             executor._adopt(_Run(executor, self._fn, successor, self.name))
-        self._lifecycle.emit(
-            "beluga_workflow_on_workflow_start",
-            workflow_id=successor.workflow_id,
-            run_id=successor.run_id,
-            workflow_name=self.name,
-            input=input,
-        )
+        self._lifecycle.started(successor, self.name)
         return Outcome(WorkflowStatus.RUNNING)
 
     async def _block(self, error: NonDeterminismError) -> Outcome:

@@ -18,6 +18,7 @@ import pluggy
 from beluga_workflow import hookspecs
 from beluga_workflow.errors import InvalidArgumentError
 from beluga_workflow.interceptors import Interceptors
+from beluga_workflow.models import WorkflowState
 
 __all__ = ["HOOK_NAMES", "Lifecycle"]
 
@@ -81,6 +82,16 @@ class Lifecycle:
 
     def __bool__(self) -> bool:
         return bool(self._implementations)
+
+    def started(self, state: WorkflowState, workflow_name: str) -> None:
+        """Announce a newly stored run (``beluga_workflow_on_workflow_start``)."""
+        self.emit(
+            "beluga_workflow_on_workflow_start",
+            workflow_id=state.workflow_id,
+            run_id=state.run_id,
+            workflow_name=workflow_name,
+            input=state.input,
+        )
 
     def emit(self, hook_name: str, **arguments: Any) -> None:
         """Call every implementation of ``hook_name``; log and swallow their exceptions."""
