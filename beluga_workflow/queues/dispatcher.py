@@ -15,7 +15,6 @@ every round to :class:`~beluga_workflow.queues.native.NativeQueues`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -27,6 +26,7 @@ from beluga_workflow.handle import WorkflowHandle
 from beluga_workflow.models import WorkflowFilter, WorkflowState, WorkflowStatus
 from beluga_workflow.queues.board import Board, Candidate, board_id
 from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.endings import EndWatchers
 from beluga_workflow.queues.native import NativeQueues
 from beluga_workflow.queues.placement import is_waiting, placeholder_lease, placement_of
 from beluga_workflow.run_listing import list_runs
@@ -67,7 +67,7 @@ class QueueDispatcher:
         self._hold_for = hold_for
         self._writer = ConditionalWriter(executor.store)
         self._swept: dict[str, float] = {}
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._watchers = EndWatchers()
         self._ended: dict[str, set[str]] = {}
         """Runs that ended here, by queue, whose slots the next board write frees."""
         self._skew_told: set[str] = set()
@@ -211,9 +211,7 @@ class QueueDispatcher:
         if handle is None:
             await self.release(queue.name, [state.workflow_id])
             return False
-        task = asyncio.get_running_loop().create_task(self._note_end(queue.name, handle))
-        self._watchers.add(task)
-        task.add_done_callback(self._watchers.discard)
+        self._watchers.watch(self._note_end(queue.name, handle))
         return True
 
     async def _note_end(self, queue: str, handle: WorkflowHandle) -> None:
@@ -285,9 +283,7 @@ class QueueDispatcher:
         """Stop watching runs and free the slots of those that ended (the sweep frees others)."""
         if self._native is not None:
             await self._native.close()
-        for task in list(self._watchers):
-            task.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await self._watchers.close()
         try:
             await self._free_ended()
         except Exception as exc:  # the sweep frees them later

@@ -14,7 +14,6 @@ between storing it and enqueuing it) gets one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from beluga_workflow.models import WorkflowState, WorkflowStatus
 from beluga_workflow.queues.definition import Queue
+from beluga_workflow.queues.endings import EndWatchers
 from beluga_workflow.queues.entries import QueueEntry
 from beluga_workflow.queues.placement import is_waiting, placeholder_lease, placement_of
 from beluga_workflow.store import SupportsQueueDispatch, WorkflowStore
@@ -82,7 +82,7 @@ class NativeQueues:
         self._swept: dict[str, float] = {}
         self._ended: list[QueueEntry] = []
         """Entries of runs that ended here, released by the next round."""
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._watchers = EndWatchers()
         self.next_start_at: float | None = None
 
     async def dispatch(
@@ -139,9 +139,7 @@ class NativeQueues:
             except Exception as exc:
                 logger.warning("could not claim queued run %r: %s", entry.workflow_id, exc)
             if handle is not None:
-                task = asyncio.get_running_loop().create_task(self._note_end(entry, handle))
-                self._watchers.add(task)
-                task.add_done_callback(self._watchers.discard)
+                self._watchers.watch(self._note_end(entry, handle))
                 return True
         if state is not None and state.run_id == entry.run_id:
             if state.status is WorkflowStatus.RUNNING and not is_waiting(state):
@@ -202,9 +200,7 @@ class NativeQueues:
             await self._writer.write(state.model_copy(deep=True), Basis.of(state))
 
     async def close(self) -> None:
-        for task in list(self._watchers):
-            task.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await self._watchers.close()
         try:
             await self.free_ended()
         except Exception as exc:  # the sweep releases them later
