@@ -179,6 +179,27 @@ end
 return out
 """
 _INLINE = 0
+
+# ARGV: key space, index, limit, status ('' for any), then ids. Returns the ids
+# the index holds now (as ``_LIST`` reads them), then for each id given its
+# events, or nil when it is not stored or has another status: all of a listed
+# state but its head, which the same transaction reads by ``HGET`` after it.
+_LIST_PARTS = """
+local p, limit, status = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local out = {redis.call('ZRANGE', p .. ':' .. ARGV[2], 0, limit - 1)}
+for i = 5, #ARGV do
+  local skey = p .. ':state:' .. ARGV[i]
+  local events = false
+  if redis.call('HEXISTS', skey, 'head') == 1 then
+    local found = redis.call('HMGET', skey, 'n', 'status')
+    if status == '' or found[2] == status then
+      events = redis.call('LRANGE', p .. ':events:' .. ARGV[i], 0, tonumber(found[1]) - 1)
+    end
+  end
+  out[#out + 1] = events
+end
+return out
+"""
 _INLINE_LIST_BYTES = 64 * 1024
 """The most head bytes a ``list`` script hands back itself (see ``_LIST``)."""
 _LIST_ROUNDS = 3
@@ -254,36 +275,31 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         """One script when the listed heads are small; else a transaction after it.
 
         The script hands back the ids alone when their heads are larger
-        together than ``_INLINE_LIST_BYTES``; a transaction then reads the
-        index again and those states. It is the snapshot when the index still
+        together than ``_INLINE_LIST_BYTES``; one transaction then runs
+        ``_LIST_PARTS`` for those ids (the index again, and all but the heads)
+        and an ``HGET`` of each head. It is the snapshot when the index still
         held the same ids; if not, it is tried with the new ones, and after
         ``_LIST_ROUNDS`` the script reads everything itself.
         """
         wanted = require_filter(filter)
         status = "" if wanted.status is None else wanted.status.value
         index = f"status:{status}" if status else "all"
-        limit = wanted.limit or 0
-        args = [self._space, index, str(limit), status, str(_INLINE_LIST_BYTES)]
-        listed = ("ZRANGE", self._key(index), 0, limit - 1)
+        args = [self._space, index, str(wanted.limit or 0), status]
 
         async def fetch(client: aioredis.Redis) -> _States:
-            found: Any = await _script(client, _LIST, args)
+            found: Any = await _script(client, _LIST, [*args, str(_INLINE_LIST_BYTES)])
             if found[0] == _INLINE:
                 return _inline_list(found)
             ids = found[1:]
             for _ in range(_LIST_ROUNDS):
-                reads: list[_Command] = [listed]
-                for id in ids:
-                    workflow_id = bytes(id).decode()
-                    reads.append(
-                        ("HMGET", self._key(f"state:{workflow_id}"), "head", "n", "status")
-                    )
-                    reads.append(("LRANGE", self._key(f"events:{workflow_id}"), 0, -1))
-                answer = _checked(await _transaction(client, reads))
-                if answer[0] == ids:
-                    return _read_list(ids, answer[1:], status.encode())
-                ids = answer[0]
-            return _inline_list(await _script(client, _LIST, [*args[:4], "-1"]))
+                names = [bytes(id).decode() for id in ids]
+                heads: list[_Command] = [("HGET", self._key(f"state:{n}"), "head") for n in names]
+                answer = _checked(await _scripted(client, _LIST_PARTS, [*args, *names], (), heads))
+                (now, *events), heads_read = answer[0], answer[1:]
+                if now == ids:
+                    return _read_list(names, heads_read, events)
+                ids = now
+            return _inline_list(await _script(client, _LIST, [*args, "-1"]))
 
         return await self._call("list", fetch)
 
@@ -500,7 +516,7 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
 
         async def write(client: aioredis.Redis) -> int:
             if stage:
-                return int(await _staged_script(client, stage, _WRITE, args))
+                return int(_checked(await _scripted(client, _WRITE, args, (stage,)))[1])
             return int(await _script(client, _WRITE, args))
 
         return await self._call(operation, write)
@@ -520,7 +536,10 @@ class RedisStore(AppendFrame, CompareAndSaveFrame, ServerStore[RedisConfig]):
         )
 
 
-_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_WRITE, _LIST, _DELETE)}
+_SHA = {
+    script: hashlib.sha1(script.encode()).hexdigest()
+    for script in (_WRITE, _LIST, _LIST_PARTS, _DELETE)
+}
 
 
 async def _exchange(client: aioredis.Redis, commands: Sequence[_Command]) -> list[Any]:
@@ -616,15 +635,24 @@ async def _script(client: aioredis.Redis, script: str, args: Sequence[str]) -> A
     return _checked([reply])[0]
 
 
-async def _staged_script(
-    client: aioredis.Redis, stage: _Command, script: str, args: Sequence[str]
-) -> Any:
-    """Run ``stage``, then the script, in one transaction (see ``_WRITE``'s ``staged``)."""
-    run: _Command = ("EVALSHA", _SHA[script], 0, *args)
-    staged, reply = await _transaction(client, [stage, run])
-    if isinstance(reply, NoScriptError):  # the script did not run: stage again, with its text
-        staged, reply = await _transaction(client, [stage, ("EVAL", script, 0, *args)])
-    return _checked([staged, reply])[1]
+async def _scripted(
+    client: aioredis.Redis,
+    script: str,
+    args: Sequence[str],
+    before: Sequence[_Command] = (),
+    after: Sequence[_Command] = (),
+) -> list[Any]:
+    """The replies of ``before``, the script and ``after``, run as one transaction.
+
+    The script goes by its hash; a server lacking it did not run it, and
+    gets the whole transaction again with the script's text.
+    """
+    runs: tuple[_Command, ...] = (("EVALSHA", _SHA[script], 0, *args), ("EVAL", script, 0, *args))
+    for run in runs:
+        answer = await _transaction(client, [*before, run, *after])
+        if not isinstance(answer[len(before)], NoScriptError):
+            break
+    return answer
 
 
 def _stage(key: str, fields: tuple[str, ...]) -> tuple[str, ...]:
@@ -770,15 +798,14 @@ def _inline_list(found: list[Any]) -> _States:
     return states
 
 
-def _read_list(ids: list[bytes], reads: list[Any], status: bytes) -> _States:
-    """The states of ``ids`` still stored (with ``status``, unless empty), from their reads.
+def _read_list(names: list[str], heads: list[Any], events: list[Any]) -> _States:
+    """The states of ``names`` still stored (with the status asked), from their reads.
 
-    ``reads`` holds, for each id, its ``HMGET`` of head, ``n`` and status, then
-    its ``LRANGE`` of the events.
+    ``heads`` holds each one's ``HGET`` of its head, ``events`` its events as
+    ``_LIST_PARTS`` answered (nil: not stored, or another status).
     """
     states = StateList()
-    for position, id in enumerate(ids):
-        (head, length, stored_status), events = reads[2 * position : 2 * position + 2]
-        if head is not None and (not status or stored_status == status):
-            states.add(_stored, bytes(id).decode(), head, length, events)
+    for workflow_id, head, listed in zip(names, heads, events, strict=True):
+        if head is not None and listed is not None:
+            states.add(_decode, workflow_id, head, listed)
     return states

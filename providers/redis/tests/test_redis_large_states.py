@@ -128,7 +128,7 @@ async def test_a_large_step_of_a_state_not_stored_yet_is_written_whole(
         client.close()
 
 
-async def test_a_server_without_the_script_gets_its_text_with_the_staged_head() -> None:
+async def test_a_server_without_the_scripts_gets_their_text_inside_transactions() -> None:
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     with private_server([*argv, "--appendonly", "no"], port):
@@ -142,6 +142,11 @@ async def test_a_server_without_the_script_gets_its_text_with_the_staged_head() 
                 await store.save(state)
                 assert await store.load("big") == state
                 assert not client.exists("bw-noscript:staged")
+                states = [state, *(_large(f"more-{i}") for i in range(7))]
+                for more in states[1:]:
+                    await store.save(more)
+                client.script_flush()  # the list's scripts too: the one in its transaction
+                assert await store.list() == states
             finally:
                 client.close()
 
@@ -176,7 +181,7 @@ def _changing_index(
     transaction = redis_store._transaction
 
     async def spy(client: aioredis.Redis, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        if commands[0][0] == "ZRANGE":  # a list's, not the staged write of a change
+        if commands[-1][0] == "HGET":  # a list's, not the staged write of a change
             rounds.append(len(rounds))
             await change(rounds[-1])
         return await transaction(client, commands)
