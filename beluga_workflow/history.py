@@ -32,6 +32,7 @@ from beluga_workflow.errors import (
 from beluga_workflow.models import (
     EventType,
     HistoryEvent,
+    Lease,
     WorkflowState,
     WorkflowStatus,
     utc_now,
@@ -301,11 +302,23 @@ class Journal:
         """Give the lease up, so another worker may claim the run at once (one try, no retry).
 
         Called when this process stops running the run without finishing it;
-        if the write fails the lease simply runs out.
+        if the write fails the lease simply runs out. A write that the stop
+        cut off mid-way (its answer never came) is settled first by reading
+        the run back: the release must build on what is stored, and must not
+        give up a lease that another worker holds by now.
         """
         async with self._lock:
+            held = self.state.lease
+            if self.halted is not None or held is None:
+                return
+            if self._unsettled is not None:
+                try:
+                    await self._settle()
+                except Exception as exc:  # the store is failing: the lease runs out
+                    logger.debug("could not release workflow %r: %s", self.state.workflow_id, exc)
+                    return
             state, lease = self.state, self.state.lease
-            if self.halted is not None or lease is None or self._unsettled is not None:
+            if self.halted is not None or lease is None or not _same_holder(lease, held):
                 return
             state.lease, stamp = None, state.updated_at
             state.updated_at = utc_now()
@@ -420,3 +433,8 @@ class Journal:
         if self._on_halt is not None:
             self._on_halt(error)
         return error
+
+
+def _same_holder(lease: Lease, held: Lease) -> bool:
+    """Whether ``lease`` is still the claim ``held`` was (renewed or not): same owner and epoch."""
+    return (lease.owner, lease.epoch) == (held.owner, held.epoch)

@@ -22,6 +22,7 @@ from beluga_workflow import (
     WorkflowAlreadyRunningError,
     WorkflowContext,
     WorkflowOptions,
+    WorkflowState,
     WorkflowStatus,
 )
 from beluga_workflow.executor import Executor
@@ -169,6 +170,49 @@ async def test_a_closed_executor_hands_its_runs_back() -> None:
         b.register(workflow, name=stored.workflow_name)
         (resumed,) = (await b.recover()).resumed
         assert await resumed.result() == "done"
+
+
+class CutOffStore(InMemoryStore):
+    """An in-memory store whose write of a timer hangs until cancelled: stored first, or not.
+
+    Closing the executor then cuts the write off with no answer, as a
+    shutdown does to a write in flight.
+    """
+
+    def __init__(self, *, lands: bool) -> None:
+        super().__init__()
+        self.lands = lands
+        self.hanging = asyncio.Event()
+
+    async def compare_and_append(
+        self, state: WorkflowState, new_events: int, expected_version: int
+    ) -> int:
+        added = state.history[len(state.history) - new_events :]
+        if not any(e.type is EventType.TIMER_STARTED for e in added):
+            return await super().compare_and_append(state, new_events, expected_version)
+        if self.lands:
+            await super().compare_and_append(state, new_events, expected_version)
+        self.hanging.set()
+        await asyncio.Event().wait()  # the answer never comes
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("lands", [True, False], ids=["stored", "not-stored"])
+async def test_a_closed_executor_hands_back_a_run_whose_last_write_it_cut_off(lands: bool) -> None:
+    async def waits(ctx: WorkflowContext, _: Any) -> str:
+        await ctx.sleep(3600)
+        return "woke"
+
+    store = CutOffStore(lands=lands)
+    async with executor(store, "worker-a") as a:
+        await a.execute(waits, WorkflowOptions(id="w"))
+        await asyncio.wait_for(store.hanging.wait(), 10)
+    stored = await store.load("w")
+    assert stored is not None
+    assert stored.status is WorkflowStatus.RUNNING
+    assert stored.lease is None  # handed back, not left to run out
+    timers = [e for e in stored.history if e.type is EventType.TIMER_STARTED]
+    assert len(timers) == (1 if lands else 0)
 
 
 async def test_an_idle_run_renews_its_lease_without_recording_anything() -> None:
