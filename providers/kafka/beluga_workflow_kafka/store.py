@@ -46,7 +46,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -68,6 +68,7 @@ from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
+from beluga_workflow_kafka.end_offsets import Ends, SharedEnds
 from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
 from beluga_workflow_kafka.view import MaterializedView
 
@@ -123,6 +124,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         """Asks for end offsets on a connection of its own: the broker may hold the
         consumer's connection for a whole fetch wait before it answers there."""
         self._partitions: list[TopicPartition] = []
+        self._ends = SharedEnds(self._ask_ends)
         self._view = MaterializedView()
         self._writing = PerWorkflowLocks()
         self._opening: asyncio.Lock | None = None
@@ -143,7 +145,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         async def build() -> WorkflowState | None:
             return self._build(workflow_id)
 
-        return await self._call("load", build, fresh=True)
+        return await self._call("load", build, reads=workflow_id)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -176,7 +178,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                 records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
-        await self._call("delete", delete, fresh=True, writes=workflow_id)
+        await self._call("delete", delete, reads=workflow_id, writes=workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -202,6 +204,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
 
     async def release(self) -> None:
         self._ready = False
+        self._ends.cancel()
         if self._probe is not None:
             self._probe.cancel()
         producer, self._producer = self._producer, None
@@ -258,7 +261,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         with those of every other call in flight.
         """
         assert self._producer is not None
-        partition = zlib.crc32(workflow_id.encode()) % len(self._partitions)
+        partition = self._partition_of(workflow_id)
         futures = [
             await self._producer.send(self.config.topic, key=key, value=value, partition=partition)
             for key, value in records
@@ -266,6 +269,10 @@ class KafkaStore(ServerStore[KafkaConfig]):
         acked = await asyncio.gather(*futures)
         for (key, value), sent in zip(records, acked, strict=True):
             self._view.acknowledged(partition, sent.offset, key, value)
+
+    def _partition_of(self, workflow_id: str) -> int:
+        """The partition every record of ``workflow_id`` goes to."""
+        return zlib.crc32(workflow_id.encode()) % len(self._partitions)
 
     # --- reading --------------------------------------------------------------
 
@@ -284,30 +291,39 @@ class KafkaStore(ServerStore[KafkaConfig]):
             raise CorruptStateError(workflow_id, f"record {exc} of its state is missing") from exc
         return meta.assemble(head, events)
 
-    async def _catch_up(self) -> None:
-        """Read the topic up to where it ended when this call began.
+    async def _catch_up(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        """Read ``partitions`` (all by default) up to where they ended after this call began.
 
-        Records this store wrote are in the view already: a partition whose
-        unread records are all its own needs no waiting. Some Kafka-compatible
-        brokers report a partition's end as one past the first offset of its
-        last batch rather than past its last record. That is still enough: a
-        fetch hands over whole batches, so reaching the reported end reads
-        the whole last batch.
+        The ends come from a request sent after the call began, shared with
+        the calls that waited for the same request (see
+        :mod:`~beluga_workflow_kafka.end_offsets`). Records this store wrote
+        are in the view already: a partition whose unread records are all its
+        own needs no waiting. Some Kafka-compatible brokers report a
+        partition's end as one past the first offset of its last batch rather
+        than past its last record. That is still enough: a fetch hands over
+        whole batches, so reaching the reported end reads the whole last batch.
         """
         assert self._consumer is not None
-        assert self._offsets is not None
         consumer = self._consumer
-        reported = await self._offsets.end_offsets(self._partitions)
+        wanted = self._partitions if partitions is None else partitions
+        reported = await self._ends.ends(tp.partition for tp in wanted)
         while True:
             self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
             behind = []
-            for tp in self._partitions:
-                start, end = await consumer.position(tp), reported[tp]
+            for tp in wanted:
+                start, end = await consumer.position(tp), reported[tp.partition]
                 if start < end and not self._view.only_own_between(tp.partition, start, end):
                     behind.append(tp)
             if not behind:
                 return
             self._drain(await consumer.getmany(*behind, timeout_ms=50))
+
+    async def _ask_ends(self, partitions: frozenset[int]) -> Ends:
+        """One end-offsets request for ``partitions``, on the connection kept for it."""
+        assert self._offsets is not None
+        asked = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
+        found = await self._offsets.end_offsets(asked)
+        return {tp.partition: offset for tp, offset in found.items()}
 
     def _drain(self, batches: dict[TopicPartition, Any]) -> None:
         """Apply records the consumer delivered."""
@@ -449,12 +465,14 @@ class KafkaStore(ServerStore[KafkaConfig]):
         work: Callable[[], Awaitable[T]],
         *,
         fresh: bool = False,
+        reads: str | None = None,
         writes: str | None = None,
     ) -> T:
         """Run ``work`` on an open store under the call's bound.
 
         ``fresh``: catch the view up to the topic's end first (otherwise it
-        takes in only what the consumer has delivered). ``writes``: the
+        takes in only what the consumer has delivered); ``reads``: the same,
+        for the one partition that holds this workflow. ``writes``: the
         workflow this call writes, whose other writes in this store wait.
         """
         self.check_open()
@@ -471,6 +489,9 @@ class KafkaStore(ServerStore[KafkaConfig]):
             if fresh:
                 set_stage("reading the topic up to its end")
                 await self._catch_up()
+            elif reads is not None:
+                set_stage("reading the topic up to its end")
+                await self._catch_up([self._partitions[self._partition_of(reads)]])
             elif time.monotonic() >= self._next_take_in:
                 self._drain(await self._consumer.getmany(*self._partitions, timeout_ms=0))
             if writes is None:
