@@ -17,9 +17,10 @@ cancelled too, or, not sent yet, dropped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
-__all__ = ["Ends", "SharedEnds"]
+__all__ = ["Cheaper", "Ends", "SharedEnds"]
 
 Ends = dict[int, int]
 """Per partition number, the offset after its last record."""
@@ -102,3 +103,59 @@ class SharedEnds:
             request.answer.cancel()
         elif request.task is not None:
             request.task.cancel()  # its callback sends the next request, if any
+
+
+class Cheaper:
+    """Of two ways to ask for the ends, the one that answered faster lately.
+
+    Both answer the same question (any answer to a request sent after the
+    call began will do); brokers differ in what each costs. On Tansu's
+    in-memory storage an end-offsets request lists every batch of the
+    partition, while a fetch at the end costs the same whatever the
+    partition holds: the broker's wait of at least 1 ms. Each way's time is
+    averaged over its recent requests; one request in ``every`` goes the
+    other way, so a change in either is noticed. The first way is the one
+    relied on: when the second cannot answer (None), the first answers the
+    call, and the second is tried again only when its turn to be checked
+    comes.
+    """
+
+    def __init__(
+        self,
+        first: Callable[[frozenset[int]], Awaitable[Ends]],
+        second: Callable[[frozenset[int]], Awaitable[Ends | None]],
+        every: int = 16,
+    ) -> None:
+        self._first, self._second = first, second
+        self._times = [0.0, _UNKNOWN]
+        self._every = every
+        self._asked = 0
+
+    @property
+    def times(self) -> tuple[float, float]:
+        """Each way's recent average, in seconds (inf: not answered yet, or could not)."""
+        return self._times[0], self._times[1]
+
+    async def __call__(self, partitions: frozenset[int]) -> Ends:
+        self._asked += 1
+        second = self._times[1] < self._times[0]
+        if self._asked % self._every == 0:
+            second = not second
+        if second:
+            started = time.perf_counter()
+            answer = await self._second(partitions)
+            if answer is not None:
+                self._took(1, time.perf_counter() - started)
+                return answer
+            self._times[1] = _UNKNOWN
+        started = time.perf_counter()
+        ends = await self._first(partitions)
+        self._took(0, time.perf_counter() - started)
+        return ends
+
+    def _took(self, way: int, seconds: float) -> None:
+        last = self._times[way]
+        self._times[way] = seconds if last in (0.0, _UNKNOWN) else 0.8 * last + 0.2 * seconds
+
+
+_UNKNOWN = float("inf")

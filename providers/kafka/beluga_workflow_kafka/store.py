@@ -52,6 +52,7 @@ from typing import Any, ClassVar, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.fetch import FetchRequest
 
 from beluga_workflow.bounded import ANSWER, describe, set_stage
 from beluga_workflow.errors import CorruptStateError
@@ -68,7 +69,7 @@ from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
-from beluga_workflow_kafka.end_offsets import Ends, SharedEnds
+from beluga_workflow_kafka.end_offsets import Cheaper, Ends, SharedEnds
 from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
 from beluga_workflow_kafka.view import MaterializedView
 
@@ -124,7 +125,10 @@ class KafkaStore(ServerStore[KafkaConfig]):
         """Asks for end offsets on a connection of its own: the broker may hold the
         consumer's connection for a whole fetch wait before it answers there."""
         self._partitions: list[TopicPartition] = []
-        self._ends = SharedEnds(self._ask_ends)
+        self._asking = Cheaper(self._ask_ends, self._fetch_ends)
+        self._ends = SharedEnds(self._asking)
+        self._stored_up_to: dict[int, int] = {}
+        """Per partition, an offset known to be stored: none after it is known to be missing."""
         self._view = MaterializedView()
         self._writing = PerWorkflowLocks()
         self._opening: asyncio.Lock | None = None
@@ -269,6 +273,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         acked = await asyncio.gather(*futures)
         for (key, value), sent in zip(records, acked, strict=True):
             self._view.acknowledged(partition, sent.offset, key, value)
+        self._stored(partition, acked[-1].offset + 1)
 
     def _partition_of(self, workflow_id: str) -> int:
         """The partition every record of ``workflow_id`` goes to."""
@@ -307,6 +312,8 @@ class KafkaStore(ServerStore[KafkaConfig]):
         consumer = self._consumer
         wanted = self._partitions if partitions is None else partitions
         reported = await self._ends.ends(tp.partition for tp in wanted)
+        for partition, end in reported.items():
+            self._stored(partition, end)
         while True:
             self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
             behind = []
@@ -324,6 +331,44 @@ class KafkaStore(ServerStore[KafkaConfig]):
         asked = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
         found = await self._offsets.end_offsets(asked)
         return {tp.partition: offset for tp, offset in found.items()}
+
+    async def _fetch_ends(self, partitions: frozenset[int]) -> Ends | None:
+        """The ends as a fetch at the end of each partition reports them; None if it cannot tell.
+
+        A fetch answers with the partition's high watermark, which every
+        record acknowledged by all replicas is below: what an end-offsets
+        request reports. It asks from an offset known to be stored, so the
+        broker has nothing (or little) to send, waits at most 1 ms for more,
+        and takes no offset for out of range. No leader known, or an error
+        for a partition: None, and the end-offsets request answers instead.
+        """
+        assert self._offsets is not None
+        client = self._offsets._client  # the same connection the end-offsets requests use
+        by_leader: dict[int, list[tuple[int, int, int]]] = {}
+        for partition in sorted(partitions):
+            leader = client.cluster.leader_for_partition(self._partitions[partition])
+            if leader is None or leader < 0:
+                return None
+            start = max(self._stored_up_to.get(partition, 0), self._view.read_up_to(partition))
+            by_leader.setdefault(leader, []).append((partition, start, 1))
+        topic = self.config.topic
+        asked = [
+            client.send(leader, FetchRequest(1, 0, 1, 0, [(topic, wanted)]))
+            for leader, wanted in by_leader.items()
+        ]
+        ends: Ends = {}
+        for response in await asyncio.gather(*asked):
+            for answered_topic, answered in response.topics:
+                for partition, error, high_watermark, *_ in answered:
+                    if answered_topic != topic or error or high_watermark < 0:
+                        return None
+                    ends[partition] = high_watermark
+        return ends if ends.keys() >= partitions else None
+
+    def _stored(self, partition: int, offset: int) -> None:
+        """Note that the records before ``offset`` of ``partition`` are stored."""
+        if offset > self._stored_up_to.get(partition, 0):
+            self._stored_up_to[partition] = offset
 
     def _drain(self, batches: dict[TopicPartition, Any]) -> None:
         """Apply records the consumer delivered."""

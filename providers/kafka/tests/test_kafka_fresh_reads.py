@@ -9,7 +9,7 @@ import pytest
 
 from beluga_workflow import WorkflowState, WorkflowStatus
 from beluga_workflow_kafka import KafkaStore
-from beluga_workflow_kafka.end_offsets import Ends, SharedEnds
+from beluga_workflow_kafka.end_offsets import Cheaper, Ends, SharedEnds
 
 
 class _Broker:
@@ -123,6 +123,37 @@ async def test_an_error_reaches_every_call_that_waited_for_the_request() -> None
     assert shared.sent == 2  # the first call's request, then one for the two that came after
 
 
+class _Way:
+    """A way to ask that takes ``seconds`` and answers ``end`` (None: cannot answer)."""
+
+    def __init__(self, seconds: float, end: int | None) -> None:
+        self.seconds, self.end, self.asked = seconds, end, 0
+
+    async def __call__(self, partitions: frozenset[int]) -> Ends | None:
+        self.asked += 1
+        await asyncio.sleep(self.seconds)
+        return None if self.end is None else dict.fromkeys(partitions, self.end)
+
+
+async def test_the_faster_way_answers_and_the_other_is_checked_now_and_then() -> None:
+    slow, fast = _Way(0.02, 1), _Way(0.0, 2)
+    cheaper = Cheaper(slow, fast, every=4)  # type: ignore[arg-type]
+    answers = [await cheaper(frozenset({0})) for _ in range(12)]
+    # The first way answers until the second has been tried (the 4th request); then
+    # the second, with the first checked on every 4th request.
+    assert answers == [{0: 1}] * 3 + [{0: 2}] * 4 + [{0: 1}] + [{0: 2}] * 3 + [{0: 1}]
+    assert cheaper.times[1] < cheaper.times[0]
+
+
+async def test_when_the_second_way_cannot_answer_the_first_does() -> None:
+    first, unable = _Way(0.0, 5), _Way(0.0, None)
+    cheaper = Cheaper(first, unable, every=2)  # type: ignore[arg-type]
+    assert [await cheaper(frozenset({0, 1})) for _ in range(4)] == [{0: 5, 1: 5}] * 4
+    assert unable.asked == 2
+    assert first.asked == 4
+    assert cheaper.times[1] == float("inf")
+
+
 def _url(broker: object, topic: str, **query: object) -> str:
     options = "&".join(f"{k}={v}" for k, v in query.items())
     return f"kafka://{broker.address}/{topic}" + (f"?{options}" if options else "")  # type: ignore[attr-defined]
@@ -214,3 +245,41 @@ async def test_a_delete_by_another_instance_just_before_a_list_is_always_seen(
             assert [s.workflow_id for s in await reader.list()] == [
                 f"w{m}" for m in range(n + 1, 10)
             ]
+
+
+async def test_a_fetch_at_the_end_reports_the_offset_after_the_last_record(
+    broker: object, topic: str
+) -> None:
+    async with KafkaStore(_url(broker, topic, partitions=2)) as store:
+        for n in range(6):
+            await store.save(WorkflowState(workflow_id=f"w{n}", input={"n": n}))
+        written = dict(store._stored_up_to)  # after the last acknowledged record, per partition
+        assert await store._fetch_ends(frozenset({0, 1})) == written
+
+
+async def test_loads_answered_by_a_fetch_at_the_end_see_another_instances_writes(
+    broker: object, topic: str
+) -> None:
+    async with (
+        KafkaStore(_url(broker, topic)) as writer,
+        KafkaStore(_url(broker, topic)) as reader,
+    ):
+        await writer.save(WorkflowState(workflow_id="start"))
+        assert await reader.load("start") is not None
+        fetches = 0
+        fetch = reader._fetch_ends
+
+        async def counted(partitions: frozenset[int]) -> Ends | None:
+            nonlocal fetches
+            fetches += 1
+            return await fetch(partitions)
+
+        reader._asking._second = counted
+        reader._asking._times[:] = [1.0, 0.0]  # as if the fetch were the faster way
+        for n in range(40):
+            state = WorkflowState(workflow_id=f"w{n % 4}", input={"n": n})
+            await writer.save(state)
+            loaded = await reader.load(state.workflow_id)
+            assert loaded is not None
+            assert loaded.input == {"n": n}
+        assert fetches >= 35  # all but the end-offsets requests that check the other way
