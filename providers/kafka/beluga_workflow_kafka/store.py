@@ -274,6 +274,20 @@ class KafkaStore(ServerStore[KafkaConfig]):
         for (key, value), sent in zip(records, acked, strict=True):
             self._view.acknowledged(partition, sent.offset, key, value)
         self._stored(partition, acked[-1].offset + 1)
+        await self._skip_own(self._partitions[partition])
+
+    async def _skip_own(self, tp: TopicPartition) -> None:
+        """Move the consumer past this store's own records where it has reached them.
+
+        The view holds them already; fetching them back costs the broker a
+        read per fetch (on Tansu a listing of every batch of the partition,
+        and the consumer fetches again as soon as its last fetch returned).
+        """
+        assert self._consumer is not None
+        start = await self._consumer.position(tp)
+        end = self._view.skip_own(tp.partition, start)
+        if end > start:
+            self._consumer.seek(tp, end)
 
     def _partition_of(self, workflow_id: str) -> int:
         """The partition every record of ``workflow_id`` goes to."""

@@ -283,3 +283,27 @@ async def test_loads_answered_by_a_fetch_at_the_end_see_another_instances_writes
             assert loaded is not None
             assert loaded.input == {"n": n}
         assert fetches >= 35  # all but the end-offsets requests that check the other way
+
+
+async def test_the_consumer_moves_past_this_stores_own_records_without_fetching_them(
+    broker: object, topic: str
+) -> None:
+    async with (
+        KafkaStore(_url(broker, topic)) as store,
+        KafkaStore(_url(broker, topic)) as other,
+    ):
+        await store.save(WorkflowState(workflow_id="start"))
+        assert store._consumer is not None
+        tp = store._partitions[0]
+        for n in range(5):
+            await store.save(WorkflowState(workflow_id="mine", input={"n": n}))
+            assert await store._consumer.position(tp) == store._stored_up_to[0]
+        await other.save(WorkflowState(workflow_id="theirs"))  # the consumer must read this one
+        await store.save(WorkflowState(workflow_id="mine", input={"n": 5}))
+        assert await store._consumer.position(tp) < store._stored_up_to[0]
+        theirs = await store.load("theirs")
+        assert theirs is not None
+        loaded = await store.load("mine")
+        assert loaded is not None
+        assert loaded.input == {"n": 5}
+        assert sorted(s.workflow_id for s in await other.list()) == ["mine", "start", "theirs"]
