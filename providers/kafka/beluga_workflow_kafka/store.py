@@ -32,11 +32,21 @@ Reads: the store consumes the whole topic from the beginning into a view
 (see :mod:`~beluga_workflow_kafka.view`). ``load``, ``list`` and ``delete``
 first catch it up to the partitions' end offsets, so whatever any instance
 wrote before the call is seen; records this store wrote itself need no
-waiting for. ``save`` and ``append`` use the view as it is: this store's own
-writes always included, other instances' as the consumer delivered them,
-taken in at least every 50 ms. Kafka has no compare-and-set: ``append``'s
-check of the stored history is no guard against a writer in another process
-(the store declares no ``optimistic_concurrency``).
+waiting for. ``load`` and ``delete`` ask only for the end of the partition
+their workflow's records go to, ``list`` for every partition. The ends come
+from a request sent after the call began: calls that come while one is in
+flight share the next one (see :mod:`~beluga_workflow_kafka.end_offsets`).
+That request is an end-offsets request or a fetch at the end (whose answer
+carries the high watermark), whichever answered faster lately: on Tansu the
+first lists every batch of the partition, so its cost grows with what is
+stored, while the second costs the same at any size (the broker's wait of
+at least 1 ms). After a write, the consumer moves past this store's own
+records when it has reached them, rather than fetching them back.
+``save`` and ``append`` use the view as it is: this store's own writes
+always included, other instances' as the consumer delivered them, taken in
+at least every 50 ms. Kafka has no compare-and-set: ``append``'s check of
+the stored history is no guard against a writer in another process (the
+store declares no ``optimistic_concurrency``).
 """
 
 from __future__ import annotations
