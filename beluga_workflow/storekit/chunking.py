@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from beluga_workflow.codec import decode_state_parts, stored_text
 from beluga_workflow.errors import CorruptStateError
@@ -72,7 +72,9 @@ class CommitRecord:
         return f"e{index}"
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+        # Every field is a str or an int: the instance's own dict is the record
+        # (``asdict`` would deep-copy it, a tenth of a NATS save's own time).
+        return json.dumps(vars(self)).encode()
 
     @classmethod
     def decode(cls, raw: bytes, where: str) -> CommitRecord:

@@ -31,6 +31,11 @@ read or written before in that generation (:mod:`beluga_workflow_nats.fragments`
 reading a run back after a signal costs two round trips, however long its
 history.
 
+A whole write (``save``, ``compare_and_save``) of a workflow this store last
+wrote or read, with the same status and creation time, keeps the index entry
+that record noted and commits by compare-and-set on the remembered revision:
+one round trip when the state fits in its meta record (see ``_rewrite``).
+
 Data keys are created, never blindly overwritten: a chunk a meta record
 points at is never changed while it does. A key already taken at a position
 the step wants (left by a crashed writer, or by a racing one) is reclaimed only
@@ -81,7 +86,7 @@ import hashlib
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar, cast
 
 import nats
@@ -184,7 +189,7 @@ class Commit(CommitRecord):
 
     @classmethod
     def new(cls, state: WorkflowState) -> Commit:
-        return cls(**asdict(CommitRecord.first(state)))
+        return cls(**vars(CommitRecord.first(state)))
 
     @classmethod
     def read(cls, raw: bytes, where: str) -> tuple[Commit, bytes]:
@@ -478,9 +483,15 @@ class NatsStore(ServerStore[NatsConfig]):
         """
         meta_kv, data_kv = await self._buckets()
         workflow_id = parts.record.id
-        self._known.pop(workflow_id, None)
+        known = self._known.pop(workflow_id, None)
         self._fragments.forget(workflow_id)
         key = key_of(workflow_id)
+        if (
+            known is not None
+            and _entry_holds(known[0], parts.record, expected, conflict_on_exists)
+            and await self._rewrite(key, *known, parts)
+        ):
+            return
         # The index entry is made anew, while the record is read: one an
         # unconditional save reused could be removed by a writer that replaced a
         # record relying on it. A write refused below leaves it as an extra one.
@@ -518,6 +529,35 @@ class NatsStore(ServerStore[NatsConfig]):
         # generation to remove: one purge (a filter over the stream) saved.
         if replaced.gen != meta.gen and replaced.frags + replaced.head_parts:
             await self._purge(f"{key}.{replaced.gen}.>")
+
+    async def _rewrite(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
+        """Write a new generation over ``stored`` at ``revision``, keeping its index entry.
+
+        For a whole write of a state this store last wrote or read, with the
+        same status and creation time (see :func:`_entry_holds`): the entry
+        ``stored`` noted says all the new record needs, so there is nothing to
+        write before the data but the data itself, and for a state that fits in
+        its meta record, the write is one round trip. The compare-and-set on
+        ``revision`` makes reusing the entry safe: a writer that removes it
+        does so only after committing over a record noting it, which this
+        write then either replaced (so the entry stays true) or fails on.
+        False, with nothing written that any record points at, when the record
+        moved on.
+        """
+        meta_kv, data_kv = await self._buckets()
+        meta = replace(parts.record, ix=stored.ix)
+        head, writes = self._plan(key, meta, parts.head, parts.all_events())
+        meta.seq = max(await _gather([data_kv.put(k, chunk) for k, chunk in writes]), default=0)
+        try:
+            new_revision = await meta_kv.update(key, meta.value(head), last=revision)
+        except KeyWrongLastSequenceError:
+            await self._purge_keys(k for k, _ in writes)
+            return False
+        self._remember(meta.id, meta, new_revision)
+        self._fragments.keep(meta.id, meta.gen, [chunk for _, chunk in writes[: meta.frags]])
+        if stored.gen != meta.gen and stored.frags + stored.head_parts:
+            await self._purge(f"{key}.{stored.gen}.>")
+        return True
 
     async def _step(self, key: str, stored: Commit, revision: int, parts: _Parts) -> bool:
         """Commit one step on top of ``stored`` at ``revision``; False if that record moved on.
@@ -1007,6 +1047,23 @@ class NatsStore(ServerStore[NatsConfig]):
         client = self._client
         if client is None or not client.is_connected:  # connecting, or reconnecting
             self._watch.failed(error)
+
+
+def _entry_holds(
+    stored: Commit, record: Commit, expected: int | None, conflict_on_exists: bool
+) -> bool:
+    """Whether a whole write of ``record`` over ``stored`` may keep the index entry it noted.
+
+    It may when the entry says what the new record would make it say (the
+    same status, under the same key, with the same creation time) and the
+    write's own condition holds on ``stored``; a write that must find nothing
+    stored goes the long way, to report the conflict.
+    """
+    if conflict_on_exists or not stored.ix:
+        return False
+    if expected is not None and stored.version != expected:
+        return False
+    return (stored.status, stored.created) == (record.status, record.created)
 
 
 def _written_id(key: str, value: bytes, hashed: dict[str, str]) -> str | None:
