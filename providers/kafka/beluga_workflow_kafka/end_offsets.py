@@ -53,13 +53,10 @@ class SharedEnds:
         """The end of each of ``partitions``, from a request sent after this call began."""
         wanted = set(partitions)
         if self._in_flight is None:
-            request = _Request()
-            request.partitions |= wanted
-            self._send(request)
-        else:
-            request = self._next or _Request()
-            request.partitions |= wanted
-            self._next = request
+            return await self._alone(frozenset(wanted))
+        request = self._next or _Request()
+        request.partitions |= wanted
+        self._next = request
         request.waiting += 1
         try:
             answer = await asyncio.shield(request.answer)
@@ -70,6 +67,23 @@ class SharedEnds:
             raise
         request.waiting -= 1
         return {partition: answer[partition] for partition in wanted}
+
+    async def _alone(self, partitions: frozenset[int]) -> Ends:
+        """Nothing in flight: this call's own request, awaited without a task of its own.
+
+        Calls that come meanwhile wait for the next request, sent when this
+        one is answered (or given up).
+        """
+        request = _Request()
+        request.partitions |= partitions
+        request.waiting = 1
+        self._in_flight = request
+        self.sent += 1
+        try:
+            return await self._ask(partitions)
+        finally:
+            request.answer.cancel()  # nobody else waits for it
+            self._finished(request)
 
     def cancel(self) -> None:
         """Give up the request in flight and the one waiting to be sent (the store closes)."""
@@ -91,6 +105,9 @@ class SharedEnds:
                 request.answer.set_exception(error)
             else:
                 request.answer.set_result(task.result())
+        self._finished(request)
+
+    def _finished(self, request: _Request) -> None:
         if self._in_flight is request:
             self._in_flight = None
             waiting, self._next = self._next, None
@@ -103,6 +120,7 @@ class SharedEnds:
             request.answer.cancel()
         elif request.task is not None:
             request.task.cancel()  # its callback sends the next request, if any
+        # A request awaited by its only call is given up with that call.
 
 
 class Cheaper:
