@@ -45,7 +45,7 @@ from beluga_workflow.storekit.checks import (
 from beluga_workflow.storekit.conflicts import history_conflict, version_conflict
 from beluga_workflow.storekit.records import StateRecord, decode_state_parts
 from beluga_workflow.watching import Subscription, Watchers
-from beluga_workflow_sqlite.changes import ChangeFeed, record_change
+from beluga_workflow_sqlite.changes import ChangeFeed, Delivered, record_change
 from beluga_workflow_sqlite.config import MEMORY, SQLiteConfig
 from beluga_workflow_sqlite.schema import migrate
 
@@ -192,6 +192,8 @@ class SQLiteStore(StoreBase):
         self._connection_lock = threading.Lock()
         """Held while the connection runs a transaction, on the thread or inline."""
         self._watchers = Watchers()
+        self._delivered: dict[Subscription, Delivered] = {}
+        """Per watcher of a database file, what it was handed (guarded by ``_lock``)."""
 
     provider = "SQLite"
 
@@ -251,7 +253,7 @@ class SQLiteStore(StoreBase):
 
         See :class:`~beluga_workflow.store.SupportsWatch`. Writes by other
         processes and store instances are seen within ``watch_interval``; this
-        store's own writes at once (and again by the poll). An in-memory
+        store's own writes at once (once: the poll skips them). An in-memory
         database has no other writer, so nothing is polled. Raises
         :class:`StoreClosedError` on a closed store.
         """
@@ -260,19 +262,28 @@ class SQLiteStore(StoreBase):
             if self._closed:
                 raise self._gone()
             subscription = self._watchers.subscribe()
+            delivered = Delivered()
+            if self.path != MEMORY:
+                self._delivered[subscription] = delivered
         if self.path == MEMORY:
             subscription.push(None)
         else:
-            subscription.feed(self._poll(subscription))
+            subscription.feed(self._poll(subscription, delivered))
         try:
             async for workflow_id in subscription:
                 yield workflow_id
         finally:
             self._watchers.unsubscribe(subscription)
+            with self._lock:
+                self._delivered.pop(subscription, None)
             await subscription.release()
 
-    async def _poll(self, subscription: Subscription) -> None:
-        """Feed ``subscription`` from the ``changes`` table until cancelled."""
+    async def _poll(self, subscription: Subscription, delivered: Delivered) -> None:
+        """Feed ``subscription`` from the ``changes`` table until cancelled.
+
+        Changes this store made were told at once (:meth:`_announce`), and are
+        not handed over again.
+        """
         feed = await asyncio.to_thread(ChangeFeed, self.path)
         try:
             subscription.push(None)
@@ -280,19 +291,30 @@ class SQLiteStore(StoreBase):
             while True:
                 await asyncio.sleep(self.config.watch_interval)
                 try:
-                    notices = await asyncio.to_thread(feed.poll)
+                    pruned, rows = await asyncio.to_thread(feed.poll)
                 except sqlite3.Error as exc:
                     if not failing:
                         _log.warning("sqlite store %r: a watcher cannot read: %s", self.path, exc)
                     failing = True
                     continue
-                if failing:  # what was written meanwhile is read now; still, say so
+                if failing or pruned:  # what was written meanwhile may be missed: re-read
                     subscription.push(None)
                     failing = False
-                for notice in notices:
-                    subscription.push(notice)
+                for workflow_id in delivered.polled(rows):
+                    subscription.push(workflow_id)
         finally:
             feed.close()
+
+    def _announce(self, workflow_id: str, seq: int) -> None:
+        """Tell this store's watchers at once of a write that has committed as change ``seq``."""
+        if self.path == MEMORY:  # nothing is polled: this is the only notice
+            self._watchers.notify(workflow_id)
+            return
+        with self._lock:
+            watching = list(self._delivered.items())
+        for subscription, delivered in watching:
+            if delivered.tell(seq):
+                subscription.push(workflow_id)
 
     async def close(self) -> None:
         with self._lock:
@@ -343,13 +365,15 @@ class SQLiteStore(StoreBase):
         return await request.future
 
     async def _watched(self, operation: Operation, workflow_id: str, *, inline: bool) -> Any:
+        change = [0]  # the seq of the change the committed try noted (a batch may run it again)
+
         def noted(db: sqlite3.Connection) -> Any:
             result = operation(db)
-            record_change(db, workflow_id)
+            change[0] = record_change(db, workflow_id)
             return result
 
         result = await self._run(noted, inline=inline)
-        self._watchers.notify(workflow_id)
+        self._announce(workflow_id, change[0])
         return result
 
     def _end_of_round(self, loop: asyncio.AbstractEventLoop) -> None:

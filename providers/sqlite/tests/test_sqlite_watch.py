@@ -83,12 +83,13 @@ async def test_a_feed_whose_next_notices_were_pruned_says_none_first(
         for n in range(8):
             await store.save(WorkflowState(workflow_id=f"wf-{n}"))
 
-        notices = feed.poll()
+        pruned, rows = feed.poll()
         feed.close()
 
-    assert notices[0] is None
-    assert notices[-1] == "wf-7"
-    assert "wf-0" not in notices
+    ids = [workflow_id for _, workflow_id in rows]
+    assert pruned
+    assert ids[-1] == "wf-7"
+    assert "wf-0" not in ids
 
 
 async def test_a_feed_reads_nothing_when_nothing_was_committed(tmp_path: Path) -> None:
@@ -96,11 +97,48 @@ async def test_a_feed_reads_nothing_when_nothing_was_committed(tmp_path: Path) -
     async with SQLiteStore(path) as store:
         await store.save(WorkflowState(workflow_id="before"))
         feed = ChangeFeed(path)
-        assert feed.poll() == []
+        assert feed.poll() == (False, [])
         await store.delete("before")
-        assert feed.poll() == ["before"]
-        assert feed.poll() == []
+        pruned, rows = feed.poll()
+        assert not pruned
+        assert [workflow_id for _, workflow_id in rows] == ["before"]
+        assert feed.poll() == (False, [])
         feed.close()
+
+
+async def test_a_watcher_is_told_of_each_write_of_its_own_store_once(tmp_path: Path) -> None:
+    """Told at once and found again by the poll, a write would read as another process's."""
+    path = str(tmp_path / "runs.db")
+    config = SQLiteConfig(path=path, watch_interval=0.01)
+    async with SQLiteStore(config=config) as store, SQLiteStore(path) as other:
+        watcher = store.watch()
+        assert await anext(watcher) is None
+        for n in range(20):
+            await store.save(WorkflowState(workflow_id=f"own-{n}"))
+            if n % 5 == 0:
+                await asyncio.sleep(0.03)  # some found by the poll before they are told
+        await other.save(WorkflowState(workflow_id="last"))  # another store's: polled only
+        seen = []
+        async with asyncio.timeout(BOUND):
+            while "last" not in seen:
+                seen.append(await anext(watcher))
+        await asyncio.sleep(0.05)  # a late duplicate would have come by now
+        await other.save(WorkflowState(workflow_id="after"))
+        async with asyncio.timeout(BOUND):
+            while seen[-1] != "after":
+                seen.append(await anext(watcher))
+        await watcher.aclose()
+    assert seen == [f"own-{n}" for n in range(20)] + ["last", "after"]
+
+
+def test_delivered_hands_each_change_over_once_whichever_comes_first() -> None:
+    delivered = changes.Delivered()
+    assert delivered.tell(1)  # told at once, polled later: skipped by the poll
+    assert delivered.polled([(1, "a"), (2, "b")]) == ["b"]
+    assert not delivered.tell(2)  # polled first: not told again
+    assert delivered.tell(3)
+    assert delivered.polled([(3, "c"), (4, "d")]) == ["d"]
+    assert delivered.polled([]) == []
 
 
 async def test_an_in_memory_database_tells_its_own_writes() -> None:
