@@ -32,11 +32,21 @@ Reads: the store consumes the whole topic from the beginning into a view
 (see :mod:`~beluga_workflow_kafka.view`). ``load``, ``list`` and ``delete``
 first catch it up to the partitions' end offsets, so whatever any instance
 wrote before the call is seen; records this store wrote itself need no
-waiting for. ``save`` and ``append`` use the view as it is: this store's own
-writes always included, other instances' as the consumer delivered them,
-taken in at least every 50 ms. Kafka has no compare-and-set: ``append``'s
-check of the stored history is no guard against a writer in another process
-(the store declares no ``optimistic_concurrency``).
+waiting for. ``load`` and ``delete`` ask only for the end of the partition
+their workflow's records go to, ``list`` for every partition. The ends come
+from a request sent after the call began: calls that come while one is in
+flight share the next one (see :mod:`~beluga_workflow_kafka.end_offsets`).
+That request is an end-offsets request or a fetch at the end (whose answer
+carries the high watermark), whichever answered faster lately: on Tansu the
+first lists every batch of the partition, so its cost grows with what is
+stored, while the second costs the same at any size (the broker's wait of
+at least 1 ms). After a write, the consumer moves past this store's own
+records when it has reached them, rather than fetching them back.
+``save`` and ``append`` use the view as it is: this store's own writes
+always included, other instances' as the consumer delivered them, taken in
+at least every 50 ms. Kafka has no compare-and-set: ``append``'s check of
+the stored history is no guard against a writer in another process (the
+store declares no ``optimistic_concurrency``).
 """
 
 from __future__ import annotations
@@ -46,12 +56,13 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.fetch import FetchRequest
 
 from beluga_workflow.bounded import ANSWER, describe, set_stage
 from beluga_workflow.errors import CorruptStateError
@@ -68,6 +79,7 @@ from beluga_workflow.storekit.chunking import CommitRecord, history_text, split
 from beluga_workflow.storekit.conflicts import history_conflict
 from beluga_workflow.storekit.records import encode_head
 from beluga_workflow_kafka.config import KafkaConfig
+from beluga_workflow_kafka.end_offsets import Cheaper, Ends, SharedEnds
 from beluga_workflow_kafka.per_workflow import PerWorkflowLocks
 from beluga_workflow_kafka.view import MaterializedView
 
@@ -123,6 +135,10 @@ class KafkaStore(ServerStore[KafkaConfig]):
         """Asks for end offsets on a connection of its own: the broker may hold the
         consumer's connection for a whole fetch wait before it answers there."""
         self._partitions: list[TopicPartition] = []
+        self._asking = Cheaper(self._ask_ends, self._fetch_ends)
+        self._ends = SharedEnds(self._asking)
+        self._stored_up_to: dict[int, int] = {}
+        """Per partition, an offset known to be stored: none after it is known to be missing."""
         self._view = MaterializedView()
         self._writing = PerWorkflowLocks()
         self._opening: asyncio.Lock | None = None
@@ -143,7 +159,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         async def build() -> WorkflowState | None:
             return self._build(workflow_id)
 
-        return await self._call("load", build, fresh=True)
+        return await self._call("load", build, reads=workflow_id)
 
     async def list(self, filter: WorkflowFilter | None = None) -> list[WorkflowState]:
         wanted = require_filter(filter)
@@ -176,7 +192,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
                 records += self._tombstones(workflow_id, gen)
             await self._produce(workflow_id, records)
 
-        await self._call("delete", delete, fresh=True, writes=workflow_id)
+        await self._call("delete", delete, reads=workflow_id, writes=workflow_id)
 
     async def append(self, state: WorkflowState, new_events: int) -> None:
         kept = require_append(state, new_events)
@@ -202,6 +218,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
 
     async def release(self) -> None:
         self._ready = False
+        self._ends.cancel()
         if self._probe is not None:
             self._probe.cancel()
         producer, self._producer = self._producer, None
@@ -258,7 +275,7 @@ class KafkaStore(ServerStore[KafkaConfig]):
         with those of every other call in flight.
         """
         assert self._producer is not None
-        partition = zlib.crc32(workflow_id.encode()) % len(self._partitions)
+        partition = self._partition_of(workflow_id)
         futures = [
             await self._producer.send(self.config.topic, key=key, value=value, partition=partition)
             for key, value in records
@@ -266,6 +283,25 @@ class KafkaStore(ServerStore[KafkaConfig]):
         acked = await asyncio.gather(*futures)
         for (key, value), sent in zip(records, acked, strict=True):
             self._view.acknowledged(partition, sent.offset, key, value)
+        self._stored(partition, acked[-1].offset + 1)
+        await self._skip_own(self._partitions[partition])
+
+    async def _skip_own(self, tp: TopicPartition) -> None:
+        """Move the consumer past this store's own records where it has reached them.
+
+        The view holds them already; fetching them back costs the broker a
+        read per fetch (on Tansu a listing of every batch of the partition,
+        and the consumer fetches again as soon as its last fetch returned).
+        """
+        assert self._consumer is not None
+        start = await self._consumer.position(tp)
+        end = self._view.skip_own(tp.partition, start)
+        if end > start:
+            self._consumer.seek(tp, end)
+
+    def _partition_of(self, workflow_id: str) -> int:
+        """The partition every record of ``workflow_id`` goes to."""
+        return zlib.crc32(workflow_id.encode()) % len(self._partitions)
 
     # --- reading --------------------------------------------------------------
 
@@ -284,30 +320,79 @@ class KafkaStore(ServerStore[KafkaConfig]):
             raise CorruptStateError(workflow_id, f"record {exc} of its state is missing") from exc
         return meta.assemble(head, events)
 
-    async def _catch_up(self) -> None:
-        """Read the topic up to where it ended when this call began.
+    async def _catch_up(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        """Read ``partitions`` (all by default) up to where they ended after this call began.
 
-        Records this store wrote are in the view already: a partition whose
-        unread records are all its own needs no waiting. Some Kafka-compatible
-        brokers report a partition's end as one past the first offset of its
-        last batch rather than past its last record. That is still enough: a
-        fetch hands over whole batches, so reaching the reported end reads
-        the whole last batch.
+        The ends come from a request sent after the call began, shared with
+        the calls that waited for the same request (see
+        :mod:`~beluga_workflow_kafka.end_offsets`). Records this store wrote
+        are in the view already: a partition whose unread records are all its
+        own needs no waiting. Some Kafka-compatible brokers report a
+        partition's end as one past the first offset of its last batch rather
+        than past its last record. That is still enough: a fetch hands over
+        whole batches, so reaching the reported end reads the whole last batch.
         """
         assert self._consumer is not None
-        assert self._offsets is not None
         consumer = self._consumer
-        reported = await self._offsets.end_offsets(self._partitions)
+        wanted = self._partitions if partitions is None else partitions
+        reported = await self._ends.ends(tp.partition for tp in wanted)
+        for partition, end in reported.items():
+            self._stored(partition, end)
         while True:
             self._drain(await consumer.getmany(*self._partitions, timeout_ms=0))
             behind = []
-            for tp in self._partitions:
-                start, end = await consumer.position(tp), reported[tp]
+            for tp in wanted:
+                start, end = await consumer.position(tp), reported[tp.partition]
                 if start < end and not self._view.only_own_between(tp.partition, start, end):
                     behind.append(tp)
             if not behind:
                 return
             self._drain(await consumer.getmany(*behind, timeout_ms=50))
+
+    async def _ask_ends(self, partitions: frozenset[int]) -> Ends:
+        """One end-offsets request for ``partitions``, on the connection kept for it."""
+        assert self._offsets is not None
+        asked = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
+        found = await self._offsets.end_offsets(asked)
+        return {tp.partition: offset for tp, offset in found.items()}
+
+    async def _fetch_ends(self, partitions: frozenset[int]) -> Ends | None:
+        """The ends as a fetch at the end of each partition reports them; None if it cannot tell.
+
+        A fetch answers with the partition's high watermark, which every
+        record acknowledged by all replicas is below: what an end-offsets
+        request reports. It asks from an offset known to be stored, so the
+        broker has nothing (or little) to send, waits at most 1 ms for more,
+        and takes no offset for out of range. No leader known, or an error
+        for a partition: None, and the end-offsets request answers instead.
+        """
+        assert self._offsets is not None
+        client = self._offsets._client  # the same connection the end-offsets requests use
+        by_leader: dict[int, list[tuple[int, int, int]]] = {}
+        for partition in sorted(partitions):
+            leader = client.cluster.leader_for_partition(self._partitions[partition])
+            if leader is None or leader < 0:
+                return None
+            start = max(self._stored_up_to.get(partition, 0), self._view.read_up_to(partition))
+            by_leader.setdefault(leader, []).append((partition, start, 1))
+        topic = self.config.topic
+        asked = [
+            client.send(leader, FetchRequest(1, 0, 1, 0, [(topic, wanted)]))
+            for leader, wanted in by_leader.items()
+        ]
+        ends: Ends = {}
+        for response in await asyncio.gather(*asked):
+            for answered_topic, answered in response.topics:
+                for partition, error, high_watermark, *_ in answered:
+                    if answered_topic != topic or error or high_watermark < 0:
+                        return None
+                    ends[partition] = high_watermark
+        return ends if ends.keys() >= partitions else None
+
+    def _stored(self, partition: int, offset: int) -> None:
+        """Note that the records before ``offset`` of ``partition`` are stored."""
+        if offset > self._stored_up_to.get(partition, 0):
+            self._stored_up_to[partition] = offset
 
     def _drain(self, batches: dict[TopicPartition, Any]) -> None:
         """Apply records the consumer delivered."""
@@ -449,12 +534,14 @@ class KafkaStore(ServerStore[KafkaConfig]):
         work: Callable[[], Awaitable[T]],
         *,
         fresh: bool = False,
+        reads: str | None = None,
         writes: str | None = None,
     ) -> T:
         """Run ``work`` on an open store under the call's bound.
 
         ``fresh``: catch the view up to the topic's end first (otherwise it
-        takes in only what the consumer has delivered). ``writes``: the
+        takes in only what the consumer has delivered); ``reads``: the same,
+        for the one partition that holds this workflow. ``writes``: the
         workflow this call writes, whose other writes in this store wait.
         """
         self.check_open()
@@ -471,6 +558,9 @@ class KafkaStore(ServerStore[KafkaConfig]):
             if fresh:
                 set_stage("reading the topic up to its end")
                 await self._catch_up()
+            elif reads is not None:
+                set_stage("reading the topic up to its end")
+                await self._catch_up([self._partitions[self._partition_of(reads)]])
             elif time.monotonic() >= self._next_take_in:
                 self._drain(await self._consumer.getmany(*self._partitions, timeout_ms=0))
             if writes is None:

@@ -37,17 +37,15 @@ class MaterializedView:
         """Per partition, the offset after the last record the consumer delivered."""
         self._ahead: dict[bytes, int] = {}
         """Keys applied from acknowledgements the consumer has not reached: their offsets."""
-        self._own: dict[int, set[int]] = {}
-        """Per partition, offsets of own records the consumer has not delivered yet."""
+        self._own: dict[int, dict[int, bytes]] = {}
+        """Per partition, offsets of own records the consumer has not delivered yet: their keys."""
 
     def consumed(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         """A record the consumer delivered (in partition order)."""
         self._read[partition] = offset + 1
         own = self._own.get(partition)
         if own and offset in own:  # applied when acknowledged, or shadowed by a newer own one
-            own.discard(offset)
-            if key is not None and self._ahead.get(key) == offset:
-                del self._ahead[key]
+            self._passed(own.pop(offset), offset)
             return
         if key is None:
             return
@@ -62,7 +60,7 @@ class MaterializedView:
         """A record this store wrote, at the ``offset`` the broker gave it."""
         if offset < self._read.get(partition, 0):
             return  # delivered already, and whatever came after it
-        self._own.setdefault(partition, set()).add(offset)
+        self._own.setdefault(partition, {})[offset] = key
         if self._ahead.get(key, -1) < offset:
             self._ahead[key] = offset
             self._apply(key, value)
@@ -73,10 +71,31 @@ class MaterializedView:
 
     def only_own_between(self, partition: int, start: int, end: int) -> bool:
         """Whether every record at ``start`` up to ``end`` is one this store wrote and applied."""
-        own = self._own.get(partition, set())
+        own = self._own.get(partition, {})
         if end - start > len(own):
             return False
         return all(offset in own for offset in range(start, end))
+
+    def skip_own(self, partition: int, start: int) -> int:
+        """Count the own records from ``start`` on, up to the first that is not, as delivered.
+
+        Returns the offset after them: the consumer need not fetch them back
+        (the view holds them since they were acknowledged), so it may move on
+        to there.
+        """
+        own = self._own.get(partition)
+        end = start
+        while own and end in own:
+            self._passed(own.pop(end), end)
+            end += 1
+        if end > self._read.get(partition, 0):
+            self._read[partition] = end
+        return end
+
+    def _passed(self, key: bytes, offset: int) -> None:
+        """The consumer is past the own record of ``key`` at ``offset``."""
+        if self._ahead.get(key) == offset:
+            del self._ahead[key]
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
         if key.startswith(b"m\0"):

@@ -103,3 +103,18 @@ async def test_a_workflow_lock_is_dropped_once_nobody_holds_or_awaits_it() -> No
     await asyncio.gather(write("a"), write("b"))
     assert order == ["a in", "a out", "b in", "b out"]
     assert len(locks) == 0
+
+
+def test_skipping_own_records_stops_at_the_first_that_is_not_own() -> None:
+    view = MaterializedView()
+    for offset in (3, 4, 5, 7):
+        view.acknowledged(0, offset, META, _meta(offset))
+    assert view.skip_own(0, 2) == 2  # offset 2 is not own: nothing skipped
+    assert view.skip_own(0, 3) == 6  # 3 to 5; 6 is another writer's
+    assert view.read_up_to(0) == 6
+    assert not view.only_own_between(0, 6, 8)
+    view.consumed(0, 6, META, _meta(6))  # another instance's: older than the own one at 7
+    assert view.metas["w"].version == 7
+    assert view.skip_own(0, 7) == 8
+    view.consumed(0, 9, META, _meta(9))  # newer than every own record: it wins
+    assert view.metas["w"].version == 9
