@@ -27,8 +27,18 @@ from benchmarks.store_ops import run_store_ops
 from benchmarks.workers import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("steps", "growth", "stored", "ops", "overhead", "workers", "latency", "queues")
-"""``stored``: only the growth with stored workflows (section 5), which ``growth`` includes."""
+SUITES = (
+    "steps",
+    "growth",
+    "history",
+    "stored",
+    "ops",
+    "overhead",
+    "workers",
+    "latency",
+    "queues",
+)
+"""``history`` and ``stored``: the two halves of ``growth`` (sections 4 and 5), each alone."""
 
 
 async def server_versions(backends: dict[str, Backend]) -> dict[str, str]:
@@ -75,10 +85,10 @@ async def run(args: argparse.Namespace, report: Report, backends: dict[str, Back
         report.settings[f"note {number}"] = note
     if "steps" in args.only:
         await run_steps(report, backends, args.quick)
-    if "growth" in args.only:
-        await run_growth(report, backends, args.quick)
-    elif "stored" in args.only:
-        await run_growth(report, backends, args.quick, history=False)
+    history = "growth" in args.only or "history" in args.only
+    stored = "growth" in args.only or "stored" in args.only
+    if history or stored:
+        await run_growth(report, backends, args.quick, history=history, stored=stored)
     if "ops" in args.only:
         await run_store_ops(report, backends, args.quick)
     if "overhead" in args.only and "inmemory" in backends:

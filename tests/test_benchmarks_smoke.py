@@ -83,8 +83,9 @@ def test_quick_run_produces_figures_for_every_benchmark(
     quick_run: list[tuple[dict[str, Any], Path]],
 ) -> None:
     assert parse([]).only == list(SUITES)  # a run without --only runs every benchmark
-    # ``stored`` is the part of ``growth`` about stored workflows: growth runs it.
-    assert sorted(name for half in HALVES for name in half) == sorted(set(SUITES) - {"stored"})
+    # ``history`` and ``stored`` are the two parts of ``growth``: growth runs them.
+    halves = sorted(name for half in HALVES for name in half)
+    assert halves == sorted(set(SUITES) - {"history", "stored"})
     rows = all_rows(quick_run)
     measured = {row["section"].split(".")[0] for row in rows if has_figure(row)}
     assert measured == {"1-3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
@@ -106,10 +107,12 @@ def test_only_and_backends_choose_what_runs(tmp_path: Path) -> None:
     )
 
 
-def test_only_stored_runs_the_growth_with_stored_workflows_alone(tmp_path: Path) -> None:
-    data = run_benchmarks(tmp_path, "--only", "stored", "--backends", "sqlite")
-    sections = {row["section"].split(".")[0] for row in data["rows"]}
-    assert sections == {"5"}
+def test_only_history_runs_the_growth_with_history_alone(tmp_path: Path) -> None:
+    data = run_benchmarks(tmp_path, "--only", "history", "--backends", "sqlite")
+    rows = data["rows"]
+    assert {row["section"].split(".")[0] for row in rows} == {"4"}
+    assert [row["case"] for row in rows] == ["SQLite: per-step time, last 100 / first 100 steps"]
+    assert rows[0]["ratio"]["median"] > 0
 
 
 def test_latency_rows_give_p50_and_p99_against_the_raw_notification(
