@@ -17,6 +17,7 @@ a history larger than the bound is not kept.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = ["DEFAULT_BYTES", "Fragments"]
@@ -25,47 +26,65 @@ DEFAULT_BYTES: Final = 16 * 1024 * 1024
 """Bytes of history fragments one store keeps, at most."""
 
 
+@dataclass
+class _Kept:
+    gen: str
+    fragments: list[bytes] = field(default_factory=list)
+    size: int = 0
+    """Bytes of ``fragments``, kept as they change so a step costs the same at any length."""
+
+
 class Fragments:
     """The leading history fragments of recently used workflows, by id and generation."""
 
     def __init__(self, max_bytes: int = DEFAULT_BYTES) -> None:
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._kept: OrderedDict[str, tuple[str, list[bytes]]] = OrderedDict()
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
 
     def known(self, workflow_id: str, gen: str, frags: int) -> list[bytes]:
         """The first fragments (at most ``frags``) of ``workflow_id``'s generation ``gen``."""
         kept = self._kept.get(workflow_id)
-        if kept is None or kept[0] != gen:
+        if kept is None or kept.gen != gen:
             return []
         self._kept.move_to_end(workflow_id)
-        return kept[1][:frags]
+        return kept.fragments[:frags]
 
     def keep(self, workflow_id: str, gen: str, fragments: list[bytes]) -> None:
         """Remember ``fragments``: the first ones of ``workflow_id``'s generation ``gen``."""
         self.forget(workflow_id)
-        size = sum(len(fragment) for fragment in fragments)
-        if size > self._max_bytes:
-            return
-        self._kept[workflow_id] = (gen, list(fragments))
-        self._bytes += size
-        while self._bytes > self._max_bytes:
-            _, (_, dropped) = self._kept.popitem(last=False)
-            self._bytes -= sum(len(fragment) for fragment in dropped)
+        self._add(workflow_id, _Kept(gen), fragments)
 
     def extend(self, workflow_id: str, gen: str, after: int, fragments: list[bytes]) -> None:
-        """Add the ``fragments`` a committed step wrote after the first ``after`` ones."""
-        kept = self._kept.get(workflow_id)
-        if kept is not None and kept[0] == gen and len(kept[1]) == after:
-            self.keep(workflow_id, gen, kept[1] + fragments)
-        else:
-            self.forget(workflow_id)
+        """Add the ``fragments`` a committed step wrote after the first ``after`` ones.
+
+        In place: a step's cost must not grow with the history it extends.
+        """
+        kept = self._kept.pop(workflow_id, None)
+        if kept is not None and kept.gen == gen and len(kept.fragments) == after:
+            self._add(workflow_id, kept, fragments)
+        elif kept is not None:
+            self._bytes -= kept.size
 
     def forget(self, workflow_id: str) -> None:
         kept = self._kept.pop(workflow_id, None)
         if kept is not None:
-            self._bytes -= sum(len(fragment) for fragment in kept[1])
+            self._bytes -= kept.size
 
     def clear(self) -> None:
         self._kept.clear()
         self._bytes = 0
+
+    def _add(self, workflow_id: str, kept: _Kept, fragments: list[bytes]) -> None:
+        """Put ``kept`` (not in the map) back last, with ``fragments`` added, if it fits."""
+        added = sum(len(fragment) for fragment in fragments)
+        if kept.size + added > self._max_bytes:
+            self._bytes -= kept.size
+            return
+        kept.fragments.extend(fragments)
+        kept.size += added
+        self._bytes += added
+        self._kept[workflow_id] = kept
+        while self._bytes > self._max_bytes:
+            _, dropped = self._kept.popitem(last=False)
+            self._bytes -= dropped.size

@@ -104,3 +104,19 @@ def test_fragments_of_another_generation_or_position_are_not_reused() -> None:
     fragments.keep("w", "g1", [b"a"])
     fragments.extend("w", "g1", 1, [b"b"])
     assert fragments.known("w", "g1", 3) == [b"a", b"b"]
+
+
+def test_steps_extend_in_place_and_keep_the_byte_count_true() -> None:
+    fragments = Fragments(max_bytes=100)
+    fragments.keep("w", "g", [b"ab"])
+    kept = fragments._kept["w"].fragments
+    for n in range(10):
+        fragments.extend("w", "g", 1 + n, [b"cd"])
+    assert fragments._kept["w"].fragments is kept  # no copy of the history per step
+    assert fragments.known("w", "g", 20) == [b"ab"] + [b"cd"] * 10
+    fragments.keep("v", "g", [b"x" * 80])  # 22 + 80 bytes: over the bound: the least recent (w) goes
+    assert fragments.known("w", "g", 1) == []
+    assert fragments._bytes == 80
+    fragments.extend("v", "g", 1, [b"y" * 21])  # the workflow alone would exceed the bound
+    assert fragments.known("v", "g", 2) == []
+    assert fragments._bytes == 0
