@@ -114,7 +114,7 @@ def test_steps_extend_in_place_and_keep_the_byte_count_true() -> None:
         fragments.extend("w", "g", 1 + n, [b"cd"])
     assert fragments._kept["w"].fragments is kept  # no copy of the history per step
     assert fragments.known("w", "g", 20) == [b"ab"] + [b"cd"] * 10
-    fragments.keep("v", "g", [b"x" * 80])  # 22 + 80 bytes: over the bound: the least recent (w) goes
+    fragments.keep("v", "g", [b"x" * 80])  # 22 + 80 bytes, over the bound: w (least recent) goes
     assert fragments.known("w", "g", 1) == []
     assert fragments._bytes == 80
     fragments.extend("v", "g", 1, [b"y" * 21])  # the workflow alone would exceed the bound
