@@ -215,6 +215,25 @@ async def test_a_closed_executor_hands_back_a_run_whose_last_write_it_cut_off(la
     assert len(timers) == (1 if lands else 0)
 
 
+async def test_a_closing_executor_leaves_a_lease_another_worker_took_meanwhile() -> None:
+    async def waits(ctx: WorkflowContext, _: Any) -> str:
+        await ctx.sleep(3600)
+        return "woke"
+
+    store = CutOffStore(lands=True)
+    theirs = Lease(owner="worker-b", epoch=2, expires_at=utc_now() + timedelta(hours=1))
+    async with executor(store, "worker-a") as a:
+        await a.execute(waits, WorkflowOptions(id="w"))
+        await asyncio.wait_for(store.hanging.wait(), 10)
+        taken = await store.load("w")  # worker-a's cut-off write landed; then b took the run
+        assert taken is not None
+        taken.lease = theirs
+        await store.compare_and_append(taken, 0, taken.version)
+    stored = await store.load("w")
+    assert stored is not None
+    assert stored.lease == theirs  # settling showed the run is b's: worker-a gave nothing up
+
+
 async def test_an_idle_run_renews_its_lease_without_recording_anything() -> None:
     store = InMemoryStore()
 
